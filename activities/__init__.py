@@ -1,0 +1,1 @@
+"""Temporal activities: all IO of a case (rules, projection, notices, archive)."""

@@ -1,0 +1,65 @@
+"""Notice activity: render a template of the case's rules version into the outbox (building ≠ sending)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+from temporalio import activity
+
+from core.contracts import ACT_NOTIFY, NoticeInput
+from core.db import session_scope
+from core.models import Case, Notice
+from core.settings import Settings
+from rules.engine import RulesEngine
+from rules.store import load_engine
+
+
+def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any]:
+    """What every template may use about a case (no personal data)."""
+    dept = rules.departments.get(case.lead_department or "")
+    return {
+        "case_no": case.case_no,
+        "kind": case.kind,
+        "category_name": rules.categories[case.category][1].name if case.category in rules.categories else "",
+        "district_name": rules.districts[case.district].name if case.district in rules.districts else "",
+        "department_name": dept.name if dept else "",
+        "received_at": case.received_at,
+        "due_resolution": case.due.get("resolution"),
+        "due_first_contact": case.due.get("first_contact"),
+        "tracking_code": case.tracking_code,
+        "tracking_url": f"{base_url.rstrip('/')}/api/v1/track/{case.tracking_code}",
+    }
+
+
+class NoticeActivities:
+    """Puts rendered notices in the outbox; the (case_no, key) pair makes retries harmless."""
+
+    def __init__(self, engine: sa.Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    @activity.defn(name=ACT_NOTIFY)
+    def queue_notice(self, inp: NoticeInput) -> int:
+        """Render and queue one notice; returns the outbox row id (the existing one on a retry)."""
+        with session_scope(self.engine) as session:
+            existing = self._existing(session, inp)
+            if existing is not None:
+                return existing
+            case = session.exec(select(Case).where(Case.case_no == inp.case_no)).one()
+            rules = load_engine(session, inp.rules_version)
+            body = rules.render(inp.template, case_context(case, rules, self.settings.public_base_url) | inp.context)
+            notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
+                            department=inp.department if inp.recipient == "department" else None,
+                            channel="sms" if inp.recipient == "complainant" else "worklist", body=body)
+            session.add(notice)
+            session.flush()
+            assert notice.id is not None
+            return notice.id
+
+    @staticmethod
+    def _existing(session: Session, inp: NoticeInput) -> int | None:
+        return session.exec(
+            select(Notice.id).where(Notice.case_no == inp.case_no, Notice.key == inp.key)
+        ).one_or_none()

@@ -1,0 +1,47 @@
+"""Planning activities: evaluate the case's pinned rules version."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.contracts import ACT_CLOCK, ACT_PLAN, CaseInput, ClockPlan, ClockRequest, HandlingPlan
+from rules.engine import UnknownReference
+from rules.store import RulesNotFound, load_engine
+
+
+class PlanningActivities:
+    """Rules → plan. Deadlines are computed here, never in workflow code, so replays never diverge."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name=ACT_PLAN)
+    def plan_case(self, case: CaseInput) -> HandlingPlan:
+        """Lead department, urgency and every clock's due time for a new case."""
+        with Session(self.engine) as session:
+            rules = self._rules(session, case.rules_version)
+        try:
+            return rules.plan(case)
+        except UnknownReference as exc:
+            raise ApplicationError(str(exc), type="UnknownReference", non_retryable=True) from exc
+
+    @activity.defn(name=ACT_CLOCK)
+    def start_clock(self, req: ClockRequest) -> ClockPlan:
+        """A clock started later in the case (a re-handling round's resolution clock)."""
+        with Session(self.engine) as session:
+            rules = self._rules(session, req.rules_version)
+        c = rules.rules.clocks
+        limit = {"resolution": c.resolution[req.urgency], "review": c.review}.get(req.name)
+        if limit is None:
+            raise ApplicationError(f"unknown clock {req.name!r}", non_retryable=True)
+        return rules.clock(req.name, req.started_at, limit)[0]
+
+    @staticmethod
+    def _rules(session: Session, version: str):  # type: ignore[no-untyped-def]
+        try:
+            return load_engine(session, version)
+        except RulesNotFound as exc:
+            raise ApplicationError(str(exc), type="RulesNotFound", non_retryable=True) from exc

@@ -1,0 +1,55 @@
+"""Projection activity: append timeline events and update the case row, idempotently."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import select
+from temporalio import activity
+
+from core.contracts import ACT_PROJECT, ProjectInput
+from core.db import session_scope
+from core.models import Case, CaseEventRow, utcnow
+
+
+class ProjectionActivities:
+    """Writes what the workflow decided to the query side. Event key = (case_no, seq): retries never duplicate."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @activity.defn(name=ACT_PROJECT)
+    def project_events(self, inp: ProjectInput) -> None:
+        """Insert missing events; apply the snapshot when it is newer than the row's last event."""
+        seqs = [e.seq for e in inp.events]
+        with session_scope(self.engine) as session:
+            case = session.exec(select(Case).where(Case.case_no == inp.case_no).with_for_update()).one_or_none()
+            if case is None:
+                raise RuntimeError(f"case {inp.case_no} has no row yet")  # retried: intake writes it first
+            stored = set(session.exec(select(CaseEventRow.seq).where(
+                CaseEventRow.case_no == inp.case_no, CaseEventRow.seq.in_(seqs))).all())  # type: ignore[attr-defined]
+            for e in inp.events:
+                if e.seq not in stored:
+                    session.add(CaseEventRow(
+                        case_no=e.case_no, seq=e.seq, type=e.type, at=e.at,
+                        actor=e.actor.model_dump(mode="json") if e.actor else None,
+                        data=e.data, prev_hash=e.prev_hash, hash=e.hash))
+            if max(seqs) > case.last_seq:
+                self._apply(case, inp)
+                session.add(case)
+
+    @staticmethod
+    def _apply(case: Case, inp: ProjectInput) -> None:
+        snap = inp.snapshot
+        case.status = snap.status.value
+        case.lead_department = snap.lead_department
+        case.urgency = snap.urgency.value if snap.urgency else None
+        case.round = snap.round
+        case.due = {k: v.isoformat() for k, v in snap.due.items()}
+        case.due_resolution = snap.due.get("resolution")
+        case.contacted = snap.contacted
+        case.resolution = snap.resolution.value if snap.resolution else None
+        case.satisfaction = snap.satisfaction.value if snap.satisfaction else None
+        case.closed_at = snap.closed_at
+        case.workflow_started = True
+        case.last_seq = max(e.seq for e in inp.events)
+        case.updated_at = utcnow()

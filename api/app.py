@@ -1,0 +1,25 @@
+"""The FastAPI application: routers under /api/v1, error handlers, lazily connected Temporal client."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, FastAPI
+
+from api import cases, errors, public
+from core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # type: ignore[no-untyped-def]
+    """Build the app; ``temporal`` may be an already connected client (tests, `jiesu dev`)."""
+    app = FastAPI(title="jiesu — 12345 接诉即办 case engine", version="0.1.0",
+                  description="Complaints from intake to archive, one durable Temporal workflow each.")
+    app.state.settings = settings or get_settings()
+    app.state.temporal = temporal
+    app.state.temporal_lock = asyncio.Lock()
+    errors.install(app)
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(cases.router)
+    v1.include_router(public.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,138 @@
+"""Case reads and writes behind the case routes (keyword-only, no HTTP types except ApiError)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from api.errors import ApiError, not_found
+from api.schemas import (
+    CaseCreate,
+    CasePublic,
+    CaseSummary,
+    ComplainantPublic,
+    EventPublic,
+    PlanPublic,
+)
+from core.chain import canonical
+from core.contracts import Actor, CaseStatus, HandlingPlan, Role
+from core.crypto import Cipher, mask_name, mask_phone
+from core.models import Case, CaseEventRow, utcnow
+from rules.engine import RulesEngine, UnknownReference
+
+TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TZ = ZoneInfo("Asia/Shanghai")
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew allowed for received_at
+
+
+def intake_fingerprint(case_in: CaseCreate) -> str:
+    """Hash of what the intake system sent (to tell a retry from a different complaint with the same id)."""
+    return hashlib.sha256(canonical(case_in.model_dump(mode="json", exclude_unset=True)).encode()).hexdigest()
+
+
+def new_tracking_code() -> str:
+    """10 characters without look-alikes (0/O, 1/I)."""
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+
+
+def find_by_external_id(session: Session, external_id: str) -> Case | None:
+    """The case an intake id already created."""
+    return session.exec(select(Case).where(Case.external_id == external_id)).first()
+
+
+def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, cipher: Cipher) -> Case:
+    """Store a new case with encrypted personal data and give it its number (YYYYMMDD + 8-digit serial)."""
+    try:
+        rules.check_place(case_in.category, case_in.district, case_in.street)
+    except UnknownReference as exc:
+        raise ApiError(422, "unknown_reference", str(exc)) from exc
+    received = case_in.received_at or utcnow()
+    if received > utcnow() + FUTURE_TOLERANCE:
+        raise ApiError(422, "validation_error", "received_at lies in the future")
+    phone = case_in.complainant.phone
+    case = Case(
+        external_id=case_in.external_id, tracking_code=new_tracking_code(), kind=case_in.kind.value,
+        channel=case_in.channel.value, category=case_in.category, district=case_in.district,
+        street=case_in.street, address=case_in.address, description=case_in.description,
+        name_enc=cipher.encrypt(case_in.complainant.name), phone_enc=cipher.encrypt(phone),
+        phone_hash=cipher.phone_hash(phone), name_masked=mask_name(case_in.complainant.name),
+        phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
+        rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
+    )
+    session.add(case)
+    session.flush()
+    case.case_no = f"{received.astimezone(TZ):%Y%m%d}{case.id:08d}"
+    session.add(case)
+    session.commit()
+    return case
+
+
+def get_case(session: Session, case_no: str, actor: Actor) -> Case:
+    """A case the actor may see (handlers: only their department's)."""
+    case = session.exec(select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        raise not_found(f"case {case_no}")
+    if actor.role is Role.HANDLER and case.lead_department != actor.department:
+        raise ApiError(403, "forbidden", f"case {case_no} belongs to another department")
+    return case
+
+
+def plan_from_row(case: Case, rules: RulesEngine) -> PlanPublic | None:
+    """The plan as projected on the case row (None until the workflow has planned)."""
+    if not case.lead_department or not case.urgency:
+        return None
+    dept = rules.departments.get(case.lead_department)
+    return PlanPublic(lead_department=case.lead_department, lead_department_name=dept.name if dept else "",
+                      urgency=case.urgency, due={k: datetime.fromisoformat(v) for k, v in case.due.items()})
+
+
+def plan_public(plan: HandlingPlan) -> PlanPublic:
+    """The public part of a workflow's plan."""
+    return PlanPublic(lead_department=plan.lead_department, lead_department_name=plan.lead_department_name,
+                      urgency=plan.urgency, due={k: c.due_at for k, c in plan.clocks.items()})
+
+
+def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
+    """The staff view of a case with its timeline."""
+    events = session.exec(select(CaseEventRow).where(CaseEventRow.case_no == case.case_no)
+                          .order_by(CaseEventRow.seq)).all()  # type: ignore[arg-type]
+    plan = plan_from_row(case, rules)
+    status = CaseStatus(case.status)
+    cat = rules.categories.get(case.category)
+    assert case.case_no is not None
+    return CasePublic(
+        case_no=case.case_no, external_id=case.external_id, kind=case.kind, channel=case.channel,
+        category=case.category, category_name=cat[1].name if cat else "", district=case.district,
+        street=case.street, address=case.address, description=case.description,
+        complainant=ComplainantPublic(name=case.name_masked, phone=case.phone_masked),
+        status=status.value, status_label=status.label, urgency=case.urgency,
+        lead_department=case.lead_department, lead_department_name=plan.lead_department_name if plan else None,
+        round=case.round, rules_version=case.rules_version, received_at=case.received_at,
+        closed_at=case.closed_at, due=plan.due if plan else {}, resolution=case.resolution,
+        satisfaction=case.satisfaction,
+        timeline=[EventPublic(seq=e.seq, type=e.type, at=e.at, actor=e.actor, data=e.data, hash=e.hash)
+                  for e in events],
+    )
+
+
+def list_cases(session: Session, *, actor: Actor, status: str | None, department: str | None,
+               limit: int, offset: int) -> tuple[list[CaseSummary], int]:
+    """A work list: newest first, handlers see their own department only."""
+    q = select(Case).where(Case.case_no.is_not(None))  # type: ignore[union-attr]
+    if actor.role is Role.HANDLER:
+        department = actor.department
+    if department:
+        q = q.where(Case.lead_department == department)
+    if status:
+        q = q.where(Case.status == status)
+    count = session.exec(select(sa.func.count()).select_from(q.subquery())).one()
+    rows = session.exec(q.order_by(Case.id.desc()).limit(limit).offset(offset)).all()  # type: ignore[union-attr]
+    return [CaseSummary(case_no=c.case_no or "", status=c.status, status_label=CaseStatus(c.status).label,
+                        category=c.category, district=c.district, lead_department=c.lead_department,
+                        urgency=c.urgency, received_at=c.received_at, due_resolution=c.due_resolution)
+            for c in rows], count

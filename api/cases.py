@@ -1,0 +1,161 @@
+"""Case routes: intake, reading, work lists, and the department and review actions (Updates)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import sqlalchemy.exc
+from fastapi import APIRouter, Depends, Query, Response
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api import case_service as svc
+from api.auth import require
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ApiError, unavailable
+from api.schemas import (
+    ActionResult,
+    CaseCreate,
+    CaseCreated,
+    CasePublic,
+    CasesPublic,
+    ContactIn,
+    ReplyIn,
+    ReviewIn,
+    SignForIn,
+)
+from core.contracts import (
+    ERR_FORBIDDEN,
+    Actor,
+    CaseView,
+    ContactInput,
+    ReplyInput,
+    ReviewInput,
+    Role,
+    SignForInput,
+    workflow_id,
+)
+from core.crypto import Cipher
+from core.intake import start_case
+from rules.store import active_version, load_engine
+from workflows.case import CaseWorkflow
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+Intake = Annotated[Actor, Depends(require(Role.INTAKE))]
+Handler = Annotated[Actor, Depends(require(Role.HANDLER))]
+Reviewer = Annotated[Actor, Depends(require(Role.INTAKE, Role.SUPERVISOR))]
+Staff = Annotated[Actor, Depends(require(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
+
+
+@router.post("", status_code=201, response_model=CaseCreated,
+             responses={200: {"model": CaseCreated, "description": "the same external_id was posted before"}})
+async def create_case(case_in: CaseCreate, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
+                      actor: Intake, response: Response) -> CaseCreated:
+    """Accept a complaint (受理): store it, start its workflow, answer with number, tracking code and plan."""
+    case = svc.find_by_external_id(session, case_in.external_id)
+    if case is None:
+        rules = load_engine(session, active_version(session))
+        try:
+            case = svc.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings))
+        except sqlalchemy.exc.IntegrityError:
+            session.rollback()  # a concurrent post of the same external_id won the race
+            case = svc.find_by_external_id(session, case_in.external_id)
+            if case is None:
+                raise
+    else:
+        response.status_code = 200
+    if case.intake_hash and case.intake_hash != svc.intake_fingerprint(case_in) and response.status_code == 200:
+        raise ApiError(409, "external_id_conflict",
+                       f"external_id {case_in.external_id} was already used for a different complaint "
+                       f"(case {case.case_no})")
+    rules = load_engine(session, case.rules_version)
+    plan = svc.plan_from_row(case, rules)
+    if plan is None:
+        plan = await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds)
+    assert case.case_no is not None
+    return CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
+                       rules_version=case.rules_version, plan=plan)
+
+
+async def _await_plan(client: Client, task_queue: str, case: Any, wait: float) -> Any:
+    """Start the workflow (idempotent) and wait briefly for its plan; None if it is not ready in time."""
+    try:
+        handle = await start_case(client, task_queue, case)
+        plan = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=wait)
+        return svc.plan_public(plan)
+    except (TimeoutError, RPCError):
+        return None  # stored and durable: the reconciler starts the workflow if the start did not land
+
+
+@router.get("", response_model=CasesPublic)
+def list_cases(session: SessionDep, actor: Staff, status: str | None = None, department: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = 50,
+               offset: Annotated[int, Query(ge=0)] = 0) -> CasesPublic:
+    """Work list of cases, newest first (handlers: their own department)."""
+    data, count = svc.list_cases(session, actor=actor, status=status, department=department,
+                                 limit=limit, offset=offset)
+    return CasesPublic(data=data, count=count)
+
+
+@router.get("/{case_no}", response_model=CasePublic)
+def read_case(case_no: str, session: SessionDep, actor: Staff) -> CasePublic:
+    """A case with its status, department, due times, timeline and masked complainant."""
+    case = svc.get_case(session, case_no, actor)
+    return svc.case_public(session, case, load_engine(session, case.rules_version))
+
+
+@router.post("/{case_no}/sign-for", response_model=ActionResult)
+async def sign_for(case_no: str, body: SignForIn, session: SessionDep, temporal: TemporalDep,
+                   actor: Handler) -> ActionResult:
+    """Sign for a dispatched case (签收)."""
+    svc.get_case(session, case_no, actor)
+    return await _update(temporal, case_no, CaseWorkflow.sign_for, SignForInput(actor=actor, note=body.note))
+
+
+@router.post("/{case_no}/contacts", response_model=ActionResult)
+async def record_contact(case_no: str, body: ContactIn, session: SessionDep, temporal: TemporalDep,
+                         actor: Handler) -> ActionResult:
+    """Record a contact with the complainant (联系诉求人)."""
+    svc.get_case(session, case_no, actor)
+    return await _update(temporal, case_no, CaseWorkflow.record_contact,
+                         ContactInput(actor=actor, **body.model_dump()))
+
+
+@router.post("/{case_no}/reply", response_model=ActionResult)
+async def submit_reply(case_no: str, body: ReplyIn, session: SessionDep, temporal: TemporalDep,
+                       actor: Handler) -> ActionResult:
+    """Submit the reply to the complainant (办结答复)."""
+    svc.get_case(session, case_no, actor)
+    return await _update(temporal, case_no, CaseWorkflow.submit_reply, ReplyInput(actor=actor, content=body.content))
+
+
+@router.post("/{case_no}/review", response_model=ActionResult)
+async def record_review(case_no: str, body: ReviewIn, session: SessionDep, temporal: TemporalDep,
+                        actor: Reviewer) -> ActionResult:
+    """Record the review call's result (回访): resolved and satisfied closes the case."""
+    svc.get_case(session, case_no, actor)
+    return await _update(temporal, case_no, CaseWorkflow.record_review,
+                         ReviewInput(actor=actor, **body.model_dump()))
+
+
+async def _update(client: Client, case_no: str, update: Any, arg: Any) -> ActionResult:
+    """Run an Update on the case workflow; refusals become 409/403 with the workflow's message."""
+    handle = client.get_workflow_handle(workflow_id(case_no))
+    try:
+        view: CaseView = await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            status = 403 if cause.type == ERR_FORBIDDEN else 409
+            raise ApiError(status, "forbidden" if status == 403 else "state_conflict", cause.message) from exc
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, "state_conflict", f"case {case_no} is archived or not yet started") from exc
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise unavailable("the workflow service") from exc
+        raise
+    return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
+                        round=view.round, contacts=view.contacts)

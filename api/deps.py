@@ -1,0 +1,50 @@
+"""Dependency aliases: settings, DB session, Temporal client, the calling principal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api.errors import unavailable
+from core.db import get_engine
+from core.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The app's settings."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_db(settings: SettingsDep) -> Iterator[Session]:
+    """A DB session per request."""
+    with Session(get_engine(settings), expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+async def get_temporal(request: Request) -> Client:
+    """The Temporal client (connected on first use, so the API starts even while Temporal is down)."""
+    state = request.app.state
+    if state.temporal is None:
+        async with state.temporal_lock:
+            if state.temporal is None:
+                from worker import connect
+
+                try:
+                    state.temporal = await asyncio.wait_for(connect(state.settings), timeout=5)
+                except Exception as exc:
+                    raise unavailable("the workflow service") from exc
+    return state.temporal
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]

@@ -1,0 +1,75 @@
+"""Every error body is {"code", "message"} with a fitting status; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy.exc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("jiesu.api")
+
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+                422: "validation_error", 503: "unavailable"}
+
+
+class ApiError(Exception):
+    """An error the API answers with ``status`` and {"code", "message"}."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def not_found(what: str) -> ApiError:
+    """404 for a missing thing."""
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def unavailable(what: str, retry_after: int = 5) -> ApiError:
+    """503 with Retry-After when a backing service is down."""
+    return ApiError(503, "unavailable", f"{what} is unavailable, retry later", {"Retry-After": str(retry_after)})
+
+
+def _body(code: str, message: str, **extra: object) -> dict:
+    return {"code": code, "message": message, **extra}
+
+
+def install(app: FastAPI) -> None:
+    """Register the error handlers on an app."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = STATUS_CODES.get(exc.status_code, "error")
+        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return JSONResponse(_body("malformed_json", "the request body is not valid JSON"), status_code=400)
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p != "body")
+        return JSONResponse(_body("validation_error", f"{where}: {first['msg']}" if where else first["msg"],
+                                  errors=errors), status_code=422)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _db_down(_: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return JSONResponse(_body("unavailable", "the database is unavailable, retry later"), status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse(_body("internal_error", "an internal error occurred"), status_code=500)

@@ -1,0 +1,32 @@
+"""Routes without a token: tracking by code (status and deadline only) and health."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter
+from sqlmodel import select
+
+from api.deps import SessionDep
+from api.errors import not_found
+from api.schemas import TrackPublic
+from core.contracts import CaseStatus
+from core.models import Case
+
+router = APIRouter(tags=["public"])
+
+
+@router.get("/track/{tracking_code}", response_model=TrackPublic)
+def track(tracking_code: str, session: SessionDep) -> TrackPublic:
+    """Follow a case with its tracking code (查询码): status and deadline, nothing else."""
+    case = session.exec(select(Case).where(Case.tracking_code == tracking_code.strip().upper())).first()
+    if case is None or case.case_no is None:
+        raise not_found("tracking code")
+    status = CaseStatus(case.status)
+    return TrackPublic(status=status.value, status_label=status.label, deadline=case.due_resolution)
+
+
+@router.get("/health")
+def health(session: SessionDep) -> dict:
+    """Liveness and database reachability."""
+    session.exec(select(sa.literal(1))).one()
+    return {"status": "ok", "database": "ok"}

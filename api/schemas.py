@@ -1,0 +1,196 @@
+"""HTTP schemas of the case API (request bodies and public views)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.contracts import CaseKind, Channel, Resolution, Satisfaction, Urgency
+from core.crypto import normalise_phone
+
+MAX_DESCRIPTION = 5000
+
+
+class Strict(BaseModel):
+    """Request bodies reject unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ComplainantIn(Strict):
+    """诉求人: stored encrypted, shown masked."""
+
+    name: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=5, max_length=20, description="mainland mobile or landline")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        return normalise_phone(v)
+
+
+class CaseCreate(Strict):
+    """A complaint as the intake system posts it."""
+
+    external_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+                             description="the intake system's own id; posting it again returns the same case")
+    channel: Channel
+    kind: CaseKind
+    category: str = Field(min_length=1, max_length=32, description="leaf code of the category tree")
+    district: str = Field(min_length=1, max_length=32)
+    street: str | None = Field(default=None, max_length=64)
+    address: str = Field(min_length=1, max_length=500)
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    complainant: ComplainantIn
+    urgency: Urgency | None = Field(default=None, description="if known; else from the rules")
+    received_at: datetime | None = Field(default=None, description="time of the call; default now")
+
+    @field_validator("received_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("received_at needs a time zone offset, e.g. 2026-11-21T09:30:00+08:00")
+        return v
+
+
+class PlanPublic(BaseModel):
+    """The lead department and due times."""
+
+    lead_department: str
+    lead_department_name: str
+    urgency: Urgency
+    due: dict[str, datetime]
+
+
+class CaseCreated(BaseModel):
+    """Answer to intake: case number, tracking code and the plan (null while planning is still pending)."""
+
+    case_no: str
+    tracking_code: str
+    status: str
+    rules_version: str
+    plan: PlanPublic | None
+
+
+class ActorPublic(BaseModel):
+    """Who did something."""
+
+    id: str
+    role: str
+    department: str | None = None
+
+
+class EventPublic(BaseModel):
+    """One timeline entry."""
+
+    seq: int
+    type: str
+    at: datetime
+    actor: ActorPublic | None
+    data: dict[str, Any]
+    hash: str
+
+
+class ComplainantPublic(BaseModel):
+    """Masked personal data."""
+
+    name: str
+    phone: str
+
+
+class CasePublic(BaseModel):
+    """A case as staff see it: status, department, due times, timeline, masked complainant."""
+
+    case_no: str
+    external_id: str
+    kind: str
+    channel: str
+    category: str
+    category_name: str
+    district: str
+    street: str | None
+    address: str
+    description: str
+    complainant: ComplainantPublic
+    status: str
+    status_label: str
+    urgency: str | None
+    lead_department: str | None
+    lead_department_name: str | None
+    round: int
+    rules_version: str
+    received_at: datetime
+    closed_at: datetime | None
+    due: dict[str, datetime]
+    resolution: str | None
+    satisfaction: str | None
+    timeline: list[EventPublic]
+
+
+class CaseSummary(BaseModel):
+    """One line of a work list."""
+
+    case_no: str
+    status: str
+    status_label: str
+    category: str
+    district: str
+    lead_department: str | None
+    urgency: str | None
+    received_at: datetime
+    due_resolution: datetime | None
+
+
+class CasesPublic(BaseModel):
+    """A page of cases."""
+
+    data: list[CaseSummary]
+    count: int
+
+
+class TrackPublic(BaseModel):
+    """What a complainant sees with the tracking code: status and deadline only."""
+
+    status: str
+    status_label: str
+    deadline: datetime | None
+
+
+class SignForIn(Strict):
+    """签收."""
+
+    note: str = Field(default="", max_length=2000)
+
+
+class ContactIn(Strict):
+    """A contact with the complainant."""
+
+    method: Literal["phone", "visit", "sms", "online", "other"] = "phone"
+    summary: str = Field(default="", max_length=4000)
+    contacted_at: datetime | None = None
+
+
+class ReplyIn(Strict):
+    """办结答复."""
+
+    content: str = Field(min_length=1, max_length=8000)
+
+
+class ReviewIn(Strict):
+    """回访 result."""
+
+    resolution: Resolution
+    satisfaction: Satisfaction
+    note: str = Field(default="", max_length=4000)
+
+
+class ActionResult(BaseModel):
+    """The case after an action."""
+
+    case_no: str
+    status: str
+    status_label: str
+    round: int
+    contacts: int

@@ -1,0 +1,211 @@
+"""`jiesu`: dev, worker, api, migrate, rules, keys, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import select
+
+from core.contracts import Role
+from core.db import get_engine, session_scope
+from core.settings import get_settings
+
+app = typer.Typer(help="jiesu — the 12345 接诉即办 case engine", no_args_is_help=True)
+rules_app = typer.Typer(help="Handling rules versions", no_args_is_help=True)
+keys_app = typer.Typer(help="API tokens", no_args_is_help=True)
+audit_app = typer.Typer(help="Tamper-evidence checks", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+@app.command()
+def dev() -> None:
+    """Start the Temporal dev server, the worker and the API in the foreground (Ctrl-C stops all)."""
+    from core import devstack
+
+    settings = get_settings()
+    devstack.prepare(settings)
+    tokens = devstack.dev_tokens(settings)
+    proc = devstack.start_temporal(settings)
+    table = Table(title="jiesu dev", show_header=False)
+    table.add_row("API", f"http://{settings.api_host}:{settings.api_port}/api/v1  (docs: /docs)")
+    table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}" if proc else "(external server)")
+    table.add_row("Temporal", settings.temporal_address)
+    table.add_row("Database", settings.db_url)
+    for role, token in tokens.items():
+        label = f"token {role}" + (f" ({devstack.DEV_HANDLER_DEPARTMENT})" if role == Role.HANDLER else "")
+        table.add_row(label, token)
+    console.print(table)
+    try:
+        asyncio.run(devstack.serve(settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        devstack.stop_process(proc)
+        console.print("stopped")
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker against the configured Temporal server."""
+    import logging
+
+    from worker import run_worker
+
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    uvicorn.run("api.main:app", host=host, port=port)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    from core.migrate import upgrade
+
+    upgrade(get_settings().db_url)
+    console.print("database is up to date")
+
+
+@rules_app.command("import")
+def rules_import(directory: Path = typer.Option(None, help="folder of *.yaml versions")) -> None:
+    """Store the shipped rules versions that the database does not have yet."""
+    from rules.store import import_shipped
+
+    settings = get_settings()
+    with session_scope(get_engine(settings)) as session:
+        added = import_shipped(session, directory or settings.rules_dir)
+    console.print(f"imported: {', '.join(added) or 'nothing new'}")
+
+
+@rules_app.command("list")
+def rules_list() -> None:
+    """List stored versions."""
+    from core.models import RuleVersion
+
+    with session_scope(get_engine(get_settings())) as session:
+        rows = session.exec(select(RuleVersion).order_by(RuleVersion.created_at)).all()  # type: ignore[arg-type]
+    for r in rows:
+        console.print(f"{'*' if r.active else ' '} {r.version}  {r.sha256[:12]}  {r.source}")
+
+
+@rules_app.command("activate")
+def rules_activate(version: str) -> None:
+    """Make a stored version the one new cases use."""
+    from rules.store import activate
+
+    with session_scope(get_engine(get_settings())) as session:
+        activate(session, version)
+    console.print(f"{version} is active")
+
+
+@rules_app.command("validate")
+def rules_validate(file: Path) -> None:
+    """Check a rules file; print each error with its YAML path."""
+    from rules.schema import RulesError, parse_rules
+
+    try:
+        rules = parse_rules(file.read_text(encoding="utf-8"))
+    except RulesError as exc:
+        for path, msg in exc.errors:
+            console.print(f"[red]{file}: {path}: {msg}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{file}: version {rules.version} is valid")
+
+
+@keys_app.command("create")
+def keys_create(role: Role = typer.Option(...), department: str = typer.Option(None),
+                name: str = typer.Option(""), expires_days: int = typer.Option(None)) -> None:
+    """Create an API token; it is printed once and stored hashed."""
+    from api.auth import create_key
+    from core.models import utcnow
+    from rules.store import active_version, load_engine
+
+    with session_scope(get_engine(get_settings())) as session:
+        if department and department not in load_engine(session, active_version(session)).departments:
+            console.print(f"[red]unknown department {department!r}[/red]")
+            raise typer.Exit(2)
+        expires = utcnow() + timedelta(days=expires_days) if expires_days else None
+        try:
+            key, token = create_key(session, role=role, department=department, name=name, expires_at=expires)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+    console.print(f"key id: {key.id}", style="dim", highlight=False)
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never the tokens)."""
+    from core.models import ApiKey
+
+    with session_scope(get_engine(get_settings())) as session:
+        for k in session.exec(select(ApiKey).order_by(ApiKey.created_at)).all():  # type: ignore[arg-type]
+            state = "revoked" if k.revoked_at else "active"
+            console.print(f"{k.id}  {k.role:<10} {k.department or '-':<20} {state:<8} {k.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key."""
+    from core.models import ApiKey, utcnow
+
+    with session_scope(get_engine(get_settings())) as session:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            console.print(f"[red]no key {key_id}[/red]")
+            raise typer.Exit(2)
+        key.revoked_at = utcnow()
+        session.add(key)
+    console.print(f"{key_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Option(False, "--all")) -> None:
+    """Recompute hash chains and report altered or missing events."""
+    from core.audit import verify_cases
+
+    if not case_no and not all_cases:
+        console.print("[red]give a case number or --all[/red]")
+        raise typer.Exit(2)
+    with session_scope(get_engine(get_settings())) as session:
+        report = verify_cases(session, None if all_cases else [case_no])
+    for no, problems in report.items():
+        for p in problems:
+            console.print(f"[red]{no}: {p}[/red]")
+    bad = sum(1 for p in report.values() if p)
+    console.print(json.dumps({"checked": len(report), "with_problems": bad}))
+    raise typer.Exit(1 if bad else 0)
+
+
+def main() -> None:
+    """Entry point; ends with os._exit so the Temporal SDK cannot crash the interpreter at exit (#300)."""
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Shared pieces of jiesu: contracts, settings, database, crypto, hash chain."""

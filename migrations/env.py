@@ -1,0 +1,35 @@
+"""Alembic environment: URL from settings (or the caller's config), metadata from core.models."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import core.models  # noqa: F401  (registers the tables)
+from core.db import engine_for, normalise_url
+from core.settings import get_settings
+
+config = context.config
+url = normalise_url(config.get_main_option("sqlalchemy.url") or get_settings().db_url)
+target_metadata = SQLModel.metadata
+
+
+def run_offline() -> None:
+    """Emit SQL without a connection."""
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    """Migrate over a live connection (batch mode so SQLite can alter tables)."""
+    with engine_for(url).connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

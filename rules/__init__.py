@@ -1,0 +1,1 @@
+"""Handling rules: YAML schema, working-day calendar, deadline maths, routing and notice templates."""

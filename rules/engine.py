@@ -1,0 +1,125 @@
+"""Rules evaluation: routing (派单目录), urgency, clocks → HandlingPlan. Pure functions, no IO."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from core.contracts import CaseInput, ClockPlan, HandlingPlan, Urgency
+from rules import templates
+from rules.calendar import WorkCalendar
+from rules.schema import Category, Department, Limit, Route, Rules, leaves
+
+CLOCK_LABELS = {
+    "sign_for": "签收",
+    "first_contact": "首次联系",
+    "resolution": "办理",
+    "review": "回访",
+}
+
+
+class UnknownReference(ValueError):
+    """A case names a category, district or street the rules do not know."""
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """The lead department and the ordered fallback candidates for one case."""
+
+    lead: str
+    candidates: tuple[str, ...]
+
+
+class RulesEngine:
+    """Evaluates one parsed rules version."""
+
+    def __init__(self, rules: Rules, *, check: bool = True) -> None:
+        self.rules = rules
+        self.departments: dict[str, Department] = {d.code: d for d in rules.departments}
+        self.categories: dict[str, tuple[Category, Category]] = leaves(rules.categories)
+        self.districts = {d.code: d for d in rules.districts}
+        self.calendar = WorkCalendar(rules.calendar, rules.timezone, rules.workday_end_hour)
+
+    @property
+    def version(self) -> str:
+        """The rules version."""
+        return self.rules.version
+
+    def check_place(self, category: str, district: str, street: str | None) -> None:
+        """Raise UnknownReference when the category, district or street is not in the rules."""
+        if category not in self.categories:
+            raise UnknownReference(f"unknown category {category!r}: use a leaf code of the category tree")
+        if district not in self.districts:
+            raise UnknownReference(f"unknown district {district!r}")
+        if street and self.districts[district].streets and street not in self.districts[district].streets:
+            raise UnknownReference(f"unknown street {street!r} in district {district!r}")
+
+    def route(self, category: str, district: str, street: str | None) -> Dispatch | None:
+        """The most specific route (street > district > any) for the leaf category or its 大类."""
+        parent = self.categories[category][0].code if category in self.categories else None
+        best: tuple[int, Route] | None = None
+        for r in self.rules.routes:
+            if r.category not in (category, parent):
+                continue
+            if r.district not in ("*", district) or (r.street and r.street != street):
+                continue
+            score = (r.category == category) * 4 + (r.district != "*") * 2 + bool(r.street)
+            if best is None or score > best[0]:
+                best = (score, r)
+        if best is None:
+            return None
+        route = best[1]
+        return Dispatch(
+            lead=route.lead.format(district=district),
+            candidates=tuple(c.format(district=district) for c in route.candidates),
+        )
+
+    def urgency(self, category: str, requested: Urgency | None) -> Urgency:
+        """The requested urgency, else the category's default, else 一般."""
+        return requested or self.categories[category][1].urgency or Urgency.NORMAL
+
+    def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
+        """A clock started at ``start`` with its fixed due time (and the calendar gap years met)."""
+        due, gaps = self.calendar.due(start, limit)
+        due = due.astimezone(UTC)
+        return ClockPlan(name=name, label=CLOCK_LABELS[name], started_at=start, due_at=due, limit=limit.label()), gaps
+
+    def plan(self, case: CaseInput) -> HandlingPlan:
+        """Lead department and every clock's due time for a new case."""
+        self.check_place(case.category, case.district, case.street)
+        dispatch = self.route(case.category, case.district, case.street)
+        if dispatch is None:
+            raise UnknownReference(f"no route for {case.category!r} in {case.district!r}")
+        urgency = self.urgency(case.category, case.urgency)
+        c = self.rules.clocks
+        contact_limit = c.first_contact_urgent if urgency is Urgency.URGENT else c.first_contact
+        clocks, gaps = {}, set()
+        for name, limit in (
+            ("sign_for", c.sign_for),
+            ("first_contact", contact_limit),
+            ("resolution", c.resolution[urgency]),
+        ):
+            clocks[name], g = self.clock(name, case.received_at, limit)
+            gaps |= g
+        return HandlingPlan(
+            rules_version=self.version,
+            urgency=urgency,
+            lead_department=dispatch.lead,
+            lead_department_name=self.departments[dispatch.lead].name,
+            candidates=list(dispatch.candidates),
+            clocks=clocks,
+            calendar_gaps=sorted(gaps),
+        )
+
+    def render(self, template: str, context: dict) -> str:
+        """Render one of this version's notice templates."""
+        return templates.render(self.rules.templates[template], context)
+
+    def template_errors(self) -> list[tuple[str, str]]:
+        """Templates that fail to render with a sample case."""
+        out = []
+        for name, source in self.rules.templates.items():
+            err = templates.template_error(source)
+            if err:
+                out.append((f"templates.{name}", err))
+        return out

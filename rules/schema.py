@@ -1,0 +1,220 @@
+"""The schema of a rules version (YAML) and its loader with semantic checks."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from core.contracts import Urgency
+
+
+class RulesError(ValueError):
+    """A rules document is invalid; ``errors`` holds (path, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+
+
+class District(BaseModel):
+    """区 with its 街道/乡镇."""
+
+    code: str
+    name: str
+    streets: list[str] = Field(default_factory=list)
+
+
+class Department(BaseModel):
+    """承办单位. ``per_district`` entries are templates expanded for every district ({district}, {district_name})."""
+
+    code: str
+    name: str
+    level: Literal["市", "区", "街道"]
+    parent: str | None = None
+    per_district: bool = False
+
+
+class Category(BaseModel):
+    """问题分类 node (大类 > 小类); only leaves are dispatched."""
+
+    code: str
+    name: str
+    urgency: Urgency | None = None
+    children: list[Category] = Field(default_factory=list)
+
+
+class Route(BaseModel):
+    """派单目录 entry: category (leaf or 大类) × district/street → lead department and fallback candidates."""
+
+    category: str
+    district: str = "*"
+    street: str | None = None
+    lead: str
+    candidates: list[str] = Field(default_factory=list)
+
+
+class Limit(BaseModel):
+    """A time limit: natural hours or working days (end of the Nth working day after receipt)."""
+
+    hours: int | None = Field(default=None, gt=0)
+    working_days: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Limit:
+        if (self.hours is None) == (self.working_days is None):
+            raise ValueError("give exactly one of hours or working_days")
+        return self
+
+    def label(self) -> str:
+        """Chinese text of the limit."""
+        return f"{self.hours} 小时" if self.hours else f"{self.working_days} 个工作日"
+
+
+class Clocks(BaseModel):
+    """Default clocks of every case."""
+
+    sign_for: Limit
+    first_contact: Limit
+    first_contact_urgent: Limit
+    resolution: dict[Urgency, Limit]
+    review: Limit
+
+    @model_validator(mode="after")
+    def _all_urgencies(self) -> Clocks:
+        missing = [u.value for u in Urgency if u not in self.resolution]
+        if missing:
+            raise ValueError(f"resolution limit missing for {', '.join(missing)}")
+        return self
+
+
+class CalendarOverrides(BaseModel):
+    """Dates that add to or override the holiday data (国务院办公厅放假通知)."""
+
+    holidays: list[str] = Field(default_factory=list)
+    workdays: list[str] = Field(default_factory=list)
+    years: list[int] = Field(default_factory=list, description="years these overrides fully describe")
+
+
+class Rules(BaseModel):
+    """One complete rules version."""
+
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    title: str = ""
+    timezone: str = "Asia/Shanghai"
+    workday_end_hour: int = Field(default=18, ge=1, le=24)
+    districts: list[District]
+    departments: list[Department]
+    categories: list[Category]
+    routes: list[Route]
+    clocks: Clocks
+    calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
+    templates: dict[str, str]
+
+
+REQUIRED_TEMPLATES = ("acceptance", "result")
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of a rules document's exact text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_rules(text: str) -> Rules:
+    """Parse and check a rules document; raise RulesError with YAML paths on any problem."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulesError([("$", f"not valid YAML: {exc}")]) from exc
+    if not isinstance(doc, dict):
+        raise RulesError([("$", "the document must be a mapping")])
+    try:
+        rules = Rules.model_validate(doc)
+    except ValidationError as exc:
+        raise RulesError(
+            [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
+        ) from exc
+    rules = expand(rules)
+    errors = semantic_errors(rules)
+    if errors:
+        raise RulesError(errors)
+    return rules
+
+
+def expand(rules: Rules) -> Rules:
+    """Expand per-district department templates into one department per district."""
+    departments: list[Department] = []
+    for dept in rules.departments:
+        if not dept.per_district:
+            departments.append(dept)
+            continue
+        for d in rules.districts:
+            departments.append(
+                Department(
+                    code=dept.code.format(district=d.code),
+                    name=dept.name.format(district_name=d.name),
+                    level=dept.level,
+                    parent=dept.parent.format(district=d.code) if dept.parent else None,
+                )
+            )
+    return rules.model_copy(update={"departments": departments})
+
+
+def leaves(categories: list[Category], parent: Category | None = None) -> dict[str, tuple[Category, Category]]:
+    """Leaf code → (大类, leaf)."""
+    out: dict[str, tuple[Category, Category]] = {}
+    for cat in categories:
+        if cat.children:
+            out.update(leaves(cat.children, cat))
+        else:
+            out[cat.code] = (parent or cat, cat)
+    return out
+
+
+def semantic_errors(rules: Rules) -> list[tuple[str, str]]:
+    """Cross-reference checks: unknown departments and categories, categories without a route, templates."""
+    from rules.engine import RulesEngine  # local import: the engine depends on this module
+
+    errors: list[tuple[str, str]] = []
+    dept_codes = {d.code for d in rules.departments}
+    district_codes = {d.code for d in rules.districts}
+    cat_codes = {c.code for c in _all_categories(rules.categories)}
+    for i, d in enumerate(rules.departments):
+        if d.parent and d.parent not in dept_codes:
+            errors.append((f"departments.{i}.parent", f"unknown department {d.parent!r}"))
+    for i, r in enumerate(rules.routes):
+        if r.category not in cat_codes:
+            errors.append((f"routes.{i}.category", f"unknown category {r.category!r}"))
+        if r.district != "*" and r.district not in district_codes:
+            errors.append((f"routes.{i}.district", f"unknown district {r.district!r}"))
+        for d in _route_districts(rules, r):
+            for field, code in [("lead", r.lead)] + [(f"candidates.{j}", c) for j, c in enumerate(r.candidates)]:
+                resolved = code.format(district=d)
+                if resolved not in dept_codes:
+                    errors.append((f"routes.{i}.{field}", f"unknown department {resolved!r} (district {d})"))
+                    break
+    engine = RulesEngine(rules, check=False)
+    for code in leaves(rules.categories):
+        for d in rules.districts:
+            if engine.route(code, d.code, None) is None:
+                errors.append(("routes", f"category {code!r} has no route for district {d.code!r}"))
+                break
+    for name in REQUIRED_TEMPLATES:
+        if name not in rules.templates:
+            errors.append((f"templates.{name}", "required template is missing"))
+    errors.extend(engine.template_errors())
+    return errors
+
+
+def _all_categories(categories: list[Category]) -> list[Category]:
+    out: list[Category] = []
+    for c in categories:
+        out.append(c)
+        out.extend(_all_categories(c.children))
+    return out
+
+
+def _route_districts(rules: Rules, route: Route) -> list[str]:
+    return [d.code for d in rules.districts] if route.district == "*" else [route.district]

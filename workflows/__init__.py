@@ -1,0 +1,1 @@
+"""Temporal workflow code: deterministic, no IO."""
