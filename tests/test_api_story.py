@@ -69,7 +69,10 @@ async def test_complaint_from_intake_to_archive(api, tokens, engine, client: Cli
     for expected in ("accepted", "dispatched", "signed_for", "contacted", "replied", "reviewed", "closed", "archived"):
         assert expected in types
     assert [e["seq"] for e in case["timeline"]] == list(range(1, len(types) + 1))
-    assert case["timeline"][2]["actor"] is None or case["timeline"][3]["actor"]["role"] in ("handler", None)
+    signed = next(e for e in case["timeline"] if e["type"] == "signed_for")
+    assert signed["actor"]["role"] == "handler" and signed["actor"]["department"] == "xicheng-cgzf"
+    reviewed = next(e for e in case["timeline"] if e["type"] == "reviewed")
+    assert reviewed["actor"]["role"] == "intake" and reviewed["data"]["satisfaction"] == "满意"
 
     track = await api.get(f"/api/v1/track/{code}")
     assert track.status_code == 200

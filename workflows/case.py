@@ -72,14 +72,16 @@ class CaseState:
 class CaseWorkflow:
     """One complaint. Department and review actions are Updates so a misfit action gets a clear refusal."""
 
-    def __init__(self) -> None:
-        self.s: CaseState | None = None
+    @workflow.init
+    def __init__(self, case: CaseInput) -> None:
+        # State exists before the first handler runs: Updates may arrive in the very first workflow task.
+        self.s = CaseState(case)
         self._lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseView:
         """Plan, dispatch, wait for the handling steps, close and archive."""
-        self.s = s = CaseState(case)
+        s = self._state()
         plan = await self._activity(ACT_PLAN, case, HandlingPlan)
         async with self._lock:
             await self._record("accepted", None, {
@@ -110,8 +112,8 @@ class CaseWorkflow:
     @workflow.update
     async def await_plan(self) -> HandlingPlan:
         """Wait until the case is planned and return the plan (used by intake to answer with the plan)."""
-        await workflow.wait_condition(lambda: self.s is not None and self.s.plan is not None)
-        assert self.s is not None and self.s.plan is not None
+        await workflow.wait_condition(lambda: self.s.plan is not None)
+        assert self.s.plan is not None
         return self.s.plan
 
     @workflow.update
@@ -202,12 +204,13 @@ class CaseWorkflow:
     # ---- internals -----------------------------------------------------------------------------------
 
     def _state(self) -> CaseState:
-        if self.s is None:
-            raise ApplicationError("the case has not started yet", type=ERR_STATE, non_retryable=True)
         return self.s
 
     def _require(self, status: CaseStatus, action: str) -> None:
         current = self._state().status
+        if current is CaseStatus.RECEIVED:
+            raise ApplicationError(f"cannot {action}: the case is still being planned, retry in a moment",
+                                   type=ERR_STATE, non_retryable=True)
         if current is not status:
             raise ApplicationError(
                 f"cannot {action}: the case is {current.value} ({current.label}), "

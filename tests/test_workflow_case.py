@@ -1,0 +1,118 @@
+"""CaseWorkflow on the dev server (Updates do not mix with time skipping): happy path, refusals, re-handling.
+
+Set JIESU_RECORD_HISTORIES=1 to (re)record tests/histories/happy_path.json from the happy path.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from api.case_service import create_case
+from api.schemas import CaseCreate
+from core.contracts import (
+    ERR_FORBIDDEN,
+    ERR_STATE,
+    Actor,
+    CaseStatus,
+    ContactInput,
+    ReplyInput,
+    Resolution,
+    ReviewInput,
+    Role,
+    Satisfaction,
+    SignForInput,
+    workflow_id,
+)
+from core.crypto import Cipher
+from core.intake import case_input
+from rules.store import active_version, load_engine
+from tests.factories import complaint
+from workflows.case import CaseWorkflow
+
+pytestmark = pytest.mark.temporal
+HISTORIES = Path(__file__).parent / "histories"
+LEAD = Actor(id="key_test_handler", role=Role.HANDLER, department="xicheng-cgzf")
+OTHER = Actor(id="key_test_other", role=Role.HANDLER, department="chaoyang-cgzf")
+INTAKE = Actor(id="key_test_intake", role=Role.INTAKE)
+
+
+async def start(client: Client, engine, settings) -> WorkflowHandle:  # type: ignore[no-untyped-def]
+    """Store a case row and start its workflow on the test task queue."""
+    with Session(engine, expire_on_commit=False) as session:
+        rules = load_engine(session, active_version(session))
+        case = create_case(session=session, case_in=CaseCreate(**complaint()), rules=rules,
+                           cipher=Cipher(settings))
+    handle = await client.start_workflow(CaseWorkflow.run, case_input(case), id=workflow_id(case.case_no or ""),
+                                         task_queue=settings.task_queue)
+    await handle.execute_update(CaseWorkflow.await_plan)
+    return handle
+
+
+async def refused(handle: WorkflowHandle, update, arg) -> ApplicationError:  # type: ignore[no-untyped-def]
+    """Run an update that must be refused and return the refusal."""
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await handle.execute_update(update, arg)
+    assert isinstance(info.value.cause, ApplicationError)
+    return info.value.cause
+
+
+async def handle_round(handle: WorkflowHandle, sign: bool = True) -> None:
+    """Sign for (first round only), contact and reply."""
+    if sign:
+        await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
+    await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD, summary="电话联系"))
+    await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="已处理完毕"))
+
+
+async def test_happy_path_closes_and_archives(client, worker, engine, settings) -> None:
+    handle = await start(client, engine, settings)
+    plan = await handle.execute_update(CaseWorkflow.await_plan)
+    assert plan.lead_department == "xicheng-cgzf" and plan.urgency.value == "一般"
+    await handle_round(handle)
+    view = await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
+        actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.SATISFIED))
+    assert view.status is CaseStatus.CLOSED
+    result = await handle.result()
+    assert result.status is CaseStatus.ARCHIVED and result.round == 1
+    if os.environ.get("JIESU_RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / "happy_path.json").write_text((await handle.fetch_history()).to_json())
+
+
+async def test_steps_that_do_not_fit_the_state_are_refused(client, worker, engine, settings) -> None:
+    handle = await start(client, engine, settings)
+    await handle.execute_update(CaseWorkflow.await_plan)
+    err = await refused(handle, CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="x"))
+    assert err.type == ERR_STATE and "dispatched" in err.message
+    err = await refused(handle, CaseWorkflow.sign_for, SignForInput(actor=OTHER))
+    assert err.type == ERR_FORBIDDEN
+    await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
+    err = await refused(handle, CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="x"))
+    assert err.type == ERR_STATE and "contact" in err.message
+    err = await refused(handle, CaseWorkflow.record_review, ReviewInput(
+        actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.SATISFIED))
+    assert err.type == ERR_STATE
+    view = await handle.query(CaseWorkflow.view)
+    assert view.status is CaseStatus.HANDLING and view.contacts == 0
+    await handle.terminate(reason=f"test cleanup {uuid.uuid4()}")
+
+
+async def test_dissatisfied_review_starts_a_new_round(client, worker, engine, settings) -> None:
+    handle = await start(client, engine, settings)
+    await handle_round(handle)
+    view = await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
+        actor=INTAKE, resolution=Resolution.PARTLY, satisfaction=Satisfaction.DISSATISFIED, note="没有解决"))
+    assert view.status is CaseStatus.HANDLING and view.round == 2 and view.contacts == 0
+    assert view.plan is not None and view.plan.clocks["resolution"].started_at > view.plan.clocks["sign_for"].started_at
+    await handle_round(handle, sign=False)
+    await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
+        actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.BASICALLY))
+    result = await handle.result()
+    assert result.status is CaseStatus.ARCHIVED and result.round == 2
