@@ -70,23 +70,24 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
         raise ApiError(409, "external_id_conflict",
                        f"external_id {case_in.external_id} was already used for a different complaint "
                        f"(case {case.case_no})")
-    rules = load_engine(session, case.rules_version)
-    plan = svc.plan_from_row(case, rules)
-    if plan is None:
-        plan = await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds)
     assert case.case_no is not None
-    return CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
-                       rules_version=case.rules_version, plan=plan)
+    created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
+                          rules_version=case.rules_version,
+                          plan=svc.plan_from_row(case, load_engine(session, case.rules_version)))
+    if created.plan is None:
+        await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created)
+    return created
 
 
-async def _await_plan(client: Client, task_queue: str, case: Any, wait: float) -> Any:
-    """Start the workflow (idempotent) and wait briefly for its plan; None if it is not ready in time."""
+async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, created: CaseCreated) -> None:
+    """Start the workflow (idempotent) and wait briefly for its plan; leave the plan null if it is late."""
     try:
         handle = await start_case(client, task_queue, case)
-        plan = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=wait)
-        return svc.plan_public(plan)
+        view = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=wait)
     except (TimeoutError, RPCError):
-        return None  # stored and durable: the reconciler starts the workflow if the start did not land
+        return  # stored and durable: the reconciler starts the workflow if the start did not land
+    created.status = view.status.value
+    created.plan = svc.plan_public(view.plan) if view.plan else None
 
 
 @router.get("", response_model=CasesPublic)

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from core.settings import Settings
 
-PHONE_RE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+PHONE_RE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11})$")
 
 
 @lru_cache(maxsize=8)
@@ -55,11 +55,11 @@ class Cipher:
 
 def normalise_phone(phone: str) -> str:
     """Strip spaces, dashes and the +86 prefix; raise ValueError when it is no Chinese phone number."""
-    compact = re.sub(r"[\s()]", "", phone)
+    compact = re.sub(r"[\s()-]", "", phone)
     match = PHONE_RE.match(compact)
     if not match:
         raise ValueError("phone must be a mainland mobile (11 digits, 1[3-9]…) or a landline (0xx-xxxxxxx)")
-    return match.group(1).replace("-", "")
+    return match.group(1)
 
 
 def mask_phone(phone: str) -> str:

@@ -33,7 +33,7 @@ class Dispatch:
 class RulesEngine:
     """Evaluates one parsed rules version."""
 
-    def __init__(self, rules: Rules, *, check: bool = True) -> None:
+    def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self.departments: dict[str, Department] = {d.code: d for d in rules.departments}
         self.categories: dict[str, tuple[Category, Category]] = leaves(rules.categories)

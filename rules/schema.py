@@ -136,27 +136,37 @@ def parse_rules(text: str) -> Rules:
         raise RulesError(
             [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
         ) from exc
-    rules = expand(rules)
+    rules = expand(rules)  # raises RulesError on a bad placeholder
     errors = semantic_errors(rules)
     if errors:
         raise RulesError(errors)
     return rules
 
 
+def fill(template: str, path: str, **values: str) -> str:
+    """Fill {district}-style placeholders; an unknown placeholder is a RulesError at ``path``."""
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        allowed = ", ".join("{" + k + "}" for k in values)
+        raise RulesError([(path, f"bad placeholder in {template!r}: {exc}; allowed here: {allowed}")]) from exc
+
+
 def expand(rules: Rules) -> Rules:
     """Expand per-district department templates into one department per district."""
     departments: list[Department] = []
-    for dept in rules.departments:
+    for i, dept in enumerate(rules.departments):
         if not dept.per_district:
             departments.append(dept)
             continue
+        path = f"departments.{i}"
         for d in rules.districts:
             departments.append(
                 Department(
-                    code=dept.code.format(district=d.code),
-                    name=dept.name.format(district_name=d.name),
+                    code=fill(dept.code, f"{path}.code", district=d.code),
+                    name=fill(dept.name, f"{path}.name", district_name=d.name),
                     level=dept.level,
-                    parent=dept.parent.format(district=d.code) if dept.parent else None,
+                    parent=fill(dept.parent, f"{path}.parent", district=d.code) if dept.parent else None,
                 )
             )
     return rules.model_copy(update={"departments": departments})
@@ -189,13 +199,11 @@ def semantic_errors(rules: Rules) -> list[tuple[str, str]]:
             errors.append((f"routes.{i}.category", f"unknown category {r.category!r}"))
         if r.district != "*" and r.district not in district_codes:
             errors.append((f"routes.{i}.district", f"unknown district {r.district!r}"))
-        for d in _route_districts(rules, r):
-            for field, code in [("lead", r.lead)] + [(f"candidates.{j}", c) for j, c in enumerate(r.candidates)]:
-                resolved = code.format(district=d)
-                if resolved not in dept_codes:
-                    errors.append((f"routes.{i}.{field}", f"unknown department {resolved!r} (district {d})"))
-                    break
-    engine = RulesEngine(rules, check=False)
+        for field, code in [("lead", r.lead)] + [(f"candidates.{j}", c) for j, c in enumerate(r.candidates)]:
+            errors.extend(_route_target_errors(rules, r, f"routes.{i}.{field}", code, dept_codes))
+    if errors:
+        return errors  # the checks below evaluate routes, which needs valid references
+    engine = RulesEngine(rules)
     for code in leaves(rules.categories):
         for d in rules.districts:
             if engine.route(code, d.code, None) is None:
@@ -214,6 +222,21 @@ def _all_categories(categories: list[Category]) -> list[Category]:
         out.append(c)
         out.extend(_all_categories(c.children))
     return out
+
+
+def _route_target_errors(
+    rules: Rules, route: Route, path: str, code: str, dept_codes: set[str]
+) -> list[tuple[str, str]]:
+    """The first district where a route's lead or candidate names no known department (one error per field)."""
+    for d in _route_districts(rules, route):
+        try:
+            resolved = fill(code, path, district=d)
+        except RulesError as exc:
+            return exc.errors
+        if resolved not in dept_codes:
+            where = f" (district {d})" if "{" in code else ""
+            return [(path, f"unknown department {resolved!r}{where}")]
+    return []
 
 
 def _route_districts(rules: Rules, route: Route) -> list[str]:

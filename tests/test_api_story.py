@@ -35,6 +35,7 @@ async def test_complaint_from_intake_to_archive(api, tokens, engine, client: Cli
     assert r.status_code == 201, r.text
     created = r.json()
     case_no, code = created["case_no"], created["tracking_code"]
+    assert created["status"] == "dispatched" and len(case_no) == 16 and len(code) == 10
     assert created["plan"]["lead_department"] == "xicheng-cgzf"
     assert created["plan"]["lead_department_name"] == "西城区城市管理综合行政执法局"
     assert set(created["plan"]["due"]) == {"sign_for", "first_contact", "resolution"}

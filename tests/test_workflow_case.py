@@ -73,8 +73,8 @@ async def handle_round(handle: WorkflowHandle, sign: bool = True) -> None:
 
 async def test_happy_path_closes_and_archives(client, worker, engine, settings) -> None:
     handle = await start(client, engine, settings)
-    plan = await handle.execute_update(CaseWorkflow.await_plan)
-    assert plan.lead_department == "xicheng-cgzf" and plan.urgency.value == "一般"
+    plan = (await handle.execute_update(CaseWorkflow.await_plan)).plan
+    assert plan is not None and plan.lead_department == "xicheng-cgzf" and plan.urgency.value == "一般"
     await handle_round(handle)
     view = await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
         actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.SATISFIED))

@@ -110,11 +110,10 @@ class CaseWorkflow:
                         contacts=s.contacts, last_seq=s.seq, head_hash=s.head)
 
     @workflow.update
-    async def await_plan(self) -> HandlingPlan:
-        """Wait until the case is planned and return the plan (used by intake to answer with the plan)."""
-        await workflow.wait_condition(lambda: self.s.plan is not None)
-        assert self.s.plan is not None
-        return self.s.plan
+    async def await_plan(self) -> CaseView:
+        """Wait until the case is planned and dispatched (intake answers with the plan)."""
+        await workflow.wait_condition(lambda: self.s.status is not CaseStatus.RECEIVED)
+        return self.view()
 
     @workflow.update
     async def sign_for(self, inp: SignForInput) -> CaseView:
