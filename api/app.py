@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.state.temporal = temporal
     app.state.temporal_lock = asyncio.Lock()
     errors.install(app)
+    app.middleware("http")(errors.guard_body)
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(cases.router)
     v1.include_router(public.router)

@@ -35,6 +35,22 @@ def unavailable(what: str, retry_after: int = 5) -> ApiError:
     return ApiError(503, "unavailable", f"{what} is unavailable, retry later", {"Retry-After": str(retry_after)})
 
 
+MAX_BODY_BYTES = 256 * 1024
+
+
+async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+    """Refuse bodies that are too large (413) or not JSON (415) before any parsing."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(_body("too_large", f"the body exceeds {MAX_BODY_BYTES} bytes"), status_code=413)
+        ctype = request.headers.get("content-type", "")
+        if length not in (None, "0") and ctype.split(";")[0].strip().lower() != "application/json":
+            return JSONResponse(_body("unsupported_media_type", "send the body as application/json"),
+                                status_code=415)
+    return await call_next(request)
+
+
 def _body(code: str, message: str, **extra: object) -> dict:
     return {"code": code, "message": message, **extra}
 

@@ -1,0 +1,88 @@
+"""Bad input gets a clear {"code", "message"} with the right status and stores nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+from api.auth import create_key
+from core.contracts import Role
+from core.db import session_scope
+from core.models import ApiKey, Case, utcnow
+from tests.conftest import auth
+from tests.factories import complaint
+
+pytestmark = pytest.mark.temporal
+
+
+def case_count(engine) -> int:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        return s.exec(select(func.count()).select_from(Case)).one()
+
+
+@pytest.mark.parametrize(("change", "status", "code", "words"), [
+    ({"category": "NOPE01"}, 422, "unknown_reference", "unknown category"),
+    ({"district": "shanghai"}, 422, "unknown_reference", "unknown district"),
+    ({"street": "不存在街道"}, 422, "unknown_reference", "unknown street"),
+    ({"complainant": {"name": "张三", "phone": "12345"}}, 422, "validation_error", "phone"),
+    ({"description": "长" * 5001}, 422, "validation_error", "description"),
+    ({"kind": "闲聊"}, 422, "validation_error", "kind"),
+    ({"surprise": 1}, 422, "validation_error", "surprise"),
+    ({"received_at": "2026-11-21T09:00:00"}, 422, "validation_error", "time zone"),
+    ({"external_id": "has spaces"}, 422, "validation_error", "external_id"),
+])
+async def test_invalid_complaints_are_refused_and_nothing_is_stored(api, tokens, engine, change, status, code,
+                                                                    words) -> None:
+    before = case_count(engine)
+    r = await api.post("/api/v1/cases", json=complaint(**change), headers=auth(tokens["intake"]))
+    assert r.status_code == status, r.text
+    assert r.json()["code"] == code and words in r.json()["message"]
+    assert case_count(engine) == before
+
+
+async def test_malformed_json_wrong_content_type_and_oversized_body(api, tokens) -> None:
+    headers = auth(tokens["intake"])
+    r = await api.post("/api/v1/cases", content=b'{"external_id": ', headers=headers | {"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == "malformed_json"
+    r = await api.post("/api/v1/cases", content=b"external_id=1", headers=headers | {"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
+    r = await api.post("/api/v1/cases", content=b"{" + b" " * 300_000 + b"}",
+                       headers=headers | {"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+
+
+async def test_tokens_missing_invalid_revoked_expired(api, engine) -> None:
+    with session_scope(engine) as s:
+        revoked, revoked_token = create_key(s, role=Role.INTAKE, department=None)
+        revoked.revoked_at = utcnow()
+        _, expired_token = create_key(s, role=Role.INTAKE, department=None,
+                                      expires_at=utcnow() - timedelta(minutes=1))
+    for headers, words in [({}, "required"), (auth("jsk_not-a-token"), "invalid"),
+                           (auth(revoked_token), "revoked"), (auth(expired_token), "expired")]:
+        r = await api.get("/api/v1/cases", headers=headers)
+        assert r.status_code == 401 and words in r.json()["message"], r.text
+    with Session(engine) as s:
+        stored = s.exec(select(ApiKey.token_hash)).all()
+    assert revoked_token not in stored and expired_token not in stored  # only hashes are stored
+
+
+async def test_public_endpoints_and_unknown_things(api, tokens) -> None:
+    assert (await api.get("/api/v1/health")).json() == {"status": "ok", "database": "ok"}
+    assert (await api.get("/openapi.json")).status_code == 200
+    r = await api.get("/api/v1/track/NOSUCHCODE")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = await api.get("/api/v1/cases/2000010100000000", headers=auth(tokens["supervisor"]))
+    assert r.status_code == 404 and r.json() == {"code": "not_found", "message": "case 2000010100000000 not found"}
+    r = await api.post("/api/v1/cases", json=complaint(), headers=auth(tokens["handler"]))
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+
+
+async def test_injection_strings_are_stored_and_returned_inert(api, tokens) -> None:
+    evil = "'); DROP TABLE \"case\"; -- <script>alert(1)</script>"
+    r = await api.post("/api/v1/cases", json=complaint(description=evil, address=evil), headers=auth(tokens["intake"]))
+    assert r.status_code == 201, r.text
+    case = (await api.get(f"/api/v1/cases/{r.json()['case_no']}", headers=auth(tokens["intake"]))).json()
+    assert case["description"] == evil and case["address"] == evil
+    assert r.headers["content-type"].startswith("application/json")
