@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import sqlalchemy.exc
 from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -111,16 +112,15 @@ def read_case(case_no: str, session: SessionDep, actor: Staff) -> CasePublic:
 async def sign_for(case_no: str, body: SignForIn, session: SessionDep, temporal: TemporalDep,
                    actor: Handler) -> ActionResult:
     """Sign for a dispatched case (签收)."""
-    svc.get_case(session, case_no, actor)
-    return await _update(temporal, case_no, CaseWorkflow.sign_for, SignForInput(actor=actor, note=body.note))
+    return await _update(session, temporal, actor, case_no, CaseWorkflow.sign_for,
+                         SignForInput(actor=actor, note=body.note))
 
 
 @router.post("/{case_no}/contacts", response_model=ActionResult)
 async def record_contact(case_no: str, body: ContactIn, session: SessionDep, temporal: TemporalDep,
                          actor: Handler) -> ActionResult:
     """Record a contact with the complainant (联系诉求人)."""
-    svc.get_case(session, case_no, actor)
-    return await _update(temporal, case_no, CaseWorkflow.record_contact,
+    return await _update(session, temporal, actor, case_no, CaseWorkflow.record_contact,
                          ContactInput(actor=actor, **body.model_dump()))
 
 
@@ -128,21 +128,22 @@ async def record_contact(case_no: str, body: ContactIn, session: SessionDep, tem
 async def submit_reply(case_no: str, body: ReplyIn, session: SessionDep, temporal: TemporalDep,
                        actor: Handler) -> ActionResult:
     """Submit the reply to the complainant (办结答复)."""
-    svc.get_case(session, case_no, actor)
-    return await _update(temporal, case_no, CaseWorkflow.submit_reply, ReplyInput(actor=actor, content=body.content))
+    return await _update(session, temporal, actor, case_no, CaseWorkflow.submit_reply,
+                         ReplyInput(actor=actor, content=body.content))
 
 
 @router.post("/{case_no}/review", response_model=ActionResult)
 async def record_review(case_no: str, body: ReviewIn, session: SessionDep, temporal: TemporalDep,
                         actor: Reviewer) -> ActionResult:
     """Record the review call's result (回访): resolved and satisfied closes the case."""
-    svc.get_case(session, case_no, actor)
-    return await _update(temporal, case_no, CaseWorkflow.record_review,
+    return await _update(session, temporal, actor, case_no, CaseWorkflow.record_review,
                          ReviewInput(actor=actor, **body.model_dump()))
 
 
-async def _update(client: Client, case_no: str, update: Any, arg: Any) -> ActionResult:
-    """Run an Update on the case workflow; refusals become 409/403 with the workflow's message."""
+async def _update(session: Session, client: Client, actor: Actor, case_no: str, update: Any,
+                  arg: Any) -> ActionResult:
+    """Run an Update on a case the actor may see; refusals become 409/403 with the workflow's message."""
+    svc.get_case(session, case_no, actor)
     handle = client.get_workflow_handle(workflow_id(case_no))
     try:
         view: CaseView = await handle.execute_update(update, arg)

@@ -76,7 +76,7 @@ def install(app: FastAPI) -> None:
             return JSONResponse(_body("malformed_json", "the request body is not valid JSON"), status_code=400)
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(p for p in first["loc"] if p != "body")
-        return JSONResponse(_body("validation_error", f"{where}: {first['msg']}" if where else first["msg"],
+        return JSONResponse(_body("validation_error", f"{where}: {first['msg']}" if where else str(first["msg"]),
                                   errors=errors), status_code=422)
 
     @app.exception_handler(sqlalchemy.exc.OperationalError)

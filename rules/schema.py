@@ -205,9 +205,9 @@ def semantic_errors(rules: Rules) -> list[tuple[str, str]]:
         return errors  # the checks below evaluate routes, which needs valid references
     engine = RulesEngine(rules)
     for code in leaves(rules.categories):
-        for d in rules.districts:
-            if engine.route(code, d.code, None) is None:
-                errors.append(("routes", f"category {code!r} has no route for district {d.code!r}"))
+        for district in rules.districts:
+            if engine.route(code, district.code, None) is None:
+                errors.append(("routes", f"category {code!r} has no route for district {district.code!r}"))
                 break
     for name in REQUIRED_TEMPLATES:
         if name not in rules.templates:

@@ -43,7 +43,7 @@ def activate(session: Session, version: str) -> None:
     row = session.get(RuleVersion, version)
     if row is None:
         raise RulesNotFound(f"no rules version {version!r}")
-    session.execute(sa.update(RuleVersion).where(RuleVersion.active).values(active=False))
+    session.execute(sa.update(RuleVersion).where(sa.column("active") == sa.true()).values(active=False))
     row.active, row.activated_at = True, utcnow()
     session.add(row)
 

@@ -44,12 +44,13 @@ async def test_invalid_complaints_are_refused_and_nothing_is_stored(api, tokens,
 
 async def test_malformed_json_wrong_content_type_and_oversized_body(api, tokens) -> None:
     headers = auth(tokens["intake"])
-    r = await api.post("/api/v1/cases", content=b'{"external_id": ', headers=headers | {"content-type": "application/json"})
+    json_type = {"content-type": "application/json"}
+    r = await api.post("/api/v1/cases", content=b'{"external_id": ', headers=headers | json_type)
     assert r.status_code == 400 and r.json()["code"] == "malformed_json"
     r = await api.post("/api/v1/cases", content=b"external_id=1", headers=headers | {"content-type": "text/plain"})
     assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
     r = await api.post("/api/v1/cases", content=b"{" + b" " * 300_000 + b"}",
-                       headers=headers | {"content-type": "application/json"})
+                       headers=headers | json_type)
     assert r.status_code == 413 and r.json()["code"] == "too_large"
 
 
