@@ -35,8 +35,8 @@ def activities_for(engine: sa.Engine, settings: Settings) -> list:
     """Every activity, bound to its IO dependencies."""
     planning, projection = PlanningActivities(engine), ProjectionActivities(engine)
     notices, archive = NoticeActivities(engine, settings), ArchiveActivities(engine)
-    return [planning.plan_case, planning.start_clock, projection.project_events, notices.queue_notice,
-            archive.archive_case]
+    return [planning.plan_case, planning.start_clock, planning.extend_clock, planning.shift_clock,
+            projection.project_events, notices.queue_notice, archive.archive_case]
 
 
 def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = None,

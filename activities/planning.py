@@ -7,8 +7,20 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.contracts import ACT_CLOCK, ACT_PLAN, CaseInput, ClockPlan, ClockRequest, HandlingPlan
-from rules.engine import UnknownReference
+from core.contracts import (
+    ACT_CLOCK,
+    ACT_EXTEND,
+    ACT_PLAN,
+    ACT_SHIFT,
+    CaseInput,
+    ClockPlan,
+    ClockRequest,
+    ClockState,
+    ExtendRequest,
+    HandlingPlan,
+    ShiftRequest,
+)
+from rules.engine import ExtensionTooLong, UnknownReference
 from rules.store import RulesNotFound, load_engine
 
 
@@ -38,6 +50,23 @@ class PlanningActivities:
         if limit is None:
             raise ApplicationError(f"unknown clock {req.name!r}", non_retryable=True)
         return rules.clock(req.name, req.started_at, limit)[0]
+
+    @activity.defn(name=ACT_EXTEND)
+    def extend_clock(self, req: ExtendRequest) -> ClockState:
+        """延期: the resolution clock with its due time N working days later (refused past the maximum)."""
+        with Session(self.engine) as session:
+            rules = self._rules(session, req.rules_version)
+        try:
+            return rules.extend(req.clock, req.working_days)
+        except ExtensionTooLong as exc:
+            raise ApplicationError(str(exc), type="ExtensionTooLong", non_retryable=True) from exc
+
+    @activity.defn(name=ACT_SHIFT)
+    def shift_clock(self, req: ShiftRequest) -> ClockState:
+        """挂起 ended: the clock moved by the paused (working) time."""
+        with Session(self.engine) as session:
+            rules = self._rules(session, req.rules_version)
+        return rules.shift(req.clock, req.paused_from, req.paused_to)[0]
 
     @staticmethod
     def _rules(session: Session, version: str):  # type: ignore[no-untyped-def]

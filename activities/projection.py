@@ -50,6 +50,10 @@ class ProjectionActivities:
         case.resolution = snap.resolution.value if snap.resolution else None
         case.satisfaction = snap.satisfaction.value if snap.satisfaction else None
         case.closed_at = snap.closed_at
+        case.clocks = {k: c.model_dump(mode="json") for k, c in snap.clocks.items()}
+        case.overdue = snap.overdue
+        case.escalation_level = snap.escalation_level
+        case.paused = snap.paused
         case.workflow_started = True
         case.last_seq = max(e.seq for e in inp.events)
         case.updated_at = utcnow()

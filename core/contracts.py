@@ -130,14 +130,55 @@ class CaseInput(BaseModel):
     rules_version: str
 
 
+class Reminder(BaseModel):
+    """A warning threshold of a clock (催办) and the instant it is reached."""
+
+    threshold: float
+    at: datetime
+
+
 class ClockPlan(BaseModel):
-    """One named clock of a case with its due time fixed when it starts."""
+    """One named clock of a case with its due time fixed when it starts and its reminder instants."""
 
     name: str
     label: str
     started_at: datetime
     due_at: datetime
     limit: str  # human-readable limit, e.g. "5 个工作日" or "24 小时"
+    working: bool = False  # counted in working days (reminders and pauses use working time)
+    reminders: list[Reminder] = Field(default_factory=list)
+
+
+class ClockState(BaseModel):
+    """A running or stopped clock as the workflow keeps it (also projected to the case row)."""
+
+    name: str
+    label: str
+    round: int = 1
+    started_at: datetime
+    due_at: datetime
+    limit: str
+    working: bool = False
+    reminders: list[Reminder] = Field(default_factory=list)
+    fired: list[float] = Field(default_factory=list)
+    stopped_at: datetime | None = None
+    breached_at: datetime | None = None
+    paused_since: datetime | None = None
+    paused_seconds: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        """Not stopped and not paused."""
+        return self.stopped_at is None and self.paused_since is None
+
+    def next_alarm(self) -> datetime | None:
+        """The next unfired reminder or the breach, if the clock runs."""
+        if not self.running:
+            return None
+        times = [r.at for r in self.reminders if r.threshold not in self.fired]
+        if self.breached_at is None:
+            times.append(self.due_at)
+        return min(times) if times else None
 
 
 class HandlingPlan(BaseModel):
@@ -182,6 +223,10 @@ class CaseSnapshot(BaseModel):
     resolution: Resolution | None = None
     satisfaction: Satisfaction | None = None
     contacted: bool = False
+    clocks: dict[str, ClockState] = Field(default_factory=dict)
+    overdue: bool = False
+    escalation_level: int = 0
+    paused: bool = False
 
 
 class ProjectInput(BaseModel):
@@ -263,6 +308,10 @@ class CaseView(BaseModel):
     contacts: int = 0
     last_seq: int = 0
     head_hash: str = ""
+    clocks: dict[str, ClockState] = Field(default_factory=dict)
+    escalation_level: int = 0
+    paused: bool = False
+    pending: str | None = None  # "extension" or "pause" awaiting a supervisor decision
 
 
 class ClockRequest(BaseModel):
@@ -274,9 +323,58 @@ class ClockRequest(BaseModel):
     started_at: datetime
 
 
+class ExtendRequest(BaseModel):
+    """Compute an extended resolution clock (延期): N more working days after the current due time."""
+
+    rules_version: str
+    clock: ClockState
+    working_days: int
+
+
+class ShiftRequest(BaseModel):
+    """Shift a clock's due time and pending reminders by the time it was paused (挂起)."""
+
+    rules_version: str
+    clock: ClockState
+    paused_from: datetime
+    paused_to: datetime
+
+
+class ExtensionInput(BaseModel):
+    """延期申请 by the lead department."""
+
+    actor: Actor
+    working_days: int = Field(ge=1, le=30)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PauseInput(BaseModel):
+    """挂起申请 by the lead department (waiting on the complainant or a third party)."""
+
+    actor: Actor
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionInput(BaseModel):
+    """A supervisor's decision on a pending extension or pause."""
+
+    actor: Actor
+    approve: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class ResumeInput(BaseModel):
+    """Resume a paused case."""
+
+    actor: Actor
+    note: str = Field(default="", max_length=2000)
+
+
 # Activity names (workflows call activities by name so they never import IO code).
 ACT_PLAN = "plan_case"
 ACT_CLOCK = "start_clock"
+ACT_EXTEND = "extend_clock"
+ACT_SHIFT = "shift_clock"
 ACT_PROJECT = "project_events"
 ACT_NOTIFY = "queue_notice"
 ACT_ARCHIVE = "archive_case"

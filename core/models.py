@@ -64,6 +64,10 @@ class Case(SQLModel, table=True):
     due: dict = _json(nullable=False, default=dict)
     due_resolution: datetime | None = _ts(nullable=True, index=True)
     contacted: bool = False
+    clocks: dict = _json(nullable=False, default=dict)
+    overdue: bool = Field(default=False, index=True)
+    escalation_level: int = 0
+    paused: bool = False
     resolution: str | None = Field(default=None, max_length=8)
     satisfaction: str | None = Field(default=None, max_length=8)
     received_at: datetime = _ts(nullable=False)

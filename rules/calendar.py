@@ -72,3 +72,50 @@ class WorkCalendar:
             return start + timedelta(hours=limit.hours), set()
         assert limit.working_days is not None
         return self.add_working_days(start, limit.working_days)
+
+
+class WorkingTime:
+    """Working time = office hours (rules: ``workday_start_hour`` to ``workday_end_hour``) on working days.
+
+    Used to place reminders at a fraction of a working-day clock and to shift a due time by paused time, so a
+    7-day holiday neither fires a "50 %" reminder nor counts as paused working time, and reminders land in office
+    hours.
+    """
+
+    def __init__(self, calendar: WorkCalendar, start_hour: int = 9) -> None:
+        self.cal = calendar
+        self.start_hour = start_hour
+
+    def _window(self, day: date) -> tuple[datetime, datetime] | None:
+        if not self.cal.is_workday(day)[0]:
+            return None
+        opens = datetime.combine(day, time(self.start_hour), tzinfo=self.cal.tz)
+        return opens, self.cal.end_of_workday(day)
+
+    def seconds(self, a: datetime, b: datetime) -> float:
+        """Working seconds between a and b (0 when b <= a)."""
+        a, b = a.astimezone(self.cal.tz), b.astimezone(self.cal.tz)
+        total, day = 0.0, a.date()
+        while day <= b.date():
+            window = self._window(day)
+            if window:
+                lo, hi = max(a, window[0]), min(b, window[1])
+                total += max((hi - lo).total_seconds(), 0.0)
+            day += timedelta(days=1)
+        return total
+
+    def add(self, start: datetime, seconds: float) -> datetime:
+        """The instant at which ``seconds`` of working time have passed after ``start``."""
+        t = start.astimezone(self.cal.tz)
+        left, day = seconds, t.date()
+        for _ in range(3660):  # ten years of days at most
+            window = self._window(day)
+            if window and t < window[1]:
+                t = max(t, window[0])
+                room = (window[1] - t).total_seconds()
+                if left <= room:
+                    return t + timedelta(seconds=left)
+                left -= room
+            day += timedelta(days=1)
+            t = datetime.combine(day, time(0), tzinfo=self.cal.tz)
+        raise ValueError("working time beyond ten years")

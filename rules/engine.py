@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from core.contracts import CaseInput, ClockPlan, HandlingPlan, Urgency
+from core.contracts import CaseInput, ClockPlan, ClockState, HandlingPlan, Reminder, Urgency
 from rules import templates
-from rules.calendar import WorkCalendar
+from rules.calendar import WorkCalendar, WorkingTime
 from rules.schema import Category, Department, Limit, Route, Rules, leaves
 
 CLOCK_LABELS = {
@@ -16,6 +16,10 @@ CLOCK_LABELS = {
     "resolution": "办理",
     "review": "回访",
 }
+
+
+class ExtensionTooLong(ValueError):
+    """An extension would exceed the rules' maximum resolution limit."""
 
 
 class UnknownReference(ValueError):
@@ -39,6 +43,7 @@ class RulesEngine:
         self.categories: dict[str, tuple[Category, Category]] = leaves(rules.categories)
         self.districts = {d.code: d for d in rules.districts}
         self.calendar = WorkCalendar(rules.calendar, rules.timezone, rules.workday_end_hour)
+        self.working_time = WorkingTime(self.calendar, rules.workday_start_hour)
 
     @property
     def version(self) -> str:
@@ -79,10 +84,47 @@ class RulesEngine:
         return requested or self.categories[category][1].urgency or Urgency.NORMAL
 
     def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
-        """A clock started at ``start`` with its fixed due time (and the calendar gap years met)."""
+        """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
         due, gaps = self.calendar.due(start, limit)
-        due = due.astimezone(UTC)
-        return ClockPlan(name=name, label=CLOCK_LABELS[name], started_at=start, due_at=due, limit=limit.label()), gaps
+        working = limit.working_days is not None
+        plan = ClockPlan(name=name, label=CLOCK_LABELS[name], started_at=start, due_at=due.astimezone(UTC),
+                         limit=limit.label(), working=working)
+        plan.reminders = self.reminders(start, plan.due_at, working)
+        return plan, gaps
+
+    def reminders(self, start: datetime, due: datetime, working: bool) -> list[Reminder]:
+        """催办 instants: each threshold's fraction of the clock's (working) time after ``start``."""
+        if not working:
+            span = due - start
+            return [Reminder(threshold=t, at=start + span * t) for t in self.rules.clocks.thresholds]
+        total = self.working_time.seconds(start, due)
+        return [Reminder(threshold=t, at=self.working_time.add(start, total * t).astimezone(UTC))
+                for t in self.rules.clocks.thresholds]
+
+    def extend(self, clock: ClockState, working_days: int) -> ClockState:
+        """延期: the clock with its due time N working days later and reminders re-placed; enforces the maximum."""
+        new_due, _ = self.calendar.add_working_days(clock.due_at, working_days)
+        longest, _ = self.calendar.add_working_days(clock.started_at, self.rules.clocks.extension_max_working_days)
+        if new_due > longest:
+            raise ExtensionTooLong(
+                f"the extended deadline would exceed {self.rules.clocks.extension_max_working_days} working days "
+                f"from the start ({longest.astimezone(UTC).isoformat()})")
+        due = new_due.astimezone(UTC)
+        return clock.model_copy(update={"due_at": due, "reminders": self.reminders(clock.started_at, due, True),
+                                        "limit": f"{clock.limit}，延期 {working_days} 个工作日"})
+
+    def shift(self, clock: ClockState, paused_from: datetime, paused_to: datetime) -> tuple[ClockState, float]:
+        """挂起: the clock with due time and pending reminders moved by the paused (working) time."""
+        if clock.working:
+            paused = self.working_time.seconds(paused_from, paused_to)
+            move = lambda t: self.working_time.add(t, paused).astimezone(UTC)  # noqa: E731
+        else:
+            paused = (paused_to - paused_from).total_seconds()
+            move = lambda t: t + timedelta(seconds=paused)  # noqa: E731
+        reminders = [r if r.threshold in clock.fired else Reminder(threshold=r.threshold, at=move(r.at))
+                     for r in clock.reminders]
+        return clock.model_copy(update={"due_at": move(clock.due_at), "reminders": reminders,
+                                        "paused_seconds": clock.paused_seconds + paused}), paused
 
     def plan(self, case: CaseInput) -> HandlingPlan:
         """Lead department and every clock's due time for a new case."""

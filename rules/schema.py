@@ -81,9 +81,13 @@ class Clocks(BaseModel):
     first_contact_urgent: Limit
     resolution: dict[Urgency, Limit]
     review: Limit
+    thresholds: list[float] = Field(default=[0.5, 0.75, 0.9], description="催办 reminders at these fractions")
+    extension_max_working_days: int = Field(default=30, ge=1, description="延期: longest total resolution limit")
 
     @model_validator(mode="after")
     def _all_urgencies(self) -> Clocks:
+        if any(not 0 < t < 1 for t in self.thresholds) or sorted(set(self.thresholds)) != self.thresholds:
+            raise ValueError("thresholds must be distinct fractions between 0 and 1, in ascending order")
         missing = [u.value for u in Urgency if u not in self.resolution]
         if missing:
             raise ValueError(f"resolution limit missing for {', '.join(missing)}")
@@ -104,6 +108,7 @@ class Rules(BaseModel):
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     title: str = ""
     timezone: str = "Asia/Shanghai"
+    workday_start_hour: int = Field(default=9, ge=0, le=23, description="office hours start (reminder placement)")
     workday_end_hour: int = Field(default=18, ge=1, le=24)
     districts: list[District]
     departments: list[Department]

@@ -56,6 +56,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "resolution": "解决",
     "satisfaction": "满意",
     "review_note": "问题依旧存在",
+    "clock_label": "办理",
+    "percent": 75,
+    "due": "2026-11-28T10:00:00+00:00",
+    "escalation_level": 1,
+    "years": "2027",
+    "reason": "需等待第三方检测结果",
+    "proposed_due": "2026-12-05T10:00:00+00:00",
 }
 
 

@@ -110,7 +110,9 @@ async def test_dissatisfied_review_starts_a_new_round(client, worker, engine, se
     view = await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
         actor=INTAKE, resolution=Resolution.PARTLY, satisfaction=Satisfaction.DISSATISFIED, note="没有解决"))
     assert view.status is CaseStatus.HANDLING and view.round == 2 and view.contacts == 0
-    assert view.plan is not None and view.plan.clocks["resolution"].started_at > view.plan.clocks["sign_for"].started_at
+    resolution = view.clocks["resolution"]
+    assert resolution.round == 2 and resolution.stopped_at is None and not resolution.fired
+    assert resolution.started_at > view.clocks["sign_for"].started_at
     await handle_round(handle, sign=False)
     await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
         actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.BASICALLY))
