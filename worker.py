@@ -6,6 +6,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from temporalio.client import Client
@@ -40,14 +41,14 @@ def activities_for(engine: sa.Engine, settings: Settings) -> list:
 
 
 def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = None,
-                 task_queue: str | None = None) -> Worker:
-    """A worker for the case task queue (sync activities run in a thread pool)."""
+                 task_queue: str | None = None, **options: Any) -> Worker:
+    """A worker for the case task queue (sync activities run in a thread pool); ``options`` go to Worker."""
     engine = engine or get_engine(settings)
     return Worker(
         client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
         activities=activities_for(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="jiesu-act"),
-        max_concurrent_activities=16,
+        max_concurrent_activities=16, **options,
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, FastAPI
 
-from api import cases, errors, public
+from api import cases, clocks, errors, public
 from core.settings import Settings, get_settings
 
 
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.middleware("http")(errors.guard_body)
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(cases.router)
+    v1.include_router(clocks.router)
     v1.include_router(public.router)
     app.include_router(v1)
     return app

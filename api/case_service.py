@@ -77,6 +77,8 @@ def get_case(session: Session, case_no: str, actor: Actor) -> Case:
     case = session.exec(select(Case).where(Case.case_no == case_no)).first()
     if case is None:
         raise not_found(f"case {case_no}")
+    if actor.role is Role.HANDLER and case.lead_department is None:
+        raise ApiError(409, "state_conflict", f"case {case_no} is still being dispatched, retry in a moment")
     if actor.role is Role.HANDLER and case.lead_department != actor.department:
         raise ApiError(403, "forbidden", f"case {case_no} belongs to another department")
     return case
@@ -114,16 +116,29 @@ def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
         lead_department=case.lead_department, lead_department_name=plan.lead_department_name if plan else None,
         round=case.round, rules_version=case.rules_version, received_at=case.received_at,
         closed_at=case.closed_at, due=plan.due if plan else {}, resolution=case.resolution,
-        satisfaction=case.satisfaction,
+        satisfaction=case.satisfaction, overdue=case.overdue, escalation_level=case.escalation_level,
+        paused=case.paused,
         timeline=[EventPublic(seq=e.seq, type=e.type, at=e.at, actor=e.actor, data=e.data, hash=e.hash)
                   for e in events],
     )
 
 
+OPEN_STATUSES = (CaseStatus.DISPATCHED.value, CaseStatus.HANDLING.value, CaseStatus.REPLIED.value)
+
+
 def list_cases(session: Session, *, actor: Actor, status: str | None, department: str | None,
-               limit: int, offset: int) -> tuple[list[CaseSummary], int]:
+               overdue: bool | None = None, due_before: datetime | None = None, limit: int,
+               offset: int) -> tuple[list[CaseSummary], int]:
     """A work list: newest first, handlers see their own department only."""
     q = select(Case).where(Case.case_no.is_not(None))  # type: ignore[union-attr]
+    if overdue is not None:
+        q = q.where(Case.overdue == overdue)
+    if overdue or due_before is not None:
+        q = q.where(Case.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+    if due_before is not None:
+        if due_before.tzinfo is None:
+            raise ApiError(422, "validation_error", "due_before needs a time zone offset")
+        q = q.where(Case.due_resolution < due_before)  # type: ignore[operator]
     if actor.role is Role.HANDLER:
         department = actor.department
     if department:
@@ -134,5 +149,6 @@ def list_cases(session: Session, *, actor: Actor, status: str | None, department
     rows = session.exec(q.order_by(Case.id.desc()).limit(limit).offset(offset)).all()  # type: ignore[union-attr]
     return [CaseSummary(case_no=c.case_no or "", status=c.status, status_label=CaseStatus(c.status).label,
                         category=c.category, district=c.district, lead_department=c.lead_department,
-                        urgency=c.urgency, received_at=c.received_at, due_resolution=c.due_resolution)
+                        urgency=c.urgency, received_at=c.received_at, due_resolution=c.due_resolution,
+                        overdue=c.overdue, escalation_level=c.escalation_level)
             for c in rows], count

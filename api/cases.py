@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy.exc
@@ -93,11 +94,13 @@ async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, c
 
 @router.get("", response_model=CasesPublic)
 def list_cases(session: SessionDep, actor: Staff, status: str | None = None, department: str | None = None,
+               overdue: Annotated[bool | None, Query(description="only open cases past a deadline")] = None,
+               due_before: Annotated[datetime | None, Query(description="open cases due before this time")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
                offset: Annotated[int, Query(ge=0)] = 0) -> CasesPublic:
-    """Work list of cases, newest first (handlers: their own department)."""
-    data, count = svc.list_cases(session, actor=actor, status=status, department=department,
-                                 limit=limit, offset=offset)
+    """Work list of cases, newest first (handlers: their own department); supervisors filter overdue/due soon."""
+    data, count = svc.list_cases(session, actor=actor, status=status, department=department, overdue=overdue,
+                                 due_before=due_before, limit=limit, offset=offset)
     return CasesPublic(data=data, count=count)
 
 
@@ -112,7 +115,7 @@ def read_case(case_no: str, session: SessionDep, actor: Staff) -> CasePublic:
 async def sign_for(case_no: str, body: SignForIn, session: SessionDep, temporal: TemporalDep,
                    actor: Handler) -> ActionResult:
     """Sign for a dispatched case (签收)."""
-    return await _update(session, temporal, actor, case_no, CaseWorkflow.sign_for,
+    return await act(session, temporal, actor, case_no, CaseWorkflow.sign_for,
                          SignForInput(actor=actor, note=body.note))
 
 
@@ -120,7 +123,7 @@ async def sign_for(case_no: str, body: SignForIn, session: SessionDep, temporal:
 async def record_contact(case_no: str, body: ContactIn, session: SessionDep, temporal: TemporalDep,
                          actor: Handler) -> ActionResult:
     """Record a contact with the complainant (联系诉求人)."""
-    return await _update(session, temporal, actor, case_no, CaseWorkflow.record_contact,
+    return await act(session, temporal, actor, case_no, CaseWorkflow.record_contact,
                          ContactInput(actor=actor, **body.model_dump()))
 
 
@@ -128,7 +131,7 @@ async def record_contact(case_no: str, body: ContactIn, session: SessionDep, tem
 async def submit_reply(case_no: str, body: ReplyIn, session: SessionDep, temporal: TemporalDep,
                        actor: Handler) -> ActionResult:
     """Submit the reply to the complainant (办结答复)."""
-    return await _update(session, temporal, actor, case_no, CaseWorkflow.submit_reply,
+    return await act(session, temporal, actor, case_no, CaseWorkflow.submit_reply,
                          ReplyInput(actor=actor, content=body.content))
 
 
@@ -136,11 +139,11 @@ async def submit_reply(case_no: str, body: ReplyIn, session: SessionDep, tempora
 async def record_review(case_no: str, body: ReviewIn, session: SessionDep, temporal: TemporalDep,
                         actor: Reviewer) -> ActionResult:
     """Record the review call's result (回访): resolved and satisfied closes the case."""
-    return await _update(session, temporal, actor, case_no, CaseWorkflow.record_review,
+    return await act(session, temporal, actor, case_no, CaseWorkflow.record_review,
                          ReviewInput(actor=actor, **body.model_dump()))
 
 
-async def _update(session: Session, client: Client, actor: Actor, case_no: str, update: Any,
+async def act(session: Session, client: Client, actor: Actor, case_no: str, update: Any,
                   arg: Any) -> ActionResult:
     """Run an Update on a case the actor may see; refusals become 409/403 with the workflow's message."""
     svc.get_case(session, case_no, actor)

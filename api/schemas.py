@@ -126,6 +126,9 @@ class CasePublic(BaseModel):
     due: dict[str, datetime]
     resolution: str | None
     satisfaction: str | None
+    overdue: bool
+    escalation_level: int
+    paused: bool
     timeline: list[EventPublic]
 
 
@@ -141,6 +144,8 @@ class CaseSummary(BaseModel):
     urgency: str | None
     received_at: datetime
     due_resolution: datetime | None
+    overdue: bool = False
+    escalation_level: int = 0
 
 
 class CasesPublic(BaseModel):

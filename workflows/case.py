@@ -107,6 +107,7 @@ class CaseWorkflow:
         self.s = CaseState(case)
         self._lock = asyncio.Lock()
         self._wake = False
+        self._dispatch_projected = False
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseView:
@@ -129,6 +130,7 @@ class CaseWorkflow:
                 await self._record("calendar_gap", None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
                 await self._queue_notice("calendar_gap", "supervisor", "calendar-gap",
                                          {"years": ", ".join(map(str, plan.calendar_gaps))})
+            self._dispatch_projected = True
             await self._queue_notice("acceptance", "complainant", "acceptance")
         await self._run_clocks()
         await self._archive()
@@ -188,8 +190,8 @@ class CaseWorkflow:
 
     @workflow.update
     async def await_plan(self) -> CaseView:
-        """Wait until the case is planned and dispatched (intake answers with the plan)."""
-        await workflow.wait_condition(lambda: self.s.status is not CaseStatus.RECEIVED)
+        """Wait until the case is planned and its dispatch is in the projection (intake answers with the plan)."""
+        await workflow.wait_condition(lambda: self._dispatch_projected)
         return self.view()
 
     @workflow.update

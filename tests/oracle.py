@@ -1,0 +1,37 @@
+"""Independent reference for office-time arithmetic (minute steps over chinese_calendar), used to check the
+production WorkingTime code without reusing it. Office hours 09:00–18:00 Asia/Shanghai, as in the shipped rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def is_workday(day: date) -> bool:
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return day.weekday() < 5
+
+
+def in_office(t: datetime) -> bool:
+    local = t.astimezone(TZ)
+    return is_workday(local.date()) and 9 <= local.hour < 18
+
+
+def shift_by_office_time(due: datetime, paused_from: datetime, paused_to: datetime) -> datetime:
+    """``due`` moved forward by the office minutes between paused_from and paused_to."""
+    minute = timedelta(minutes=1)
+    paused, t = 0, paused_from
+    while t < paused_to:
+        paused += in_office(t)
+        t += minute
+    t = due
+    while paused > 0:
+        paused -= in_office(t)
+        t += minute
+    return t.astimezone(UTC)
