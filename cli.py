@@ -129,6 +129,24 @@ def rules_validate(file: Path) -> None:
     console.print(f"{file}: version {rules.version} is valid")
 
 
+@rules_app.command("check")
+def rules_check(version: str = typer.Option(None, help="default: the active version")) -> None:
+    """Warn about gaps in the holiday calendar (next year missing while the year ends within 60 days)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rules.calendar import calendar_warnings
+    from rules.store import active_version, load_engine
+
+    with session_scope(get_engine(get_settings())) as session:
+        engine = load_engine(session, version or active_version(session))
+    warnings = calendar_warnings(engine.calendar, datetime.now(ZoneInfo(engine.rules.timezone)).date())
+    for w in warnings:
+        console.print(f"[yellow]warning ({engine.version}): {w}[/yellow]")
+    if not warnings:
+        console.print(f"{engine.version}: calendar covers next year")
+
+
 @keys_app.command("create")
 def keys_create(role: Role = typer.Option(...), department: str = typer.Option(None),
                 name: str = typer.Option(""), expires_days: int = typer.Option(None)) -> None:

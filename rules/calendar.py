@@ -119,3 +119,13 @@ class WorkingTime:
             day += timedelta(days=1)
             t = datetime.combine(day, time(0), tzinfo=self.cal.tz)
         raise ValueError("working time beyond ten years")
+
+
+def calendar_warnings(calendar: WorkCalendar, today: date, horizon_days: int = 60) -> list[str]:
+    """Warn when next year's holiday data is missing and the year ends within ``horizon_days``."""
+    year_end = date(today.year, 12, 31)
+    if (year_end - today).days <= horizon_days and not calendar.has_year(today.year + 1):
+        return [f"no holiday data for {today.year + 1}: the year ends in {(year_end - today).days} days; add the "
+                f"State Council notice as `calendar` entries (holidays, workdays, years: [{today.year + 1}]) in a "
+                "new rules version — until then deadlines in that year fall back to Monday–Friday"]
+    return []

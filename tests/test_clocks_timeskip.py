@@ -213,3 +213,20 @@ async def test_calendar_gap_is_recorded_and_supervisor_notified(ts_env, ts_worke
         notices = s.exec(select(Notice).where(Notice.case_no == case.case_no, Notice.template == "calendar_gap")).all()
     assert len(notices) == 1 and notices[0].recipient == "supervisor" and "2027" in notices[0].body
     await handle.terminate("test done")
+
+
+@pytest.mark.parametrize(("received", "due"), [
+    (datetime(2026, 9, 30, 2, tzinfo=UTC), datetime(2026, 10, 13, 10, tzinfo=UTC)),  # eve of National Day
+    (datetime(2026, 2, 17, 2, tzinfo=UTC), datetime(2026, 2, 28, 10, tzinfo=UTC)),  # Spring Festival; 02-28 调休
+    (datetime(2026, 2, 13, 2, tzinfo=UTC), datetime(2026, 2, 27, 10, tzinfo=UTC)),  # 02-14 调休 Saturday counts
+])
+async def test_holiday_deadlines_in_the_workflow_plan(ts_env, ts_worker, engine, settings, received, due) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        case = create_case(session=session, case_in=CaseCreate(**complaint()),
+                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
+    inp = CaseInput(**(case_input(case).model_dump() | {"received_at": received}))
+    handle = await ts_env.client.start_workflow(CaseWorkflow.run, inp, id=workflow_id(case.case_no or ""),
+                                                task_queue=ts_worker)
+    view = await handle.execute_update(CaseWorkflow.await_plan)
+    assert view.clocks["resolution"].due_at == due
+    await handle.terminate("test done")
