@@ -20,7 +20,7 @@ from core.contracts import (
     HandlingPlan,
     ShiftRequest,
 )
-from rules.engine import ExtensionTooLong, UnknownReference
+from rules.engine import ExtensionTooLong, RulesEngine, UnknownReference
 from rules.store import RulesNotFound, load_engine
 
 
@@ -33,8 +33,7 @@ class PlanningActivities:
     @activity.defn(name=ACT_PLAN)
     def plan_case(self, case: CaseInput) -> HandlingPlan:
         """Lead department, urgency and every clock's due time for a new case."""
-        with Session(self.engine) as session:
-            rules = self._rules(session, case.rules_version)
+        rules = self._rules(case.rules_version)
         try:
             return rules.plan(case)
         except UnknownReference as exc:
@@ -43,8 +42,7 @@ class PlanningActivities:
     @activity.defn(name=ACT_CLOCK)
     def start_clock(self, req: ClockRequest) -> ClockPlan:
         """A clock started later in the case (a re-handling round's resolution clock)."""
-        with Session(self.engine) as session:
-            rules = self._rules(session, req.rules_version)
+        rules = self._rules(req.rules_version)
         c = rules.rules.clocks
         limit = {"resolution": c.resolution[req.urgency], "review": c.review}.get(req.name)
         if limit is None:
@@ -54,8 +52,7 @@ class PlanningActivities:
     @activity.defn(name=ACT_EXTEND)
     def extend_clock(self, req: ExtendRequest) -> ClockState:
         """延期: the resolution clock with its due time N working days later (refused past the maximum)."""
-        with Session(self.engine) as session:
-            rules = self._rules(session, req.rules_version)
+        rules = self._rules(req.rules_version)
         try:
             return rules.extend(req.clock, req.working_days)
         except ExtensionTooLong as exc:
@@ -64,13 +61,12 @@ class PlanningActivities:
     @activity.defn(name=ACT_SHIFT)
     def shift_clock(self, req: ShiftRequest) -> ClockState:
         """挂起 ended: the clock moved by the paused (working) time."""
-        with Session(self.engine) as session:
-            rules = self._rules(session, req.rules_version)
+        rules = self._rules(req.rules_version)
         return rules.shift(req.clock, req.paused_from, req.paused_to)[0]
 
-    @staticmethod
-    def _rules(session: Session, version: str):  # type: ignore[no-untyped-def]
+    def _rules(self, version: str) -> RulesEngine:
         try:
-            return load_engine(session, version)
+            with Session(self.engine) as session:
+                return load_engine(session, version)
         except RulesNotFound as exc:
             raise ApplicationError(str(exc), type="RulesNotFound", non_retryable=True) from exc
