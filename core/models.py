@@ -25,8 +25,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timestamps stored and returned as aware UTC on every backend (SQLite would return naive datetimes)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Naive values are taken as UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Always aware UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _ts(**kw: Any) -> Any:
-    return Field(sa_column=sa.Column(sa.DateTime(timezone=True), **kw))
+    return Field(sa_column=sa.Column(UTCDateTime(), **kw))
 
 
 def _json(**kw: Any) -> Any:

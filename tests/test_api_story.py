@@ -90,7 +90,7 @@ async def test_complaint_from_intake_to_archive(api, tokens, engine, client: Cli
 
     history = await client.get_workflow_handle(workflow_id(case_no)).fetch_history()
     text = history.to_json()
-    assert PHONE not in text and NAME not in text and "5678" not in text
+    assert PHONE not in text and NAME not in text and "138****5678" not in text
 
 
 async def test_intake_reuse_of_external_id_for_other_complaint_conflicts(api, tokens) -> None:
