@@ -148,11 +148,14 @@ async def test_approved_extension_moves_due_and_silences_old_reminders(ts_env, t
     new = view.clocks["resolution"]
     assert new.due_at > old.due_at + timedelta(days=6)  # 5 working days are at least a calendar week
     assert all(r.at > o.at for r, o in zip(new.reminders, old.reminders, strict=True))
-    await ts_env.sleep(old.due_at - await ts_env.get_current_time() + timedelta(hours=1))
+    assert new.reminders[1].at > old.due_at  # the new 75 % lies after the old deadline
+    await ts_env.sleep(new.reminders[1].at - await ts_env.get_current_time() + timedelta(minutes=5))
     no = case_no(handle)
     fired = [e for e in events(engine, no, "reminder") if e.data["clock"] == "resolution"]
-    assert all(aware(e.at) >= new.reminders[0].at - timedelta(seconds=5) for e in fired)
-    assert [e.data["clock"] for e in events(engine, no, "overdue")] == []
+    assert [e.data["threshold"] for e in fired] == [0.5, 0.75]
+    for e, planned in zip(fired, new.reminders, strict=False):
+        assert abs(aware(e.at) - planned.at) < timedelta(seconds=5)
+    assert events(engine, no, "overdue") == []  # the old deadline passed silently
     await handle.terminate("test done")
 
 
