@@ -21,9 +21,10 @@ from core.db import get_engine
 from core.intake import reconcile
 from core.settings import Settings, get_settings
 from workflows.case import CaseWorkflow
+from workflows.co_handling import CoHandlingWorkflow
 
 log = logging.getLogger("jiesu.worker")
-WORKFLOWS = [CaseWorkflow]
+WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -37,6 +38,7 @@ def activities_for(engine: sa.Engine, settings: Settings) -> list:
     planning, projection = PlanningActivities(engine), ProjectionActivities(engine)
     notices, archive = NoticeActivities(engine, settings), ArchiveActivities(engine)
     return [planning.plan_case, planning.start_clock, planning.extend_clock, planning.shift_clock,
+            planning.plan_dispatch, planning.start_partner_clock,
             projection.project_events, notices.queue_notice, archive.archive_case]
 
 

@@ -33,6 +33,20 @@ def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any
     }
 
 
+def addressee_names(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any]) -> dict[str, str]:
+    """Names of the lead (lead_name), of the addressed department (department_name) and of a partner."""
+    def name(code: str | None) -> str:
+        dept = rules.departments.get(code or "")
+        return dept.name if dept else (code or "")
+
+    out = {"lead_name": context.get("department_name", "")}
+    if inp.recipient == "department" and inp.department:
+        out["department_name"] = name(inp.department)
+    if "partner" in context:
+        out["partner_name"] = name(context["partner"])
+    return out
+
+
 class NoticeActivities:
     """Puts rendered notices in the outbox; the (case_no, key) pair makes retries harmless."""
 
@@ -49,7 +63,9 @@ class NoticeActivities:
                 return existing
             case = session.exec(select(Case).where(Case.case_no == inp.case_no)).one()
             rules = load_engine(session, inp.rules_version)
-            body = rules.render(inp.template, case_context(case, rules, self.settings.public_base_url) | inp.context)
+            context = case_context(case, rules, self.settings.public_base_url) | inp.context
+            context |= addressee_names(rules, inp, context)
+            body = rules.render(inp.template, context)
             notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
                             department=inp.department if inp.recipient == "department" else None,
                             channel="sms" if inp.recipient == "complainant" else "worklist", body=body)

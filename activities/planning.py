@@ -9,15 +9,20 @@ from temporalio.exceptions import ApplicationError
 
 from core.contracts import (
     ACT_CLOCK,
+    ACT_DISPATCH,
     ACT_EXTEND,
+    ACT_PARTNER_CLOCK,
     ACT_PLAN,
     ACT_SHIFT,
     CaseInput,
     ClockPlan,
     ClockRequest,
     ClockState,
+    DispatchPlan,
+    DispatchRequest,
     ExtendRequest,
     HandlingPlan,
+    PartnerClockRequest,
     ShiftRequest,
 )
 from rules.engine import ExtensionTooLong, RulesEngine, UnknownReference
@@ -48,6 +53,20 @@ class PlanningActivities:
         if limit is None:
             raise ApplicationError(f"unknown clock {req.name!r}", non_retryable=True)
         return rules.clock(req.name, req.started_at, limit)[0]
+
+    @activity.defn(name=ACT_DISPATCH)
+    def plan_dispatch(self, req: DispatchRequest) -> DispatchPlan:
+        """A re-dispatch (after a return, arbitration or reassignment): new sign-for clock and return window."""
+        try:
+            return self._rules(req.rules_version).dispatch_to(req.department, req.at)
+        except UnknownReference as exc:
+            raise ApplicationError(str(exc), type="UnknownReference", non_retryable=True) from exc
+
+    @activity.defn(name=ACT_PARTNER_CLOCK)
+    def start_partner_clock(self, req: PartnerClockRequest) -> ClockPlan:
+        """The partner's reply clock (协办答复, 1 working day by default) with its reminders."""
+        rules = self._rules(req.rules_version)
+        return rules.clock("partner_reply", req.started_at, rules.rules.co_handling.reply)[0]
 
     @activity.defn(name=ACT_EXTEND)
     def extend_clock(self, req: ExtendRequest) -> ClockState:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import Session, select
 from temporalio import activity
 
 from core.contracts import ACT_PROJECT, ProjectInput
 from core.db import session_scope
-from core.models import Case, CaseEventRow, utcnow
+from core.models import Case, CaseEventRow, PartnerTaskRow, utcnow
 
 
 class ProjectionActivities:
@@ -36,6 +36,22 @@ class ProjectionActivities:
             if max(seqs) > case.last_seq:
                 self._apply(case, inp)
                 session.add(case)
+                self._apply_partners(session, inp)
+
+    @staticmethod
+    def _apply_partners(session: Session, inp: ProjectInput) -> None:
+        """Upsert the partner tasks of the snapshot (keyed by case, department, round)."""
+        if not inp.snapshot.partners:
+            return
+        rows = {(r.department, r.round): r for r in session.exec(
+            select(PartnerTaskRow).where(PartnerTaskRow.case_no == inp.case_no)).all()}
+        for t in inp.snapshot.partners:
+            row = rows.get((t.department, t.round)) or PartnerTaskRow(
+                case_no=inp.case_no, department=t.department, round=t.round, question=t.question,
+                status=t.status.value, requested_at=t.requested_at, due_at=t.due_at)
+            row.status, row.replied_at, row.reply = t.status.value, t.replied_at, t.reply
+            row.overdue, row.note, row.due_at = t.overdue, t.note, t.due_at
+            session.add(row)
 
     @staticmethod
     def _apply(case: Case, inp: ProjectInput) -> None:
@@ -54,6 +70,8 @@ class ProjectionActivities:
         case.overdue = snap.overdue
         case.escalation_level = snap.escalation_level
         case.paused = snap.paused
+        case.dispatch_count = snap.dispatch_count
+        case.return_count = snap.return_count
         case.workflow_started = True
         case.last_seq = max(e.seq for e in inp.events)
         case.updated_at = utcnow()

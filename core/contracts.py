@@ -60,6 +60,7 @@ class CaseStatus(StrEnum):
 
     RECEIVED = "received"
     DISPATCHED = "dispatched"
+    ARBITRATION = "arbitration"
     HANDLING = "handling"
     REPLIED = "replied"
     CLOSED = "closed"
@@ -74,6 +75,7 @@ class CaseStatus(StrEnum):
 STATUS_LABELS = {
     CaseStatus.RECEIVED: "已受理",
     CaseStatus.DISPATCHED: "待签收",
+    CaseStatus.ARBITRATION: "派单异议审核中",
     CaseStatus.HANDLING: "办理中",
     CaseStatus.REPLIED: "已答复待回访",
     CaseStatus.CLOSED: "已办结",
@@ -189,8 +191,12 @@ class HandlingPlan(BaseModel):
     lead_department: str
     lead_department_name: str
     candidates: list[str] = Field(default_factory=list)
+    partners: list[str] = Field(default_factory=list)
     clocks: dict[str, ClockPlan] = Field(default_factory=dict)
     calendar_gaps: list[int] = Field(default_factory=list)
+    return_due: datetime | None = None
+    return_limit: int = 2
+    partner_question: str = ""
 
     def due(self, clock: str) -> datetime | None:
         """The due time of a clock, if the plan has it."""
@@ -227,6 +233,9 @@ class CaseSnapshot(BaseModel):
     overdue: bool = False
     escalation_level: int = 0
     paused: bool = False
+    partners: list[PartnerTask] = Field(default_factory=list)
+    dispatch_count: int = 1
+    return_count: int = 0
 
 
 class ProjectInput(BaseModel):
@@ -312,6 +321,9 @@ class CaseView(BaseModel):
     escalation_level: int = 0
     paused: bool = False
     pending: str | None = None  # "extension" or "pause" awaiting a supervisor decision
+    partners: list[PartnerTask] = Field(default_factory=list)
+    return_count: int = 0
+    forced: bool = False
 
 
 class ClockRequest(BaseModel):
@@ -378,3 +390,131 @@ ACT_SHIFT = "shift_clock"
 ACT_PROJECT = "project_events"
 ACT_NOTIFY = "queue_notice"
 ACT_ARCHIVE = "archive_case"
+
+
+# ---- co-handling (协办) and dispatch disputes (退单 / 改派 / 仲裁) ------------------------------------------
+
+ACT_PARTNER_CLOCK = "start_partner_clock"
+
+
+class PartnerStatus(StrEnum):
+    """State of one partner request."""
+
+    OPEN = "open"
+    REPLIED = "replied"
+    WAIVED = "waived"
+    CANCELLED = "cancelled"
+
+
+class PartnerTask(BaseModel):
+    """One partner department's request in one handling round, as the case workflow keeps it."""
+
+    department: str
+    round: int
+    question: str
+    status: PartnerStatus = PartnerStatus.OPEN
+    requested_at: datetime
+    due_at: datetime
+    replied_at: datetime | None = None
+    reply: str | None = None
+    overdue: bool = False
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Unique per case: department and round."""
+        return f"{self.department}-r{self.round}"
+
+
+class PartnerRequest(BaseModel):
+    """One partner and the question for it."""
+
+    department: str = Field(min_length=1, max_length=32)
+    question: str = Field(min_length=1, max_length=2000)
+
+
+class PartnersInput(BaseModel):
+    """The lead asks partner departments for help (协办申请)."""
+
+    actor: Actor
+    requests: list[PartnerRequest] = Field(min_length=1, max_length=10)
+
+
+class PartnerReplyInput(BaseModel):
+    """A partner department's answer to the lead."""
+
+    actor: Actor
+    content: str = Field(min_length=1, max_length=8000)
+
+
+class WaiveInput(BaseModel):
+    """The supervisor waives an open partner request so the lead may reply."""
+
+    actor: Actor
+    department: str
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CoHandlingInput(BaseModel):
+    """Input of CoHandlingWorkflow: the partner's clock, no personal data."""
+
+    case_no: str
+    department: str
+    round: int
+    rules_version: str
+    clock: ClockState
+
+
+class PartnerAlarm(BaseModel):
+    """Signal from a CoHandlingWorkflow to its case: a reminder or the breach of the partner clock."""
+
+    department: str
+    round: int
+    kind: Literal["reminder", "overdue"]
+    threshold: float | None = None
+
+
+class PartnerClockRequest(BaseModel):
+    """The partner reply clock of a request made at ``started_at``."""
+
+    rules_version: str
+    started_at: datetime
+
+
+class ReturnInput(BaseModel):
+    """退单: the dispatched department returns the case within the return window."""
+
+    actor: Actor
+    reason_code: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class AssignInput(BaseModel):
+    """Supervisor arbitration (派单异议审核) or reassignment (改派): the department that must take the case."""
+
+    actor: Actor
+    department: str = Field(min_length=1, max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
+class DispatchPlan(BaseModel):
+    """A (re-)dispatch to a department: its sign-for clock and the end of its return window."""
+
+    department: str
+    department_name: str
+    sign_for: ClockPlan
+    return_due: datetime
+
+
+class DispatchRequest(BaseModel):
+    """Compute a dispatch to ``department`` at ``at``."""
+
+    rules_version: str
+    department: str
+    at: datetime
+
+
+ACT_DISPATCH = "plan_dispatch"
+
+CaseSnapshot.model_rebuild()
+CaseView.model_rebuild()

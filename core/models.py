@@ -87,6 +87,8 @@ class Case(SQLModel, table=True):
     overdue: bool = Field(default=False, index=True)
     escalation_level: int = 0
     paused: bool = False
+    dispatch_count: int = 1
+    return_count: int = 0
     resolution: str | None = Field(default=None, max_length=8)
     satisfaction: str | None = Field(default=None, max_length=8)
     received_at: datetime = _ts(nullable=False)
@@ -117,6 +119,26 @@ class CaseEventRow(SQLModel, table=True):
     def chain_fields(self) -> dict:
         """The fields the hash chain covers."""
         return {k: getattr(self, k) for k in ("seq", "type", "at", "actor", "data", "prev_hash", "hash")}
+
+
+class PartnerTaskRow(SQLModel, table=True):
+    """A partner department's request (协办) in one round; the partner's work list. Unique per case, dept, round."""
+
+    __tablename__ = "partner_task"
+    __table_args__ = (sa.UniqueConstraint("case_no", "department", "round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_no: str = Field(max_length=32, index=True)
+    department: str = Field(max_length=32, index=True)
+    round: int
+    question: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    status: str = Field(max_length=16, index=True)
+    requested_at: datetime = _ts(nullable=False)
+    due_at: datetime = _ts(nullable=False)
+    replied_at: datetime | None = _ts(nullable=True)
+    reply: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    overdue: bool = False
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class Notice(SQLModel, table=True):

@@ -14,9 +14,17 @@ url = normalise_url(config.get_main_option("sqlalchemy.url") or get_settings().d
 target_metadata = SQLModel.metadata
 
 
+def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Render the UTCDateTime decorator as a plain timezone-aware DateTime (migrations never import models)."""
+    if type_ == "type" and isinstance(obj, core.models.UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_offline() -> None:
     """Emit SQL without a connection."""
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=True,
+                      render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -24,7 +32,8 @@ def run_offline() -> None:
 def run_online() -> None:
     """Migrate over a live connection (batch mode so SQLite can alter tables)."""
     with engine_for(url).connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          render_item=render_item)
         with context.begin_transaction():
             context.run_migrations()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from core.contracts import CaseInput, ClockPlan, ClockState, HandlingPlan, Reminder, Urgency
+from core.contracts import CaseInput, ClockPlan, ClockState, DispatchPlan, HandlingPlan, Reminder, Urgency
 from rules import templates
 from rules.calendar import WorkCalendar, WorkingTime
 from rules.schema import Category, Department, Limit, Route, Rules, leaves
@@ -15,6 +15,8 @@ CLOCK_LABELS = {
     "first_contact": "首次联系",
     "resolution": "办理",
     "review": "回访",
+    "partner_reply": "协办答复",
+    "return_window": "退单",
 }
 
 
@@ -32,6 +34,7 @@ class Dispatch:
 
     lead: str
     candidates: tuple[str, ...]
+    partners: tuple[str, ...] = ()
 
 
 class RulesEngine:
@@ -77,6 +80,7 @@ class RulesEngine:
         return Dispatch(
             lead=route.lead.format(district=district),
             candidates=tuple(c.format(district=district) for c in route.candidates),
+            partners=tuple(c.format(district=district) for c in route.partners),
         )
 
     def urgency(self, category: str, requested: Urgency | None) -> Urgency:
@@ -85,8 +89,11 @@ class RulesEngine:
 
     def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
         """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
-        due, gaps = self.calendar.due(start, limit)
-        working = limit.working_days is not None
+        if limit.working_hours is not None:
+            due, gaps = self.working_time.add(start, limit.working_hours * 3600), set()
+        else:
+            due, gaps = self.calendar.due(start, limit)
+        working = limit.working
         plan = ClockPlan(name=name, label=CLOCK_LABELS[name], started_at=start, due_at=due.astimezone(UTC),
                          limit=limit.label(), working=working)
         plan.reminders = self.reminders(start, plan.due_at, working)
@@ -149,9 +156,26 @@ class RulesEngine:
             lead_department=dispatch.lead,
             lead_department_name=self.departments[dispatch.lead].name,
             candidates=list(dispatch.candidates),
+            partners=list(dispatch.partners),
             clocks=clocks,
             calendar_gaps=sorted(gaps),
+            return_due=self.deadline(case.received_at, self.rules.dispatch.return_window),
+            return_limit=self.rules.dispatch.return_limit,
+            partner_question=self.rules.co_handling.default_question,
         )
+
+    def deadline(self, start: datetime, limit: Limit) -> datetime:
+        """A plain deadline without reminders (for example the end of the return window)."""
+        return self.clock("return_window", start, limit)[0].due_at
+
+    def dispatch_to(self, department: str, at: datetime) -> DispatchPlan:
+        """A (re-)dispatch: the department's sign-for clock and return window from ``at``."""
+        dept = self.departments.get(department)
+        if dept is None:
+            raise UnknownReference(f"unknown department {department!r}")
+        return DispatchPlan(department=department, department_name=dept.name,
+                            sign_for=self.clock("sign_for", at, self.rules.clocks.sign_for)[0],
+                            return_due=self.deadline(at, self.rules.dispatch.return_window))
 
     def render(self, template: str, context: dict) -> str:
         """Render one of this version's notice templates."""

@@ -54,23 +54,32 @@ class Route(BaseModel):
     street: str | None = None
     lead: str
     candidates: list[str] = Field(default_factory=list)
+    partners: list[str] = Field(default_factory=list, description="default partner departments (一单双派)")
 
 
 class Limit(BaseModel):
     """A time limit: natural hours or working days (end of the Nth working day after receipt)."""
 
     hours: int | None = Field(default=None, gt=0)
+    working_hours: int | None = Field(default=None, gt=0, description="office hours on working days")
     working_days: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Limit:
-        if (self.hours is None) == (self.working_days is None):
-            raise ValueError("give exactly one of hours or working_days")
+        if sum(v is not None for v in (self.hours, self.working_hours, self.working_days)) != 1:
+            raise ValueError("give exactly one of hours, working_hours or working_days")
         return self
+
+    @property
+    def working(self) -> bool:
+        """Counted in working time (reminders and pauses use office time)."""
+        return self.hours is None
 
     def label(self) -> str:
         """Chinese text of the limit."""
-        return f"{self.hours} 小时" if self.hours else f"{self.working_days} 个工作日"
+        if self.hours:
+            return f"{self.hours} 小时"
+        return f"{self.working_hours} 个工作小时" if self.working_hours else f"{self.working_days} 个工作日"
 
 
 class Clocks(BaseModel):
@@ -94,6 +103,21 @@ class Clocks(BaseModel):
         return self
 
 
+class DispatchRules(BaseModel):
+    """退单: how long and how often a dispatched department may return a case."""
+
+    return_window: Limit = Field(default_factory=lambda: Limit(working_hours=2))
+    return_limit: int = Field(default=2, ge=0, description="returns before supervisor arbitration")
+    return_reasons: dict[str, str] = Field(default_factory=lambda: {"NOT_OUR_DUTY": "非本单位职责"})
+
+
+class CoHandlingRules(BaseModel):
+    """协办: the partner's reply limit and the question used for default partners."""
+
+    reply: Limit = Field(default_factory=lambda: Limit(working_days=1))
+    default_question: str = "请按职责协助办理并答复主办单位。"
+
+
 class CalendarOverrides(BaseModel):
     """Dates that add to or override the holiday data (国务院办公厅放假通知)."""
 
@@ -115,6 +139,8 @@ class Rules(BaseModel):
     categories: list[Category]
     routes: list[Route]
     clocks: Clocks
+    dispatch: DispatchRules = Field(default_factory=DispatchRules)
+    co_handling: CoHandlingRules = Field(default_factory=CoHandlingRules)
     calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
     templates: dict[str, str]
 
@@ -204,7 +230,9 @@ def semantic_errors(rules: Rules) -> list[tuple[str, str]]:
             errors.append((f"routes.{i}.category", f"unknown category {r.category!r}"))
         if r.district != "*" and r.district not in district_codes:
             errors.append((f"routes.{i}.district", f"unknown district {r.district!r}"))
-        for field, code in [("lead", r.lead)] + [(f"candidates.{j}", c) for j, c in enumerate(r.candidates)]:
+        targets = [("lead", r.lead)] + [(f"candidates.{j}", c) for j, c in enumerate(r.candidates)]
+        targets += [(f"partners.{j}", c) for j, c in enumerate(r.partners)]
+        for field, code in targets:
             errors.extend(_route_target_errors(rules, r, f"routes.{i}.{field}", code, dept_codes))
     if errors:
         return errors  # the checks below evaluate routes, which needs valid references

@@ -63,6 +63,13 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "years": "2027",
     "reason": "需等待第三方检测结果",
     "proposed_due": "2026-12-05T10:00:00+00:00",
+    "due_sign_for": "2026-11-21T04:00:00+00:00",
+    "return_due": "2026-11-21T04:00:00+00:00",
+    "lead_name": "西城区住房和城乡建设委员会",
+    "partner_name": "西城区生态环境局",
+    "question": "请提供噪声监测结果",
+    "partner_due": "2026-11-23T10:00:00+00:00",
+    "returns": 2,
 }
 
 

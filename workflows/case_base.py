@@ -1,0 +1,189 @@
+"""Shared state and helpers of CaseWorkflow: the hash-chained timeline, projection, notices, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from core.chain import GENESIS, event_hash
+    from core.contracts import (
+        ACT_NOTIFY,
+        ACT_PROJECT,
+        ERR_FORBIDDEN,
+        ERR_STATE,
+        Actor,
+        CaseEvent,
+        CaseInput,
+        CaseSnapshot,
+        CaseStatus,
+        CaseView,
+        ClockState,
+        ExtensionInput,
+        HandlingPlan,
+        NoticeInput,
+        PartnerTask,
+        PauseInput,
+        ProjectInput,
+        Resolution,
+        ReviewInput,
+        Role,
+        Satisfaction,
+    )
+    from workflows.clocks import due_alarms, overdue
+
+# IO activities retry until the database is back: an accepted case must never be lost.
+IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+IO_TIMEOUT = timedelta(seconds=30)
+
+
+def needs_rehandling(review: ReviewInput) -> bool:
+    """Unresolved or dissatisfied → another handling round (重办)."""
+    return review.resolution is Resolution.UNRESOLVED or review.satisfaction is Satisfaction.DISSATISFIED
+
+
+def conflict(message: str) -> ApplicationError:
+    """A refusal the API answers with 409."""
+    return ApplicationError(message, type=ERR_STATE, non_retryable=True)
+
+
+def forbidden(message: str) -> ApplicationError:
+    """A refusal the API answers with 403."""
+    return ApplicationError(message, type=ERR_FORBIDDEN, non_retryable=True)
+
+
+class CaseState:
+    """Everything the workflow knows about its case."""
+
+    def __init__(self, case: CaseInput) -> None:
+        self.case = case
+        self.status = CaseStatus.RECEIVED
+        self.plan: HandlingPlan | None = None
+        self.lead: str | None = None  # the department that owns the case now (changes on return/arbitration)
+        self.round = 1
+        self.contacts = 0
+        self.contacted_ever = False
+        self.seq = 0
+        self.head = GENESIS
+        self.review: ReviewInput | None = None
+        self.closed_at: Any = None
+        self.clocks: dict[str, ClockState] = {}
+        self.escalation = 0
+        self.extension: tuple[ExtensionInput, ClockState] | None = None
+        self.pause: PauseInput | None = None
+        self.paused_since: Any = None
+        self.partners: dict[str, PartnerTask] = {}
+        self.dispatch_count = 1
+        self.returns = 0
+        self.forced = False
+        self.return_due: Any = None
+        self.tried: list[str] = []  # departments this case was dispatched to
+
+
+class CaseCore:
+    """State, locking and the helpers every group of handlers uses (the mixins build on this)."""
+
+    s: CaseState
+    _lock: asyncio.Lock
+    _wake: bool
+
+    @workflow.query
+    def view(self) -> CaseView:
+        """The live state of the case."""
+        s = self.s
+        pending = "extension" if s.extension else "pause" if s.pause else None
+        return CaseView(case_no=s.case.case_no, status=s.status, plan=s.plan, round=s.round, contacts=s.contacts,
+                        last_seq=s.seq, head_hash=s.head, clocks=s.clocks, escalation_level=s.escalation,
+                        paused=s.paused_since is not None, pending=pending, partners=list(s.partners.values()),
+                        return_count=s.returns, forced=s.forced)
+
+    def _require(self, status: CaseStatus, action: str) -> None:
+        current = self.s.status
+        if current is CaseStatus.RECEIVED:
+            raise conflict(f"cannot {action}: the case is still being planned, retry in a moment")
+        if current is not status:
+            raise conflict(f"cannot {action}: the case is {current.value} ({current.label}), "
+                           f"this needs {status.value} ({status.label})")
+
+    def _require_lead(self, actor: Actor) -> None:
+        if actor.role is not Role.HANDLER or self.s.lead is None or actor.department != self.s.lead:
+            raise forbidden("only a handler of the lead department may do this")
+
+    @staticmethod
+    def _require_supervisor(actor: Actor) -> None:
+        if actor.role is not Role.SUPERVISOR:
+            raise forbidden("only a supervisor may decide this")
+
+    def _stop_clock(self, name: str) -> None:
+        clock = self.s.clocks.get(name)
+        if clock and clock.stopped_at is None:
+            clock.stopped_at = workflow.now()
+            self._wake = True
+
+    async def _record(self, type_: str, actor: Actor | None, data: dict[str, Any]) -> None:
+        """Append one hash-chained event and project it with the case row (caller holds the lock)."""
+        s = self.s
+        s.seq += 1
+        at = workflow.now()
+        actor_json = actor.model_dump(mode="json") if actor else None
+        digest = event_hash(s.head, case_no=s.case.case_no, seq=s.seq, type=type_, at=at, actor=actor_json,
+                            data=data)
+        event = CaseEvent(case_no=s.case.case_no, seq=s.seq, type=type_, at=at, actor=actor, data=data,
+                          prev_hash=s.head, hash=digest)
+        s.head = digest
+        await self._activity(ACT_PROJECT, ProjectInput(case_no=s.case.case_no, events=[event],
+                                                       snapshot=self._snapshot()), None)
+
+    def _snapshot(self) -> CaseSnapshot:
+        s = self.s
+        review = s.review
+        return CaseSnapshot(
+            status=s.status, lead_department=s.lead, urgency=s.plan.urgency if s.plan else None, round=s.round,
+            due={k: c.due_at for k, c in s.clocks.items()}, closed_at=s.closed_at, contacted=s.contacted_ever,
+            resolution=review.resolution if review else None,
+            satisfaction=review.satisfaction if review else None,
+            clocks=s.clocks, overdue=overdue(s.clocks), escalation_level=s.escalation,
+            paused=s.paused_since is not None, partners=list(s.partners.values()),
+            dispatch_count=s.dispatch_count, return_count=s.returns,
+        )
+
+    async def _queue_notice(self, template: str, recipient: str, key: str, context: dict | None = None,
+                            department: str | None = None) -> None:
+        """Render a notice into the outbox and record it in the timeline (caller holds the lock)."""
+        s = self.s
+        notice = NoticeInput(case_no=s.case.case_no, template=template, recipient=recipient,  # type: ignore[arg-type]
+                             department=department or s.lead, key=key, rules_version=s.case.rules_version,
+                             context=context or {})
+        notice_id = await self._activity(ACT_NOTIFY, notice, int)
+        await self._record("notice_queued", None, {"template": template, "recipient": recipient,
+                                                   "department": notice.department if recipient == "department"
+                                                   else None, "notice_id": notice_id})
+
+    async def _fire(self, clock: ClockState) -> None:
+        """Send each due reminder once (催办); on breach mark overdue, escalate and notify the supervisor (督办)."""
+        s = self.s
+        reminders, breach = due_alarms(clock, workflow.now())
+        for r in reminders:
+            clock.fired.append(r.threshold)
+            pct = round(r.threshold * 100)
+            await self._record("reminder", None, {"clock": clock.name, "threshold": r.threshold,
+                                                  "due": clock.due_at.isoformat(), "round": clock.round})
+            await self._queue_notice("reminder", "department", f"reminder-{clock.name}-{clock.round}-{pct}",
+                                     {"clock_label": clock.label, "percent": pct, "due": clock.due_at.isoformat()})
+        if breach:
+            clock.breached_at = workflow.now()
+            s.escalation += 1
+            await self._record("overdue", None, {"clock": clock.name, "due": clock.due_at.isoformat(),
+                                                 "round": clock.round, "escalation_level": s.escalation})
+            await self._queue_notice("supervise", "supervisor", f"overdue-{clock.name}-{clock.round}",
+                                     {"clock_label": clock.label, "due": clock.due_at.isoformat(),
+                                      "escalation_level": s.escalation})
+
+    async def _activity(self, name: str, arg: Any, result_type: type | None) -> Any:
+        return await workflow.execute_activity(name, arg, result_type=result_type,
+                                               start_to_close_timeout=IO_TIMEOUT, retry_policy=IO_RETRY)

@@ -1,0 +1,150 @@
+"""Extension (延期) and pause (挂起) of a case's clocks: lead requests, supervisor decisions."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from core.contracts import (
+        ACT_EXTEND,
+        ACT_SHIFT,
+        CaseStatus,
+        CaseView,
+        ClockState,
+        DecisionInput,
+        ExtendRequest,
+        ExtensionInput,
+        PauseInput,
+        ResumeInput,
+        Role,
+        ShiftRequest,
+    )
+    from workflows.case_base import CaseCore, conflict
+
+
+class ClockActions(CaseCore):
+    """Updates that move or stop the clocks."""
+
+    @workflow.update
+    async def request_extension(self, inp: ExtensionInput) -> CaseView:
+        """延期申请: the lead asks for N more working days on the resolution clock, with a reason."""
+        async with self._lock:
+            self._check_request_extension(inp)
+            s = self.s
+            try:
+                proposed = await self._activity(ACT_EXTEND, ExtendRequest(
+                    rules_version=s.case.rules_version, clock=s.clocks["resolution"], working_days=inp.working_days),
+                    ClockState)
+            except ActivityError as exc:
+                raise conflict(getattr(exc.cause, "message", "") or "extension refused") from exc
+            s.extension = (inp, proposed)
+            await self._record("extension_requested", inp.actor, {
+                "working_days": inp.working_days, "reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})
+            await self._queue_notice("extension_request", "supervisor", f"extension-{s.seq}",
+                                     {"reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})
+        return self.view()
+
+    @request_extension.validator
+    def _check_request_extension(self, inp: ExtensionInput) -> None:
+        self._require(CaseStatus.HANDLING, "request an extension")
+        self._require_lead(inp.actor)
+        clock = self.s.clocks.get("resolution")
+        if self.s.extension is not None:
+            raise conflict("an extension request is already waiting for a decision")
+        if clock is None or clock.breached_at is not None:
+            raise conflict("the resolution deadline has passed: an extension must be requested before it")
+
+    @workflow.update
+    async def decide_extension(self, inp: DecisionInput) -> CaseView:
+        """The supervisor approves (the due time moves, pending reminders follow) or rejects an extension."""
+        async with self._lock:
+            self._check_decide_extension(inp)
+            s = self.s
+            assert s.extension is not None
+            request, proposed = s.extension
+            s.extension = None
+            if inp.approve:
+                old = s.clocks["resolution"]
+                s.clocks["resolution"] = proposed.model_copy(update={"fired": old.fired, "round": old.round})
+                self._wake = True
+            await self._record("extension_approved" if inp.approve else "extension_rejected", inp.actor, {
+                "note": inp.note, "working_days": request.working_days,
+                "due": s.clocks["resolution"].due_at.isoformat()})
+        return self.view()
+
+    @decide_extension.validator
+    def _check_decide_extension(self, inp: DecisionInput) -> None:
+        self._require_supervisor(inp.actor)
+        if self.s.extension is None:
+            raise conflict("no extension request is waiting for a decision")
+
+    @workflow.update
+    async def request_pause(self, inp: PauseInput) -> CaseView:
+        """挂起申请: the lead asks to stop the clocks while waiting on the complainant or a third party."""
+        async with self._lock:
+            self._check_request_pause(inp)
+            self.s.pause = inp
+            await self._record("pause_requested", inp.actor, {"reason": inp.reason})
+            await self._queue_notice("pause_request", "supervisor", f"pause-{self.s.seq}", {"reason": inp.reason})
+        return self.view()
+
+    @request_pause.validator
+    def _check_request_pause(self, inp: PauseInput) -> None:
+        self._require(CaseStatus.HANDLING, "request a pause")
+        self._require_lead(inp.actor)
+        if self.s.pause is not None or self.s.paused_since is not None:
+            raise conflict("the case is already paused or a pause is waiting for a decision")
+
+    @workflow.update
+    async def decide_pause(self, inp: DecisionInput) -> CaseView:
+        """The supervisor approves (clocks stop now) or rejects a pause."""
+        async with self._lock:
+            self._check_decide_pause(inp)
+            s = self.s
+            request, s.pause = s.pause, None
+            if inp.approve:
+                s.paused_since = workflow.now()
+                for clock in s.clocks.values():
+                    if clock.stopped_at is None:
+                        clock.paused_since = s.paused_since
+                self._wake = True
+            await self._record("paused" if inp.approve else "pause_rejected", inp.actor, {
+                "note": inp.note, "reason": request.reason if request else ""})
+        return self.view()
+
+    @decide_pause.validator
+    def _check_decide_pause(self, inp: DecisionInput) -> None:
+        self._require_supervisor(inp.actor)
+        if self.s.pause is None:
+            raise conflict("no pause request is waiting for a decision")
+
+    @workflow.update
+    async def resume(self, inp: ResumeInput) -> CaseView:
+        """End a pause: each paused clock's due time moves by the paused (working) time."""
+        async with self._lock:
+            self._check_resume(inp)
+            s = self.s
+            now, since = workflow.now(), s.paused_since
+            moved = {}
+            for name, clock in list(s.clocks.items()):
+                if clock.paused_since is None:
+                    continue
+                shifted = await self._activity(ACT_SHIFT, ShiftRequest(
+                    rules_version=s.case.rules_version, clock=clock, paused_from=clock.paused_since,
+                    paused_to=now), ClockState)
+                s.clocks[name] = shifted.model_copy(update={"paused_since": None})
+                moved[name] = shifted.due_at.isoformat()
+            s.paused_since = None
+            self._wake = True
+            await self._record("resumed", inp.actor, {"note": inp.note, "paused_from": since.isoformat(),
+                                                      "due": moved})
+        return self.view()
+
+    @resume.validator
+    def _check_resume(self, inp: ResumeInput) -> None:
+        if self.s.paused_since is None:
+            raise conflict("the case is not paused")
+        if inp.actor.role is not Role.SUPERVISOR:
+            self._require_lead(inp.actor)
+
