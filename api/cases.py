@@ -144,9 +144,14 @@ async def record_review(case_no: str, body: ReviewIn, session: SessionDep, tempo
 
 
 async def act(session: Session, client: Client, actor: Actor, case_no: str, update: Any,
-                  arg: Any) -> ActionResult:
+              arg: Any) -> ActionResult:
     """Run an Update on a case the actor may see; refusals become 409/403 with the workflow's message."""
     svc.get_case(session, case_no, actor)
+    return await run_update(client, case_no, update, arg)
+
+
+async def run_update(client: Client, case_no: str, update: Any, arg: Any) -> ActionResult:
+    """Run an Update on the case workflow; the workflow's validators decide who may (403) and when (409)."""
     handle = client.get_workflow_handle(workflow_id(case_no))
     try:
         view: CaseView = await handle.execute_update(update, arg)

@@ -89,8 +89,9 @@ class RulesEngine:
 
     def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
         """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
+        gaps: set[int] = set()
         if limit.working_hours is not None:
-            due, gaps = self.working_time.add(start, limit.working_hours * 3600), set()
+            due = self.working_time.add(start, limit.working_hours * 3600)
         else:
             due, gaps = self.calendar.due(start, limit)
         working = limit.working

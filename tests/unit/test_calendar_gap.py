@@ -48,3 +48,15 @@ def test_rules_check_warns_only_near_the_end_of_a_year_without_next_year() -> No
     covered = WorkCalendar(CalendarOverrides(years=[2027]))
     assert calendar_warnings(covered, date(2026, 11, 21)) == []
     assert calendar_warnings(bare, date(2025, 12, 1)) == []  # the package has 2026
+
+
+def test_partner_reply_clock_over_a_weekend_and_a_调休_saturday() -> None:
+    engine = engine_with(None)
+    limit = engine.rules.co_handling.reply
+    friday = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 → Monday 18:00
+    assert engine.clock("partner_reply", friday, limit)[0].due_at == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    before_festival = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday → Saturday 02-14 is a 调休 working day
+    assert engine.clock("partner_reply", before_festival, limit)[0].due_at == datetime(2026, 2, 14, 10, 0, tzinfo=UTC)
+    before_national_day = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)  # → first working day after the holiday
+    assert engine.clock("partner_reply", before_national_day, limit)[0].due_at == datetime(
+        2026, 10, 8, 10, 0, tzinfo=UTC)

@@ -1,0 +1,214 @@
+"""Co-handling (协办) and dispatch-dispute routes: partner requests, replies, waivers; return, arbitration,
+reassignment; the partner work list and the first-dispatch accuracy figure."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api import case_service as svc
+from api.auth import require
+from api.cases import Handler, Staff, act, run_update
+from api.deps import SessionDep, TemporalDep
+from api.errors import ApiError, not_found
+from api.schemas import ActionResult, Strict
+from core.contracts import (
+    Actor,
+    AssignInput,
+    PartnerReplyInput,
+    PartnerRequest,
+    PartnersInput,
+    ReturnInput,
+    Role,
+    WaiveInput,
+)
+from core.models import Case, PartnerTaskRow
+from rules.store import load_engine
+from workflows.case import CaseWorkflow
+
+router = APIRouter(tags=["co-handling and dispatch"])
+Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
+Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
+
+
+class PartnersIn(Strict):
+    """协办申请: partner departments with one question each."""
+
+    requests: list[PartnerRequest] = Field(min_length=1, max_length=10)
+
+
+class PartnerReplyIn(Strict):
+    """协办答复."""
+
+    content: str = Field(min_length=1, max_length=8000)
+
+
+class WaiveIn(Strict):
+    """Release the lead from waiting for a partner."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReturnIn(Strict):
+    """退单 with a reason code from the rules and a text."""
+
+    reason_code: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class AssignIn(Strict):
+    """The department that must take the case."""
+
+    department: str = Field(min_length=1, max_length=32)
+    note: str = Field(default="", max_length=2000)
+
+
+class PartnerTaskPublic(BaseModel):
+    """A partner's work item: the question and what it needs of the case — never the complainant's data."""
+
+    case_no: str
+    department: str
+    round: int
+    question: str
+    status: str
+    requested_at: datetime
+    due_at: datetime
+    replied_at: datetime | None
+    overdue: bool
+    lead_department: str | None
+    category: str
+    district: str
+    street: str | None
+    address: str
+    description: str
+
+
+class PartnerTasksPublic(BaseModel):
+    """A page of partner tasks."""
+
+    data: list[PartnerTaskPublic]
+    count: int
+
+
+def _known_departments(session: Session, case: Case, codes: list[str]) -> None:
+    departments = load_engine(session, case.rules_version).departments
+    unknown = [c for c in codes if c not in departments]
+    if unknown:
+        raise ApiError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
+
+
+def _case(session: Session, case_no: str) -> Case:
+    case = session.exec(select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        raise not_found(f"case {case_no}")
+    return case
+
+
+@router.post("/cases/{case_no}/partners", response_model=ActionResult)
+async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, temporal: TemporalDep,
+                           actor: Handler) -> ActionResult:
+    """Ask partner departments for help (协办); each must answer within the rules' limit (1 working day)."""
+    _known_departments(session, _case(session, case_no), [r.department for r in body.requests])
+    return await act(session, temporal, actor, case_no, CaseWorkflow.request_partners,
+                     PartnersInput(actor=actor, requests=body.requests))
+
+
+@router.post("/cases/{case_no}/partner-replies", response_model=ActionResult)
+async def reply_as_partner(case_no: str, body: PartnerReplyIn, session: SessionDep, temporal: TemporalDep,
+                           actor: Handler) -> ActionResult:
+    """A partner department answers the lead (协办答复); late answers are accepted and marked late."""
+    _case(session, case_no)
+    return await run_update(temporal, case_no, CaseWorkflow.partner_reply,
+                            PartnerReplyInput(actor=actor, content=body.content))
+
+
+@router.post("/cases/{case_no}/partners/{department}/waive", response_model=ActionResult)
+async def waive_partner(case_no: str, department: str, body: WaiveIn, session: SessionDep, temporal: TemporalDep,
+                        actor: Supervisor) -> ActionResult:
+    """Release the lead from an open partner request (supervisor, with a reason)."""
+    return await act(session, temporal, actor, case_no, CaseWorkflow.waive_partner,
+                     WaiveInput(actor=actor, department=department, reason=body.reason))
+
+
+@router.post("/cases/{case_no}/return", response_model=ActionResult)
+async def return_case(case_no: str, body: ReturnIn, session: SessionDep, temporal: TemporalDep,
+                      actor: Handler) -> ActionResult:
+    """退单: return a dispatched case within the return window, with a reason code and text."""
+    case = svc.get_case(session, case_no, actor)
+    reasons = load_engine(session, case.rules_version).rules.dispatch.return_reasons
+    if body.reason_code not in reasons:
+        raise ApiError(422, "unknown_reference", f"unknown reason_code {body.reason_code!r}; use one of "
+                       f"{', '.join(f'{k} ({v})' for k, v in reasons.items())}")
+    return await act(session, temporal, actor, case_no, CaseWorkflow.return_case,
+                     ReturnInput(actor=actor, **body.model_dump()))
+
+
+@router.post("/cases/{case_no}/arbitrate", response_model=ActionResult)
+async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
+                    actor: Supervisor) -> ActionResult:
+    """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
+    _known_departments(session, _case(session, case_no), [body.department])
+    return await act(session, temporal, actor, case_no, CaseWorkflow.arbitrate,
+                     AssignInput(actor=actor, **body.model_dump()))
+
+
+@router.post("/cases/{case_no}/reassign", response_model=ActionResult)
+async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
+                   actor: Supervisor) -> ActionResult:
+    """改派: move a case to another department (only a supervisor can, also after sign-for)."""
+    _known_departments(session, _case(session, case_no), [body.department])
+    return await act(session, temporal, actor, case_no, CaseWorkflow.reassign,
+                     AssignInput(actor=actor, **body.model_dump()))
+
+
+@router.get("/partner-tasks", response_model=PartnerTasksPublic)
+def partner_tasks(session: SessionDep, actor: Staff, status: str | None = None, department: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                  offset: Annotated[int, Query(ge=0)] = 0) -> PartnerTasksPublic:
+    """The partner work list (handlers: their own department's tasks only)."""
+    if actor.role is Role.HANDLER:
+        department = actor.department
+    q = select(PartnerTaskRow, Case).join(Case, Case.case_no == PartnerTaskRow.case_no)  # type: ignore[arg-type]
+    if department:
+        q = q.where(PartnerTaskRow.department == department)
+    if status:
+        q = q.where(PartnerTaskRow.status == status)
+    count = session.exec(select(sa.func.count()).select_from(q.subquery())).one()
+    rows = session.exec(q.order_by(PartnerTaskRow.due_at).limit(limit).offset(offset)).all()  # type: ignore[arg-type]
+    return PartnerTasksPublic(count=count, data=[PartnerTaskPublic(
+        case_no=t.case_no, department=t.department, round=t.round, question=t.question, status=t.status,
+        requested_at=t.requested_at, due_at=t.due_at, replied_at=t.replied_at, overdue=t.overdue,
+        lead_department=c.lead_department, category=c.category, district=c.district, street=c.street,
+        address=c.address, description=c.description) for t, c in rows])
+
+
+class DispatchAccuracy(BaseModel):
+    """首派准确率: dispatched cases that were never returned or reassigned, over all dispatched cases."""
+
+    cases: int
+    first_dispatch_kept: int
+    accuracy: float | None
+    returned: int
+    redispatches: int
+
+
+@router.get("/reports/dispatch-accuracy", response_model=DispatchAccuracy)
+def dispatch_accuracy(session: SessionDep, actor: Overseer, received_from: datetime | None = None,
+                      received_to: datetime | None = None) -> DispatchAccuracy:
+    """First-dispatch accuracy over cases received in a period (target ≥ 90 %)."""
+    q = select(sa.func.count(), sa.func.sum(sa.case((Case.dispatch_count == 1, 1), else_=0)),  # type: ignore[arg-type]
+               sa.func.sum(sa.case((Case.return_count > 0, 1), else_=0)),  # type: ignore[arg-type]
+               sa.func.sum(Case.dispatch_count - 1)).where(Case.lead_department.is_not(None)  # type: ignore[union-attr]
+                                                           | (Case.status == "arbitration"))
+    if received_from:
+        q = q.where(Case.received_at >= received_from)
+    if received_to:
+        q = q.where(Case.received_at < received_to)
+    cases, kept, returned, redispatches = session.exec(q).one()
+    return DispatchAccuracy(cases=cases, first_dispatch_kept=kept or 0, returned=returned or 0,
+                            redispatches=redispatches or 0, accuracy=(kept or 0) / cases if cases else None)
