@@ -118,3 +118,34 @@ async def test_dissatisfied_review_starts_a_new_round(client, worker, engine, se
         actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.BASICALLY))
     result = await handle.result()
     assert result.status is CaseStatus.ARCHIVED and result.round == 2
+
+
+async def test_return_then_partner_path(client, worker, engine, settings) -> None:
+    """退单 → re-dispatch → sign-for → 协办 → partner reply → reply → review; recorded with its child's history."""
+    from core.contracts import PartnerReplyInput, PartnerRequest, PartnersInput, ReturnInput
+
+    handle = await start(client, engine, settings)
+    view = await handle.execute_update(CaseWorkflow.return_case, ReturnInput(
+        actor=LEAD, reason_code="NOT_OUR_DUTY", text="属住建部门职责"))
+    assert view.status is CaseStatus.DISPATCHED and view.return_count == 1
+    new_lead = LEAD.model_copy(update={"department": "xicheng-zjw"})
+    err = await refused(handle, CaseWorkflow.sign_for, SignForInput(actor=LEAD))
+    assert err.type == ERR_FORBIDDEN
+    await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=new_lead))
+    await handle.execute_update(CaseWorkflow.request_partners, PartnersInput(actor=new_lead, requests=[
+        PartnerRequest(department="xicheng-sthj", question="请提供监测数据")]))
+    await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=new_lead, summary="电话联系"))
+    err = await refused(handle, CaseWorkflow.submit_reply, ReplyInput(actor=new_lead, content="x"))
+    assert "xicheng-sthj" in err.message
+    partner = Actor(id="key_partner", role=Role.HANDLER, department="xicheng-sthj")
+    await handle.execute_update(CaseWorkflow.partner_reply, PartnerReplyInput(actor=partner, content="未超标"))
+    await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=new_lead, content="已处理"))
+    await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
+        actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.SATISFIED))
+    result = await handle.result()
+    assert result.status is CaseStatus.ARCHIVED and result.partners[0].status.value == "replied"
+    child = client.get_workflow_handle(f"{handle.id}-partner-xicheng-sthj-r1")
+    assert await child.result() == "replied"
+    if os.environ.get("JIESU_RECORD_HISTORIES"):
+        (HISTORIES / "return_and_partner.json").write_text((await handle.fetch_history()).to_json())
+        (HISTORIES / "co_handling_child.json").write_text((await child.fetch_history()).to_json())

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         PartnerTask,
         Role,
         WaiveInput,
+        workflow_id,
     )
     from workflows.case_base import CaseCore, conflict, forbidden
     from workflows.clocks import start_clock
@@ -69,7 +70,7 @@ class PartnerActions(CaseCore):
             CoHandlingWorkflow.run,
             CoHandlingInput(case_no=s.case.case_no, department=department, round=s.round,
                             rules_version=s.case.rules_version, clock=start_clock(plan, s.round)),
-            id=f"{workflow.info().workflow_id}-partner-{department}-r{s.round}",
+            id=f"{workflow_id(s.case.case_no)}-partner-{department}-r{s.round}",
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
         )
         await self._record("partner_requested", actor, {"department": department, "question": question,
