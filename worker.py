@@ -17,14 +17,17 @@ from activities.archive import ArchiveActivities
 from activities.notices import NoticeActivities
 from activities.planning import PlanningActivities
 from activities.projection import ProjectionActivities
+from activities.retention import RetentionActivities
 from core.db import get_engine
 from core.intake import reconcile
+from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
 from workflows.case import CaseWorkflow
 from workflows.co_handling import CoHandlingWorkflow
+from workflows.retention import RetentionWorkflow
 
 log = logging.getLogger("jiesu.worker")
-WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow]
+WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -39,7 +42,8 @@ def activities_for(engine: sa.Engine, settings: Settings) -> list:
     notices, archive = NoticeActivities(engine, settings), ArchiveActivities(engine)
     return [planning.plan_case, planning.start_clock, planning.extend_clock, planning.shift_clock,
             planning.plan_dispatch, planning.start_partner_clock,
-            projection.project_events, notices.queue_notice, archive.archive_case]
+            projection.project_events, notices.queue_notice, archive.archive_case,
+            RetentionActivities(engine).sweep_retention]
 
 
 def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = None,
@@ -58,6 +62,7 @@ async def run_worker(settings: Settings, client: Client | None = None, stop: asy
     """Run until ``stop`` is set (or forever); first restart any case whose workflow start was lost."""
     client = client or await connect(settings)
     engine = get_engine(settings)
+    await ensure_schedules(client, settings.task_queue)
     started = await reconcile(client, engine, settings.task_queue, older_than=timedelta(seconds=0))
     if started:
         log.info("reconciler started %d case workflows", started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,8 @@ from temporalio import activity
 from core.chain import canonical, verify_chain
 from core.contracts import ACT_ARCHIVE, ArchiveInput, ArchiveResult
 from core.db import session_scope
-from core.models import Case, CaseArchive, CaseEventRow, Notice, RuleVersion
+from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow, RuleVersion, utcnow
+from rules.store import load_engine
 
 
 def case_events(session: Session, case_no: str, up_to: int | None = None) -> list[CaseEventRow]:
@@ -27,6 +29,7 @@ def build_bundle(session: Session, case: Case, events: list[CaseEventRow], head_
     """The archive file: case row, every event, notices, the plan, the rules version and the chain head."""
     assert case.case_no is not None
     notices = session.exec(select(Notice).where(Notice.case_no == case.case_no).order_by(Notice.id)).all()  # type: ignore[arg-type]
+    partners = session.exec(select(PartnerTaskRow).where(PartnerTaskRow.case_no == case.case_no)).all()
     rules = session.get(RuleVersion, case.rules_version)
     plan = next((e.data for e in events if e.type == "dispatched"), None)
     problems = verify_chain(case.case_no, [e.chain_fields() for e in events], head_hash)
@@ -34,11 +37,20 @@ def build_bundle(session: Session, case: Case, events: list[CaseEventRow], head_
         "case": case.model_dump(mode="json", exclude={"id"}),
         "events": [e.model_dump(mode="json", exclude={"id"}) for e in events],
         "notices": [n.model_dump(mode="json", exclude={"id"}) for n in notices],
+        "partner_tasks": [p.model_dump(mode="json", exclude={"id"}) for p in partners],
         "plan": plan,
         "rules": {"version": case.rules_version, "sha256": rules.sha256 if rules else None},
         "chain": {"head_hash": head_hash, "verified": not problems,
                   "problems": [f"seq {p.seq}: {p.problem}" for p in problems]},
     }
+
+
+def years_later(at: datetime, years: int) -> datetime:
+    """The same instant ``years`` later (29 February becomes 28 February)."""
+    try:
+        return at.replace(year=at.year + years)
+    except ValueError:
+        return at.replace(year=at.year + years, day=28)
 
 
 class ArchiveActivities:
@@ -59,8 +71,11 @@ class ArchiveActivities:
                     raise RuntimeError(f"projection has {len(events)} of {inp.last_seq} events yet")  # retried
                 bundle = build_bundle(session, case, events, inp.head_hash)
                 digest = hashlib.sha256(canonical(bundle).encode()).hexdigest()
+                years = load_engine(session, case.rules_version).retention_years(case.category, case.outcome)
+                closed = case.closed_at or utcnow()
                 existing = CaseArchive(case_no=inp.case_no, bundle=bundle, bundle_sha256=digest,
-                                       head_hash=inp.head_hash, events=len(events))
+                                       head_hash=inp.head_hash, events=len(events),
+                                       retain_until=years_later(closed, years))
                 session.add(existing)
             return ArchiveResult(case_no=inp.case_no, events=existing.events, head_hash=existing.head_hash,
                                  bundle_sha256=existing.bundle_sha256)

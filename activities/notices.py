@@ -33,6 +33,16 @@ def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any
     }
 
 
+def addressed_department(rules: RulesEngine, inp: NoticeInput) -> str | None:
+    """The department a notice goes to: the named one, or its parent for the department head (督办升级)."""
+    if inp.recipient == "department":
+        return inp.department
+    if inp.recipient == "department_head":
+        dept = rules.departments.get(inp.department or "")
+        return (dept.parent or dept.code) if dept else inp.department
+    return None
+
+
 def addressee_names(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any]) -> dict[str, str]:
     """Names of the lead (lead_name), of the addressed department (department_name) and of a partner."""
     def name(code: str | None) -> str:
@@ -40,8 +50,8 @@ def addressee_names(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any
         return dept.name if dept else (code or "")
 
     out = {"lead_name": context.get("department_name", "")}
-    if inp.recipient == "department" and inp.department:
-        out["department_name"] = name(inp.department)
+    if inp.recipient in ("department", "department_head") and inp.department:
+        out["department_name"] = name(addressed_department(rules, inp))
     if "partner" in context:
         out["partner_name"] = name(context["partner"])
     return out
@@ -64,10 +74,14 @@ class NoticeActivities:
             case = session.exec(select(Case).where(Case.case_no == inp.case_no)).one()
             rules = load_engine(session, inp.rules_version)
             context = case_context(case, rules, self.settings.public_base_url) | inp.context
+            if case.merged_into:  # 并单: the merged complainant hears which department handled the parent
+                parent = session.exec(select(Case).where(Case.case_no == case.merged_into)).first()
+                lead = rules.departments.get(parent.lead_department or "") if parent else None
+                context["department_name"] = lead.name if lead else context["department_name"]
             context |= addressee_names(rules, inp, context)
             body = rules.render(inp.template, context)
             notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
-                            department=inp.department if inp.recipient == "department" else None,
+                            department=addressed_department(rules, inp),
                             channel="sms" if inp.recipient == "complainant" else "worklist", body=body)
             session.add(notice)
             session.flush()

@@ -52,7 +52,10 @@ class PlanningActivities:
         limit = {"resolution": c.resolution[req.urgency], "review": c.review}.get(req.name)
         if limit is None:
             raise ApplicationError(f"unknown clock {req.name!r}", non_retryable=True)
-        return rules.clock(req.name, req.started_at, limit)[0]
+        plan = rules.clock(req.name, req.started_at, limit)[0]
+        if req.name == "review":
+            plan.reminders = []  # the review window only ends (未评价); nobody is reminded
+        return plan
 
     @activity.defn(name=ACT_DISPATCH)
     def plan_dispatch(self, req: DispatchRequest) -> DispatchPlan:

@@ -72,6 +72,8 @@ class ProjectionActivities:
         case.paused = snap.paused
         case.dispatch_count = snap.dispatch_count
         case.return_count = snap.return_count
+        case.outcome = snap.outcome
+        case.merged_into = snap.merged_into
         case.workflow_started = True
         case.last_seq = max(e.seq for e in inp.events)
         case.updated_at = utcnow()

@@ -64,12 +64,31 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
         rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
     )
+    link_repeats(session, case, rules)
     session.add(case)
     session.flush()
     case.case_no = f"{received.astimezone(TZ):%Y%m%d}{case.id:08d}"
     session.add(case)
     session.commit()
     return case
+
+
+def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
+    """重复投诉: link the case to earlier cases of the same phone, category and district within the window;
+    flag it at the rules' count; name an open parent for automatic 并单 when the rules say so."""
+    cfg = rules.rules.repeat
+    earlier = session.exec(select(Case.case_no, Case.status).where(
+        Case.phone_hash == case.phone_hash, Case.category == case.category, Case.district == case.district,
+        Case.received_at >= case.received_at - timedelta(days=cfg.window_days),
+        Case.case_no.is_not(None),  # type: ignore[union-attr]
+    ).order_by(Case.received_at)).all()  # type: ignore[arg-type]
+    if not earlier:
+        return
+    case.repeat_of = earlier[-1][0]
+    case.repeat_count = len(earlier) + 1
+    case.repeat_flag = case.repeat_count >= cfg.flag_at
+    if cfg.auto_merge:
+        case.merge_parent = next((no for no, status in earlier if status in OPEN_STATUSES), None)
 
 
 def get_case(session: Session, case_no: str, actor: Actor) -> Case:
@@ -117,13 +136,15 @@ def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
         round=case.round, rules_version=case.rules_version, received_at=case.received_at,
         closed_at=case.closed_at, due=plan.due if plan else {}, resolution=case.resolution,
         satisfaction=case.satisfaction, overdue=case.overdue, escalation_level=case.escalation_level,
-        paused=case.paused,
+        paused=case.paused, outcome=case.outcome, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
+        repeat_flag=case.repeat_flag, merged_into=case.merged_into,
         timeline=[EventPublic(seq=e.seq, type=e.type, at=e.at, actor=e.actor, data=e.data, hash=e.hash)
                   for e in events],
     )
 
 
-OPEN_STATUSES = (CaseStatus.DISPATCHED.value, CaseStatus.HANDLING.value, CaseStatus.REPLIED.value)
+OPEN_STATUSES = tuple(s.value for s in (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING,
+                                        CaseStatus.REPLIED, CaseStatus.SUPERVISOR_REVIEW))
 
 
 def list_cases(session: Session, *, actor: Actor, status: str | None, department: str | None,

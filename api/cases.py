@@ -74,7 +74,7 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
                        f"(case {case.case_no})")
     assert case.case_no is not None
     created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
-                          rules_version=case.rules_version,
+                          rules_version=case.rules_version, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
                           plan=svc.plan_from_row(case, load_engine(session, case.rules_version)))
     if created.plan is None:
         await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created)

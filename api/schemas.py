@@ -72,6 +72,8 @@ class CaseCreated(BaseModel):
     status: str
     rules_version: str
     plan: PlanPublic | None
+    repeat_of: str | None = None
+    repeat_count: int = 1
 
 
 class ActorPublic(BaseModel):
@@ -129,6 +131,11 @@ class CasePublic(BaseModel):
     overdue: bool
     escalation_level: int
     paused: bool
+    outcome: str | None
+    repeat_of: str | None
+    repeat_count: int
+    repeat_flag: bool
+    merged_into: str | None
     timeline: list[EventPublic]
 
 

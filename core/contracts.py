@@ -63,6 +63,7 @@ class CaseStatus(StrEnum):
     ARBITRATION = "arbitration"
     HANDLING = "handling"
     REPLIED = "replied"
+    SUPERVISOR_REVIEW = "supervisor_review"
     CLOSED = "closed"
     ARCHIVED = "archived"
 
@@ -78,6 +79,7 @@ STATUS_LABELS = {
     CaseStatus.ARBITRATION: "派单异议审核中",
     CaseStatus.HANDLING: "办理中",
     CaseStatus.REPLIED: "已答复待回访",
+    CaseStatus.SUPERVISOR_REVIEW: "上级复核中",
     CaseStatus.CLOSED: "已办结",
     CaseStatus.ARCHIVED: "已归档",
 }
@@ -130,6 +132,10 @@ class CaseInput(BaseModel):
     urgency: Urgency | None = None
     received_at: datetime
     rules_version: str
+    repeat_of: str | None = None  # the earlier case about the same matter (same phone hash, category, place)
+    repeat_count: int = 1  # this case's position among the cases about the same matter in the window
+    repeat_flag: bool = False  # 重复投诉: the rules' threshold is reached
+    merge_into: str | None = None  # automatic 并单 into this open parent (rules: repeat.auto_merge)
 
 
 class Reminder(BaseModel):
@@ -197,6 +203,7 @@ class HandlingPlan(BaseModel):
     return_due: datetime | None = None
     return_limit: int = 2
     partner_question: str = ""
+    max_rounds: int = 2
 
     def due(self, clock: str) -> datetime | None:
         """The due time of a clock, if the plan has it."""
@@ -236,6 +243,8 @@ class CaseSnapshot(BaseModel):
     partners: list[PartnerTask] = Field(default_factory=list)
     dispatch_count: int = 1
     return_count: int = 0
+    outcome: str | None = None
+    merged_into: str | None = None
 
 
 class ProjectInput(BaseModel):
@@ -251,7 +260,7 @@ class NoticeInput(BaseModel):
 
     case_no: str
     template: str
-    recipient: Literal["complainant", "department", "supervisor"]
+    recipient: Literal["complainant", "department", "department_head", "supervisor"]
     department: str | None = None
     key: str  # idempotency key, unique per case
     rules_version: str
@@ -518,3 +527,59 @@ ACT_DISPATCH = "plan_dispatch"
 
 CaseSnapshot.model_rebuild()
 CaseView.model_rebuild()
+
+
+# ---- review outcome, supervision, merge ----------------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    """How a case ended."""
+
+    RESOLVED = "resolved"  # the review closed it
+    UNRATED = "unrated"  # no review answer within the window (未评价)
+    FINDING = "finding"  # a supervisor closed it with a finding
+    TERMINATED = "terminated"  # 终结
+    MERGED = "merged"  # 并单 into another case
+
+
+class EscalateInput(BaseModel):
+    """督办升级: raise the level with a reason; the department head is notified."""
+
+    actor: Actor
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CloseInput(BaseModel):
+    """A supervisor closes the case with a finding (复核结论)."""
+
+    actor: Actor
+    finding: str = Field(min_length=1, max_length=4000)
+
+
+class TerminateInput(BaseModel):
+    """终结 with a reason code of the rules and a text."""
+
+    actor: Actor
+    reason_code: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class MergeInput(BaseModel):
+    """并单: this (duplicate) case joins an open parent case."""
+
+    actor: Actor | None = None
+    parent_case_no: str = Field(min_length=1, max_length=32)
+
+
+class RehandleOrder(BaseModel):
+    """上级复核: the supervisor orders another handling round."""
+
+    actor: Actor
+    note: str = Field(default="", max_length=2000)
+
+
+class MergedIn(BaseModel):
+    """Signal to a parent case: a duplicate joined it."""
+
+    case_no: str
+    rules_version: str

@@ -24,7 +24,8 @@ def case_input(case: Case) -> CaseInput:
         case_no=case.case_no, kind=CaseKind(case.kind), channel=Channel(case.channel), category=case.category,
         district=case.district, street=case.street,
         urgency=Urgency(case.urgency_requested) if case.urgency_requested else None,
-        received_at=case.received_at, rules_version=case.rules_version,
+        received_at=case.received_at, rules_version=case.rules_version, repeat_of=case.repeat_of,
+        repeat_count=case.repeat_count, repeat_flag=case.repeat_flag, merge_into=case.merge_parent,
     )
 
 

@@ -89,6 +89,12 @@ class Case(SQLModel, table=True):
     paused: bool = False
     dispatch_count: int = 1
     return_count: int = 0
+    outcome: str | None = Field(default=None, max_length=16, index=True)
+    repeat_of: str | None = Field(default=None, max_length=32)
+    repeat_count: int = 1
+    repeat_flag: bool = Field(default=False, index=True)
+    merge_parent: str | None = Field(default=None, max_length=32)  # automatic 并单 requested at intake
+    merged_into: str | None = Field(default=None, max_length=32)
     resolution: str | None = Field(default=None, max_length=8)
     satisfaction: str | None = Field(default=None, max_length=8)
     received_at: datetime = _ts(nullable=False)
@@ -200,3 +206,29 @@ class CaseArchive(SQLModel, table=True):
     head_hash: str = Field(max_length=64)
     events: int
     archived_at: datetime = _ts(nullable=False, default=utcnow)
+    retain_until: datetime | None = _ts(nullable=True, index=True)
+    anonymised_at: datetime | None = _ts(nullable=True)
+
+
+class CaseRating(SQLModel, table=True):
+    """双评价: the supervisor's rating of how a closed case was handled (one per case)."""
+
+    __tablename__ = "case_rating"
+
+    case_no: str = Field(primary_key=True, max_length=32)
+    score: int = Field(ge=1, le=5)
+    note: str = Field(default="", max_length=2000)
+    rated_by: str = Field(max_length=32)
+    rated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class RetentionRun(SQLModel, table=True):
+    """One run of the retention sweep: how many archives it anonymised."""
+
+    __tablename__ = "retention_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_at: datetime = _ts(nullable=False, default=utcnow)
+    cutoff: datetime = _ts(nullable=False)
+    anonymised: int = 0
+    case_nos: list = _json(nullable=False, default=list)

@@ -163,7 +163,19 @@ class RulesEngine:
             return_due=self.deadline(case.received_at, self.rules.dispatch.return_window),
             return_limit=self.rules.dispatch.return_limit,
             partner_question=self.rules.co_handling.default_question,
+            max_rounds=self.rules.clocks.max_rounds,
         )
+
+    def retention_years(self, category: str, outcome: str | None) -> int:
+        """Years an archive keeps personal data: by outcome, then leaf category, then 大类, else the default."""
+        r = self.rules.retention
+        if outcome and outcome in r.by_outcome:
+            return r.by_outcome[outcome]
+        parent = self.categories[category][0].code if category in self.categories else None
+        for code in (category, parent):
+            if code in r.by_category:
+                return r.by_category[code]
+        return r.default_years
 
     def deadline(self, start: datetime, limit: Limit) -> datetime:
         """A plain deadline without reminders (for example the end of the return window)."""

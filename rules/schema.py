@@ -91,6 +91,7 @@ class Clocks(BaseModel):
     resolution: dict[Urgency, Limit]
     review: Limit
     thresholds: list[float] = Field(default=[0.5, 0.75, 0.9], description="催办 reminders at these fractions")
+    max_rounds: int = Field(default=2, ge=1, description="handling rounds before 上级复核")
     extension_max_working_days: int = Field(default=30, ge=1, description="延期: longest total resolution limit")
 
     @model_validator(mode="after")
@@ -118,6 +119,22 @@ class CoHandlingRules(BaseModel):
     default_question: str = "请按职责协助办理并答复主办单位。"
 
 
+class RepeatRules(BaseModel):
+    """Repeat complaints: same phone hash, category and place within a window."""
+
+    window_days: int = Field(default=90, ge=1)
+    flag_at: int = Field(default=3, ge=2, description="the Nth case about the same matter raises 重复投诉")
+    auto_merge: bool = False
+
+
+class Retention(BaseModel):
+    """How long archives keep personal data, in years: by outcome, then by category (leaf or 大类), else default."""
+
+    default_years: int = Field(default=3, ge=0)
+    by_category: dict[str, int] = Field(default_factory=dict)
+    by_outcome: dict[str, int] = Field(default_factory=dict)
+
+
 class CalendarOverrides(BaseModel):
     """Dates that add to or override the holiday data (国务院办公厅放假通知)."""
 
@@ -141,6 +158,10 @@ class Rules(BaseModel):
     clocks: Clocks
     dispatch: DispatchRules = Field(default_factory=DispatchRules)
     co_handling: CoHandlingRules = Field(default_factory=CoHandlingRules)
+    repeat: RepeatRules = Field(default_factory=RepeatRules)
+    retention: Retention = Field(default_factory=Retention)
+    termination_reasons: dict[str, str] = Field(default_factory=lambda: {
+        "UNREASONABLE": "不合理诉求", "DUPLICATE": "重复诉求", "UNREACHABLE": "无法联系", "LEGAL_CHANNEL": "法定途径"})
     calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
     templates: dict[str, str]
 

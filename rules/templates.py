@@ -70,6 +70,10 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "question": "请提供噪声监测结果",
     "partner_due": "2026-11-23T10:00:00+00:00",
     "returns": 2,
+    "rounds": 2,
+    "repeat_count": 3,
+    "repeat_of": "2026112000000001",
+    "parent_case_no": "2026112000000001",
 }
 
 

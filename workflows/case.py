@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
@@ -23,22 +24,25 @@ with workflow.unsafe.imports_passed_through():
         CaseView,
         ClockPlan,
         ClockRequest,
+        ClockState,
         ContactInput,
         HandlingPlan,
+        Outcome,
         ReplyInput,
         ReviewInput,
         Role,
+        Satisfaction,
         SignForInput,
     )
     from workflows.case_base import CaseState, conflict, forbidden, needs_rehandling
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
-    from workflows.case_partners import PartnerActions
+    from workflows.case_supervision import SupervisionActions
     from workflows.clocks import next_alarm, start_clock
 
 
 @workflow.defn
-class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
+class CaseWorkflow(SupervisionActions, DispatchActions, ClockActions):
     """One complaint. Department, review and supervisor actions are Updates so a misfit gets a clear refusal."""
 
     @workflow.init
@@ -49,6 +53,7 @@ class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
         self._wake = False
         self._dispatch_projected = False
         self._children = {}
+        self._merged = []
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseView:
@@ -59,26 +64,45 @@ class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
             await self._record("accepted", None, {
                 "kind": case.kind.value, "channel": case.channel.value, "category": case.category,
                 "district": case.district, "street": case.street, "rules_version": case.rules_version,
+                "repeat_of": case.repeat_of, "repeat_count": case.repeat_count,
             })
-            s.plan, s.status, s.lead, s.return_due = plan, CaseStatus.DISPATCHED, plan.lead_department, plan.return_due
-            s.tried.append(plan.lead_department)
-            s.clocks = {name: start_clock(c, 1) for name, c in plan.clocks.items()}
-            await self._record("dispatched", None, {
-                "department": plan.lead_department, "department_name": plan.lead_department_name,
-                "urgency": plan.urgency.value, "candidates": plan.candidates,
-                "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items()},
-            })
-            if plan.calendar_gaps:
-                await self._record("calendar_gap", None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
-                await self._queue_notice("calendar_gap", "supervisor", "calendar-gap",
-                                         {"years": ", ".join(map(str, plan.calendar_gaps))})
-            self._dispatch_projected = True
-            await self._queue_notice("acceptance", "complainant", "acceptance")
-            await self._queue_notice("dispatch", "department", "dispatch-1", {
-                "due_sign_for": plan.clocks["sign_for"].due_at.isoformat(), "return_due": plan.return_due})
+            if case.merge_into:  # rules: repeat.auto_merge — the duplicate joins its open parent at once
+                s.plan, s.status = plan, CaseStatus.DISPATCHED
+                self._dispatch_projected = True
+                try:
+                    await self._merge_into(case.merge_into, None)
+                except ApplicationError:
+                    await self._record("merge_skipped", None, {"parent": case.merge_into, "why": "parent not open"})
+            if s.status is not CaseStatus.CLOSED:
+                await self._dispatch_new(plan)
         await self._run_clocks()
         await self._archive()
         return self.view()
+
+    async def _dispatch_new(self, plan: HandlingPlan) -> None:
+        """First dispatch: clocks, timeline, notices (caller holds the lock)."""
+        s, case = self.s, self.s.case
+        s.plan, s.status, s.lead, s.return_due = plan, CaseStatus.DISPATCHED, plan.lead_department, plan.return_due
+        s.tried.append(plan.lead_department)
+        s.clocks = {name: start_clock(c, 1) for name, c in plan.clocks.items()}
+        await self._record("dispatched", None, {
+            "department": plan.lead_department, "department_name": plan.lead_department_name,
+            "urgency": plan.urgency.value, "candidates": plan.candidates,
+            "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items()},
+        })
+        if plan.calendar_gaps:
+            await self._record("calendar_gap", None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
+            await self._queue_notice("calendar_gap", "supervisor", "calendar-gap",
+                                     {"years": ", ".join(map(str, plan.calendar_gaps))})
+        self._dispatch_projected = True
+        await self._queue_notice("acceptance", "complainant", "acceptance")
+        await self._queue_notice("dispatch", "department", "dispatch-1", {
+            "due_sign_for": plan.clocks["sign_for"].due_at.isoformat(), "return_due": plan.return_due})
+        if case.repeat_flag:
+            await self._record("repeat_flagged", None, {"repeat_of": case.repeat_of,
+                                                        "repeat_count": case.repeat_count})
+            await self._queue_notice("repeat", "supervisor", "repeat", {
+                "repeat_of": case.repeat_of, "repeat_count": case.repeat_count})
 
     async def _run_clocks(self) -> None:
         """Sleep until the next reminder or breach (or a change), fire what is due; until the case closes."""
@@ -93,7 +117,11 @@ class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
                 pass
             async with self._lock:
                 for clock in list(s.clocks.values()):
-                    await self._fire(clock)
+                    if clock.name == "review":
+                        if clock.running and clock.due_at <= workflow.now() and s.status is CaseStatus.REPLIED:
+                            await self._close_unrated(clock)
+                    else:
+                        await self._fire(clock)
 
     # ---- queries and updates -------------------------------------------------------------------------
 
@@ -150,8 +178,18 @@ class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
             s = self.s
             s.status = CaseStatus.REPLIED
             self._stop_clock("resolution")
-            await self._record("replied", inp.actor, {"content": inp.content, "round": s.round})
+            assert s.plan is not None
+            review = await self._activity(ACT_CLOCK, ClockRequest(
+                rules_version=s.case.rules_version, name="review", urgency=s.plan.urgency,
+                started_at=workflow.now()), ClockPlan)
+            s.clocks["review"] = start_clock(review, s.round)
+            self._wake = True
+            await self._record("replied", inp.actor, {"content": inp.content, "round": s.round,
+                                                      "review_due": review.due_at.isoformat()})
             await self._queue_notice("result", "complainant", f"result-{s.round}", {"reply": inp.content})
+            for merged in self._merged:  # 并单: the duplicates' complainants get this result too
+                await self._queue_notice("result", "complainant", f"result-of-{s.case.case_no}-{s.round}",
+                                         {"reply": inp.content}, for_case=merged)
         return self.view()
 
     @submit_reply.validator
@@ -178,15 +216,28 @@ class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
                 "resolution": inp.resolution.value, "satisfaction": inp.satisfaction.value, "note": inp.note,
                 "round": s.round,
             })
-            if needs_rehandling(inp):
+            self._stop_clock("review")
+            assert s.plan is not None
+            if not needs_rehandling(inp):
+                await self._close(Outcome.RESOLVED, None, {
+                    "resolution": inp.resolution.value, "satisfaction": inp.satisfaction.value})
+            elif s.round < s.plan.max_rounds:
                 await self._start_round(inp.note)
-            else:
-                await self._cancel_partners("case closed")
-                s.status, s.closed_at = CaseStatus.CLOSED, workflow.now()
-                await self._record("closed", None, {
-                    "resolution": inp.resolution.value, "satisfaction": inp.satisfaction.value, "round": s.round,
-                })
+            else:  # 上级复核: rounds exhausted — the supervisor orders another round, closes or terminates
+                s.status = CaseStatus.SUPERVISOR_REVIEW
+                await self._record("supervisor_review_requested", None, {"rounds": s.round,
+                                                                         "max_rounds": s.plan.max_rounds})
+                await self._queue_notice("supervisor_review", "supervisor", f"supervisor-review-{s.round}",
+                                         {"rounds": s.round})
         return self.view()
+
+    async def _close_unrated(self, clock: ClockState) -> None:
+        """No review answer within the window: recorded as 未评价, the case closes (caller holds the lock)."""
+        s = self.s
+        self._stop_clock(clock.name)
+        await self._record("review_timeout", None, {"satisfaction": Satisfaction.NOT_RATED.value,
+                                                    "review_due": clock.due_at.isoformat(), "round": s.round})
+        await self._close(Outcome.UNRATED, None, {"satisfaction": Satisfaction.NOT_RATED.value})
 
     @record_review.validator
     def _check_review(self, inp: ReviewInput) -> None:
@@ -194,26 +245,7 @@ class CaseWorkflow(PartnerActions, DispatchActions, ClockActions):
         if inp.actor.role not in (Role.INTAKE, Role.SUPERVISOR):
             raise forbidden("only the intake system records reviews")
 
-    # ---- extension (延期) and pause (挂起) ---------------------------------------------------------------
-
     # ---- internals -------------------------------------------------------------------------------------
-
-    # ---- internals -------------------------------------------------------------------------------------
-
-    async def _start_round(self, note: str) -> None:
-        """重办: a new round for the lead department with a fresh resolution clock (caller holds the lock)."""
-        s = self.s
-        assert s.plan is not None
-        s.round += 1
-        s.contacts = 0
-        plan = await self._activity(ACT_CLOCK, ClockRequest(
-            rules_version=s.case.rules_version, name="resolution", urgency=s.plan.urgency,
-            started_at=workflow.now()), ClockPlan)
-        s.clocks["resolution"] = start_clock(plan, s.round)
-        s.status = CaseStatus.HANDLING
-        self._wake = True
-        await self._record("rehandle_started", None, {"round": s.round, "due_resolution": plan.due_at.isoformat()})
-        await self._queue_notice("rehandle", "department", f"rehandle-{s.round}", {"review_note": note})
 
     async def _archive(self) -> None:
         s = self.s

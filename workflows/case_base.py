@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from core.chain import GENESIS, event_hash
     from core.contracts import (
+        ACT_CLOCK,
         ACT_NOTIFY,
         ACT_PROJECT,
         ERR_FORBIDDEN,
@@ -23,10 +24,14 @@ with workflow.unsafe.imports_passed_through():
         CaseSnapshot,
         CaseStatus,
         CaseView,
+        ClockPlan,
+        ClockRequest,
         ClockState,
         ExtensionInput,
         HandlingPlan,
+        MergedIn,
         NoticeInput,
+        Outcome,
         PartnerTask,
         PauseInput,
         ProjectInput,
@@ -35,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         Role,
         Satisfaction,
     )
-    from workflows.clocks import due_alarms, overdue
+    from workflows.clocks import due_alarms, overdue, start_clock
 
 # IO activities retry until the database is back: an accepted case must never be lost.
 IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -83,6 +88,8 @@ class CaseState:
         self.forced = False
         self.return_due: Any = None
         self.tried: list[str] = []  # departments this case was dispatched to
+        self.outcome: Outcome | None = None
+        self.merged_into: str | None = None
 
 
 class CaseCore:
@@ -146,23 +153,30 @@ class CaseCore:
             status=s.status, lead_department=s.lead, urgency=s.plan.urgency if s.plan else None, round=s.round,
             due={k: c.due_at for k, c in s.clocks.items()}, closed_at=s.closed_at, contacted=s.contacted_ever,
             resolution=review.resolution if review else None,
-            satisfaction=review.satisfaction if review else None,
+            satisfaction=review.satisfaction if review else (
+                Satisfaction.NOT_RATED if s.outcome is Outcome.UNRATED else None),
             clocks=s.clocks, overdue=overdue(s.clocks), escalation_level=s.escalation,
             paused=s.paused_since is not None, partners=list(s.partners.values()),
             dispatch_count=s.dispatch_count, return_count=s.returns,
+            outcome=s.outcome.value if s.outcome else None, merged_into=s.merged_into,
         )
 
     async def _queue_notice(self, template: str, recipient: str, key: str, context: dict | None = None,
-                            department: str | None = None) -> None:
-        """Render a notice into the outbox and record it in the timeline (caller holds the lock)."""
+                            department: str | None = None, for_case: MergedIn | None = None) -> None:
+        """Render a notice into the outbox and record it in the timeline (caller holds the lock).
+
+        ``for_case``: the notice belongs to a case merged into this one (its complainant, its tracking code).
+        """
         s = self.s
-        notice = NoticeInput(case_no=s.case.case_no, template=template, recipient=recipient,  # type: ignore[arg-type]
-                             department=department or s.lead, key=key, rules_version=s.case.rules_version,
+        notice = NoticeInput(case_no=for_case.case_no if for_case else s.case.case_no, template=template,
+                             recipient=recipient, department=department or s.lead, key=key,  # type: ignore[arg-type]
+                             rules_version=for_case.rules_version if for_case else s.case.rules_version,
                              context=context or {})
         notice_id = await self._activity(ACT_NOTIFY, notice, int)
-        await self._record("notice_queued", None, {"template": template, "recipient": recipient,
-                                                   "department": notice.department if recipient == "department"
-                                                   else None, "notice_id": notice_id})
+        await self._record("notice_queued", None, {
+            "template": template, "recipient": recipient, "notice_id": notice_id,
+            "department": notice.department if recipient in ("department", "department_head") else None,
+            **({"for_case": for_case.case_no} if for_case else {})})
 
     async def _fire(self, clock: ClockState) -> None:
         """Send each due reminder once (催办); on breach mark overdue, escalate and notify the supervisor (督办)."""
@@ -183,6 +197,21 @@ class CaseCore:
             await self._queue_notice("supervise", "supervisor", f"overdue-{clock.name}-{clock.round}",
                                      {"clock_label": clock.label, "due": clock.due_at.isoformat(),
                                       "escalation_level": s.escalation})
+
+    async def _start_round(self, note: str) -> None:
+        """重办: a new round for the lead department with a fresh resolution clock (caller holds the lock)."""
+        s = self.s
+        assert s.plan is not None
+        s.round += 1
+        s.contacts = 0
+        plan = await self._activity(ACT_CLOCK, ClockRequest(
+            rules_version=s.case.rules_version, name="resolution", urgency=s.plan.urgency,
+            started_at=workflow.now()), ClockPlan)
+        s.clocks["resolution"] = start_clock(plan, s.round)
+        s.status = CaseStatus.HANDLING
+        self._wake = True
+        await self._record("rehandle_started", None, {"round": s.round, "due_resolution": plan.due_at.isoformat()})
+        await self._queue_notice("rehandle", "department", f"rehandle-{s.round}", {"review_note": note})
 
     async def _activity(self, name: str, arg: Any, result_type: type | None) -> Any:
         return await workflow.execute_activity(name, arg, result_type=result_type,

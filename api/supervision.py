@@ -1,0 +1,169 @@
+"""Supervision routes: escalate, close with a finding, terminate, merge, order another round (上级复核), the
+quality rating (双评价) and the archive file (一事一档)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy.exc
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from api.auth import require
+from api.cases import act
+from api.deps import SessionDep, TemporalDep
+from api.errors import ApiError, not_found
+from api.schemas import ActionResult, Strict
+from core.contracts import (
+    Actor,
+    CaseStatus,
+    CloseInput,
+    EscalateInput,
+    MergeInput,
+    RehandleOrder,
+    Role,
+    TerminateInput,
+)
+from core.models import Case, CaseArchive, CaseRating
+from rules.store import load_engine
+from workflows.case import CaseWorkflow
+
+router = APIRouter(prefix="/cases", tags=["supervision"])
+Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
+Auditor = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
+OPEN_STATUSES = {CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
+                 CaseStatus.SUPERVISOR_REVIEW}
+
+
+class ReasonIn(Strict):
+    """A reason."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class FindingIn(Strict):
+    """复核结论."""
+
+    finding: str = Field(min_length=1, max_length=4000)
+
+
+class TerminateIn(Strict):
+    """终结: a reason code of the rules and a text."""
+
+    reason_code: str = Field(min_length=1, max_length=32)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class MergeIn(Strict):
+    """并单 into an open parent case."""
+
+    parent_case_no: str = Field(min_length=1, max_length=32)
+
+
+class NoteIn(Strict):
+    """A note."""
+
+    note: str = Field(default="", max_length=2000)
+
+
+class RatingIn(Strict):
+    """双评价: 1 (poor) to 5 (excellent) and a note."""
+
+    score: int = Field(ge=1, le=5)
+    note: str = Field(default="", max_length=2000)
+
+
+class RatingPublic(BaseModel):
+    """A quality rating."""
+
+    case_no: str
+    score: int
+    note: str
+    rated_by: str
+    rated_at: datetime
+
+
+@router.post("/{case_no}/escalate", response_model=ActionResult)
+async def escalate(case_no: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
+                   actor: Supervisor) -> ActionResult:
+    """督办升级: raise the escalation level; the lead department's head is notified."""
+    return await act(session, temporal, actor, case_no, CaseWorkflow.escalate,
+                     EscalateInput(actor=actor, reason=body.reason))
+
+
+@router.post("/{case_no}/close", response_model=ActionResult)
+async def close_case(case_no: str, body: FindingIn, session: SessionDep, temporal: TemporalDep,
+                     actor: Supervisor) -> ActionResult:
+    """Close the case with a finding (复核结论)."""
+    return await act(session, temporal, actor, case_no, CaseWorkflow.close_case,
+                     CloseInput(actor=actor, finding=body.finding))
+
+
+@router.post("/{case_no}/terminate", response_model=ActionResult)
+async def terminate(case_no: str, body: TerminateIn, session: SessionDep, temporal: TemporalDep,
+                    actor: Supervisor) -> ActionResult:
+    """终结: end the case with a reason code (不合理诉求, 重复诉求, 无法联系, 法定途径, …) and a text."""
+    case = _case(session, case_no)
+    reasons = load_engine(session, case.rules_version).rules.termination_reasons
+    if body.reason_code not in reasons:
+        raise ApiError(422, "unknown_reference", f"unknown reason_code {body.reason_code!r}; use one of "
+                       f"{', '.join(f'{k} ({v})' for k, v in reasons.items())}")
+    return await act(session, temporal, actor, case_no, CaseWorkflow.terminate,
+                     TerminateInput(actor=actor, **body.model_dump()))
+
+
+@router.post("/{case_no}/merge", response_model=ActionResult)
+async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: TemporalDep,
+                actor: Supervisor) -> ActionResult:
+    """并单: this duplicate joins an open parent; its complainant will get the parent's result."""
+    parent = _case(session, body.parent_case_no)
+    if CaseStatus(parent.status) not in OPEN_STATUSES:
+        raise ApiError(409, "state_conflict", f"case {parent.case_no} is {parent.status}: merge into an open case")
+    return await act(session, temporal, actor, case_no, CaseWorkflow.merge,
+                     MergeInput(actor=actor, parent_case_no=body.parent_case_no))
+
+
+@router.post("/{case_no}/rehandle", response_model=ActionResult)
+async def order_rehandle(case_no: str, body: NoteIn, session: SessionDep, temporal: TemporalDep,
+                         actor: Supervisor) -> ActionResult:
+    """上级复核: send the case back to the lead for another round."""
+    return await act(session, temporal, actor, case_no, CaseWorkflow.order_rehandle,
+                     RehandleOrder(actor=actor, note=body.note))
+
+
+@router.post("/{case_no}/rating", response_model=RatingPublic, status_code=201)
+def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -> RatingPublic:
+    """双评价: the supervisor rates the handling quality of a closed case (once)."""
+    case = _case(session, case_no)
+    if case.status not in (CaseStatus.CLOSED.value, CaseStatus.ARCHIVED.value):
+        raise ApiError(409, "state_conflict", f"case {case_no} is {case.status}: only closed cases are rated")
+    rating = CaseRating(case_no=case_no, score=body.score, note=body.note, rated_by=actor.id)
+    session.add(rating)
+    try:
+        session.commit()
+    except sqlalchemy.exc.IntegrityError as exc:
+        session.rollback()
+        raise ApiError(409, "state_conflict", f"case {case_no} is already rated") from exc
+    return RatingPublic(**rating.model_dump())
+
+
+@router.get("/{case_no}/archive")
+def read_archive(case_no: str, session: SessionDep, actor: Auditor) -> dict[str, Any]:
+    """一事一档: the archived file of a closed case (case, every event, partner tasks, notices, plan, chain head)."""
+    archive = session.get(CaseArchive, case_no)
+    if archive is None:
+        raise not_found(f"archive of case {case_no}")
+    rating = session.get(CaseRating, case_no)
+    return {"case_no": case_no, "archived_at": archive.archived_at, "bundle_sha256": archive.bundle_sha256,
+            "head_hash": archive.head_hash, "retain_until": archive.retain_until,
+            "anonymised_at": archive.anonymised_at, "rating": rating.model_dump() if rating else None,
+            "file": archive.bundle}
+
+
+def _case(session: SessionDep, case_no: str) -> Case:
+    case = session.exec(select(Case).where(Case.case_no == case_no)).first()
+    if case is None:
+        raise not_found(f"case {case_no}")
+    return case

@@ -1,0 +1,140 @@
+"""Supervision (督办): escalate, close with a finding, terminate (终结), merge (并单), order another round after
+上级复核 — each a supervisor Update with a validator, each in the timeline with who did it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from core.contracts import (
+        Actor,
+        CaseStatus,
+        CaseView,
+        CloseInput,
+        EscalateInput,
+        MergedIn,
+        MergeInput,
+        Outcome,
+        RehandleOrder,
+        TerminateInput,
+        workflow_id,
+    )
+    from workflows.case_base import conflict
+    from workflows.case_partners import PartnerActions
+
+OPEN = (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
+        CaseStatus.SUPERVISOR_REVIEW)
+
+
+class SupervisionActions(PartnerActions):
+    """Supervisor Updates and the closing paths they share with the review."""
+
+    _merged: list[MergedIn]
+
+    def _require_open(self, action: str) -> None:
+        if self.s.status not in OPEN:
+            raise conflict(f"cannot {action}: the case is {self.s.status.value} ({self.s.status.label})")
+
+    async def _close(self, outcome: Outcome, actor: Actor | None, data: dict[str, Any]) -> None:
+        """Close the case: cancel open partner requests, stop the clocks, record why (caller holds the lock)."""
+        s = self.s
+        await self._cancel_partners(f"case closed ({outcome.value})")
+        for name in list(s.clocks):
+            self._stop_clock(name)
+        s.status, s.closed_at, s.outcome = CaseStatus.CLOSED, workflow.now(), outcome
+        await self._record("closed", actor, {"outcome": outcome.value, "round": s.round, **data})
+
+    @workflow.update
+    async def escalate(self, inp: EscalateInput) -> CaseView:
+        """督办升级: raise the escalation level with a reason; the lead department's head is notified."""
+        async with self._lock:
+            self._check_escalate(inp)
+            self.s.escalation += 1
+            await self._record("escalated", inp.actor, {"reason": inp.reason, "escalation_level": self.s.escalation})
+            await self._queue_notice("escalate", "department_head", f"escalate-{self.s.escalation}",
+                                     {"reason": inp.reason, "escalation_level": self.s.escalation})
+        return self.view()
+
+    @escalate.validator
+    def _check_escalate(self, inp: EscalateInput) -> None:
+        self._require_supervisor(inp.actor)
+        self._require_open("escalate")
+        if self.s.lead is None:
+            raise conflict("the case has no lead department to escalate to (it is in arbitration)")
+
+    @workflow.update
+    async def close_case(self, inp: CloseInput) -> CaseView:
+        """Close the case with a supervisor's finding (复核结论)."""
+        async with self._lock:
+            self._check_close(inp)
+            await self._close(Outcome.FINDING, inp.actor, {"finding": inp.finding})
+        return self.view()
+
+    @close_case.validator
+    def _check_close(self, inp: CloseInput) -> None:
+        self._require_supervisor(inp.actor)
+        self._require_open("close the case")
+
+    @workflow.update
+    async def terminate(self, inp: TerminateInput) -> CaseView:
+        """终结: end an unreasonable, repeated, unreachable or legal-channel claim with a reason."""
+        async with self._lock:
+            self._check_terminate(inp)
+            await self._close(Outcome.TERMINATED, inp.actor, {"reason_code": inp.reason_code, "text": inp.text})
+        return self.view()
+
+    @terminate.validator
+    def _check_terminate(self, inp: TerminateInput) -> None:
+        self._require_supervisor(inp.actor)
+        self._require_open("terminate")
+
+    @workflow.update
+    async def order_rehandle(self, inp: RehandleOrder) -> CaseView:
+        """上级复核: the supervisor sends the case back to the lead for another round."""
+        async with self._lock:
+            self._check_order_rehandle(inp)
+            await self._record("rehandle_ordered", inp.actor, {"note": inp.note, "round": self.s.round})
+            await self._start_round(inp.note)
+        return self.view()
+
+    @order_rehandle.validator
+    def _check_order_rehandle(self, inp: RehandleOrder) -> None:
+        self._require_supervisor(inp.actor)
+        self._require(CaseStatus.SUPERVISOR_REVIEW, "order another round")
+
+    @workflow.update
+    async def merge(self, inp: MergeInput) -> CaseView:
+        """并单: this duplicate joins an open parent; its complainant will get the parent's result."""
+        async with self._lock:
+            self._check_merge(inp)
+            await self._merge_into(inp.parent_case_no, inp.actor)
+        return self.view()
+
+    @merge.validator
+    def _check_merge(self, inp: MergeInput) -> None:
+        if inp.actor is not None:
+            self._require_supervisor(inp.actor)
+        self._require_open("merge")
+        if inp.parent_case_no == self.s.case.case_no:
+            raise conflict("a case cannot be merged into itself")
+
+    async def _merge_into(self, parent: str, actor: Actor | None) -> None:
+        """Tell the parent, then close as merged (caller holds the lock)."""
+        s = self.s
+        try:
+            await workflow.get_external_workflow_handle(workflow_id(parent)).signal(
+                "merge_in", MergedIn(case_no=s.case.case_no, rules_version=s.case.rules_version))
+        except Exception as exc:  # the parent is unknown or already finished
+            raise conflict(f"case {parent} is not open: it cannot take a merged case") from exc
+        s.merged_into = parent
+        await self._close(Outcome.MERGED, actor, {"parent": parent})
+        await self._queue_notice("merged", "complainant", "merged", {"parent_case_no": parent})
+
+    @workflow.signal
+    async def merge_in(self, merged: MergedIn) -> None:
+        """A duplicate joined this case: its complainant gets this case's result notice too."""
+        async with self._lock:
+            self._merged.append(merged)
+            await self._record("merged_in", None, {"case_no": merged.case_no})
