@@ -266,3 +266,28 @@ async def test_partner_silent_past_its_deadline_escalates_and_a_late_reply_is_ac
     child = ts_env.client.get_workflow_handle(f"{handle.id}-partner-xicheng-sthj-r1")
     assert await child.result() == "replied"
     await handle.terminate("test done")
+
+
+async def test_no_review_answer_within_the_window_closes_as_unrated(ts_env, ts_worker, engine, settings) -> None:
+    from core.contracts import ReplyInput
+
+    handle = await start(ts_env, ts_worker, engine, settings)
+    await handle.execute_update(CaseWorkflow.await_plan)
+    await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
+    await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))
+    view = await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="已处理"))
+    window = view.clocks["review"]
+    assert window.reminders == [] and window.limit == "3 个工作日"
+    await ts_env.sleep(window.due_at - await ts_env.get_current_time() + timedelta(minutes=5))
+    result = await handle.result()
+    assert result.status.value == "archived"
+    no = case_no(handle)
+    timeout = events(engine, no, "review_timeout")
+    assert len(timeout) == 1 and timeout[0].data["satisfaction"] == "未评价"
+    assert abs(aware(timeout[0].at) - window.due_at) < timedelta(seconds=5)
+    assert events(engine, no, "closed")[0].data["outcome"] == "unrated"
+    with Session(engine) as s:
+        from core.models import Case
+
+        row = s.exec(select(Case).where(Case.case_no == no)).one()
+    assert row.satisfaction == "未评价" and row.outcome == "unrated"
