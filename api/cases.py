@@ -45,6 +45,7 @@ from rules.store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+UPDATE_WAIT_SECONDS = 30
 Intake = Annotated[Actor, Depends(require(Role.INTAKE))]
 Handler = Annotated[Actor, Depends(require(Role.HANDLER))]
 Reviewer = Annotated[Actor, Depends(require(Role.INTAKE, Role.SUPERVISOR))]
@@ -154,7 +155,10 @@ async def run_update(client: Client, case_no: str, update: Any, arg: Any) -> Act
     """Run an Update on the case workflow; the workflow's validators decide who may (403) and when (409)."""
     handle = client.get_workflow_handle(workflow_id(case_no))
     try:
-        view: CaseView = await handle.execute_update(update, arg)
+        view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg), timeout=UPDATE_WAIT_SECONDS)
+    except TimeoutError as exc:
+        raise ApiError(503, "unavailable", f"case {case_no} did not answer in time; the action may still be applied, "
+                       "check the case before retrying", {"Retry-After": "5"}) from exc
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):

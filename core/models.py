@@ -76,7 +76,7 @@ class Case(SQLModel, table=True):
     intake_hash: str = Field(default="", max_length=64)
     urgency_requested: str | None = Field(default=None, max_length=8)
     urgency: str | None = Field(default=None, max_length=8)
-    status: str = Field(default="received", max_length=16, index=True)
+    status: str = Field(default="received", max_length=32, index=True)
     lead_department: str | None = Field(default=None, max_length=32, index=True)
     rules_version: str = Field(max_length=64)
     round: int = 1
