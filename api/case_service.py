@@ -91,11 +91,24 @@ def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
         case.merge_parent = next((no for no, status in earlier if status in OPEN_STATUSES), None)
 
 
-def get_case(session: Session, case_no: str, actor: Actor) -> Case:
-    """A case the actor may see (handlers: only their department's)."""
+def find_case(session: Session, case_no: str) -> Case:
+    """A case by number, or 404 (no visibility check: for routes whose workflow validates the actor)."""
     case = session.exec(select(Case).where(Case.case_no == case_no)).first()
     if case is None:
         raise not_found(f"case {case_no}")
+    return case
+
+
+def require_code(codes: dict[str, str], code: str) -> None:
+    """422 unless ``code`` is one of the rules' reason codes (退单 / 终结)."""
+    if code not in codes:
+        raise ApiError(422, "unknown_reference", f"unknown reason_code {code!r}; use one of "
+                       f"{', '.join(f'{k} ({v})' for k, v in codes.items())}")
+
+
+def get_case(session: Session, case_no: str, actor: Actor) -> Case:
+    """A case the actor may see (handlers: only their department's)."""
+    case = find_case(session, case_no)
     if actor.role is Role.HANDLER and case.lead_department is None:
         raise ApiError(409, "state_conflict", f"case {case_no} is still being dispatched, retry in a moment")
     if actor.role is Role.HANDLER and case.lead_department != actor.department:

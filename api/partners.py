@@ -15,7 +15,7 @@ from api import case_service as svc
 from api.auth import require
 from api.cases import Handler, Staff, act, run_update
 from api.deps import SessionDep, TemporalDep
-from api.errors import ApiError, not_found
+from api.errors import ApiError
 from api.schemas import ActionResult, Strict
 from core.contracts import (
     Actor,
@@ -102,18 +102,11 @@ def _known_departments(session: Session, case: Case, codes: list[str]) -> None:
         raise ApiError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
 
 
-def _case(session: Session, case_no: str) -> Case:
-    case = session.exec(select(Case).where(Case.case_no == case_no)).first()
-    if case is None:
-        raise not_found(f"case {case_no}")
-    return case
-
-
 @router.post("/cases/{case_no}/partners", response_model=ActionResult)
 async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """Ask partner departments for help (协办); each must answer within the rules' limit (1 working day)."""
-    _known_departments(session, _case(session, case_no), [r.department for r in body.requests])
+    _known_departments(session, svc.find_case(session, case_no), [r.department for r in body.requests])
     return await act(session, temporal, actor, case_no, CaseWorkflow.request_partners,
                      PartnersInput(actor=actor, requests=body.requests))
 
@@ -122,7 +115,7 @@ async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, 
 async def reply_as_partner(case_no: str, body: PartnerReplyIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """A partner department answers the lead (协办答复); late answers are accepted and marked late."""
-    _case(session, case_no)
+    svc.find_case(session, case_no)
     return await run_update(temporal, case_no, CaseWorkflow.partner_reply,
                             PartnerReplyInput(actor=actor, content=body.content))
 
@@ -140,10 +133,7 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
                       actor: Handler) -> ActionResult:
     """退单: return a dispatched case within the return window, with a reason code and text."""
     case = svc.get_case(session, case_no, actor)
-    reasons = load_engine(session, case.rules_version).rules.dispatch.return_reasons
-    if body.reason_code not in reasons:
-        raise ApiError(422, "unknown_reference", f"unknown reason_code {body.reason_code!r}; use one of "
-                       f"{', '.join(f'{k} ({v})' for k, v in reasons.items())}")
+    svc.require_code(load_engine(session, case.rules_version).rules.dispatch.return_reasons, body.reason_code)
     return await act(session, temporal, actor, case_no, CaseWorkflow.return_case,
                      ReturnInput(actor=actor, **body.model_dump()))
 
@@ -152,7 +142,7 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
 async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
-    _known_departments(session, _case(session, case_no), [body.department])
+    _known_departments(session, svc.find_case(session, case_no), [body.department])
     return await act(session, temporal, actor, case_no, CaseWorkflow.arbitrate,
                      AssignInput(actor=actor, **body.model_dump()))
 
@@ -161,7 +151,7 @@ async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal:
 async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """改派: move a case to another department (only a supervisor can, also after sign-for)."""
-    _known_departments(session, _case(session, case_no), [body.department])
+    _known_departments(session, svc.find_case(session, case_no), [body.department])
     return await act(session, temporal, actor, case_no, CaseWorkflow.reassign,
                      AssignInput(actor=actor, **body.model_dump()))
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import sqlalchemy.exc
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
+from api import case_service as svc
 from api.auth import require
 from api.cases import act
 from api.deps import SessionDep, TemporalDep
@@ -26,7 +26,7 @@ from core.contracts import (
     Role,
     TerminateInput,
 )
-from core.models import Case, CaseArchive, CaseRating
+from core.models import CaseArchive, CaseRating
 from rules.store import load_engine
 from workflows.case import CaseWorkflow
 
@@ -105,11 +105,8 @@ async def close_case(case_no: str, body: FindingIn, session: SessionDep, tempora
 async def terminate(case_no: str, body: TerminateIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """终结: end the case with a reason code (不合理诉求, 重复诉求, 无法联系, 法定途径, …) and a text."""
-    case = _case(session, case_no)
-    reasons = load_engine(session, case.rules_version).rules.termination_reasons
-    if body.reason_code not in reasons:
-        raise ApiError(422, "unknown_reference", f"unknown reason_code {body.reason_code!r}; use one of "
-                       f"{', '.join(f'{k} ({v})' for k, v in reasons.items())}")
+    case = svc.find_case(session, case_no)
+    svc.require_code(load_engine(session, case.rules_version).rules.termination_reasons, body.reason_code)
     return await act(session, temporal, actor, case_no, CaseWorkflow.terminate,
                      TerminateInput(actor=actor, **body.model_dump()))
 
@@ -118,7 +115,7 @@ async def terminate(case_no: str, body: TerminateIn, session: SessionDep, tempor
 async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: TemporalDep,
                 actor: Supervisor) -> ActionResult:
     """并单: this duplicate joins an open parent; its complainant will get the parent's result."""
-    parent = _case(session, body.parent_case_no)
+    parent = svc.find_case(session, body.parent_case_no)
     if CaseStatus(parent.status) not in OPEN_STATUSES:
         raise ApiError(409, "state_conflict", f"case {parent.case_no} is {parent.status}: merge into an open case")
     return await act(session, temporal, actor, case_no, CaseWorkflow.merge,
@@ -136,7 +133,7 @@ async def order_rehandle(case_no: str, body: NoteIn, session: SessionDep, tempor
 @router.post("/{case_no}/rating", response_model=RatingPublic, status_code=201)
 def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -> RatingPublic:
     """双评价: the supervisor rates the handling quality of a closed case (once)."""
-    case = _case(session, case_no)
+    case = svc.find_case(session, case_no)
     if case.status not in (CaseStatus.CLOSED.value, CaseStatus.ARCHIVED.value):
         raise ApiError(409, "state_conflict", f"case {case_no} is {case.status}: only closed cases are rated")
     rating = CaseRating(case_no=case_no, score=body.score, note=body.note, rated_by=actor.id)
@@ -160,10 +157,3 @@ def read_archive(case_no: str, session: SessionDep, actor: Auditor) -> dict[str,
             "head_hash": archive.head_hash, "retain_until": archive.retain_until,
             "anonymised_at": archive.anonymised_at, "rating": rating.model_dump() if rating else None,
             "file": archive.bundle}
-
-
-def _case(session: SessionDep, case_no: str) -> Case:
-    case = session.exec(select(Case).where(Case.case_no == case_no)).first()
-    if case is None:
-        raise not_found(f"case {case_no}")
-    return case

@@ -112,6 +112,7 @@ async def test_overdue_and_due_before_work_lists(api, tokens, engine) -> None:
     r = await api.post("/api/v1/cases", json=complaint(kind="求助"), headers=auth(tokens["intake"]))
     soon = r.json()["case_no"]
     await eventually(lambda: _projected(api, tokens, soon))
+    await eventually(lambda: _projected(api, tokens, late))  # intake's events are all in, none will follow
     with session_scope(engine) as s:  # what the projection writes when a clock breaches (covered by workflow tests)
         row = s.exec(select(Case).where(Case.case_no == late)).one()
         row.overdue = True
@@ -128,5 +129,7 @@ async def test_overdue_and_due_before_work_lists(api, tokens, engine) -> None:
 
 
 async def _projected(api, tokens, case_no):  # type: ignore[no-untyped-def]
+    """The case once the last intake event (the dispatch notice) is projected."""
     case = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(tokens["supervisor"]))).json()
-    return case if case["due"] else None
+    done = any(e["type"] == "notice_queued" and e["data"]["template"] == "dispatch" for e in case["timeline"])
+    return case if done else None
