@@ -49,6 +49,11 @@ async def read(api, tokens, case_no, until=None):  # type: ignore[no-untyped-def
     raise AssertionError(f"not reached: {case['status']} {case.get('outcome')}")
 
 
+def queued(case: dict, template: str) -> bool:
+    """The notice of ``template`` is in the outbox (its timeline event follows the insert)."""
+    return any(e["type"] == "notice_queued" and e["data"]["template"] == template for e in case["timeline"])
+
+
 async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, tokens) -> None:
     case_no = await post_case(api, tokens)
     sup = auth(tokens["supervisor"])
@@ -83,7 +88,7 @@ async def test_supervisor_review_orders_another_round_and_escalates(api, tokens,
     assert r.status_code == 409  # not in supervisor review
     r = await api.post(f"/api/v1/cases/{case_no}/escalate", json={"reason": "社会关注度高"}, headers=sup)
     assert r.status_code == 200, r.text
-    case = await read(api, tokens, case_no, lambda c: c["escalation_level"] == 1)
+    case = await read(api, tokens, case_no, lambda c: queued(c, "escalate"))
     assert any(e["type"] == "escalated" and e["actor"]["role"] == "supervisor" for e in case["timeline"])
     with Session(engine) as s:
         head = s.exec(select(Notice).where(Notice.case_no == case_no, Notice.template == "escalate")).one()
@@ -105,6 +110,8 @@ async def test_merge_of_a_duplicate_gets_the_parent_result(api, tokens, engine) 
     assert dup["outcome"] == "merged" and dup["merged_into"] == parent
     await read(api, tokens, parent, lambda c: any(e["type"] == "merged_in" for e in c["timeline"]))
     await handle_round(api, tokens, parent)
+    await read(api, tokens, parent, lambda c: any(  # the reply queued a result notice for the duplicate too
+        e["type"] == "notice_queued" and e["data"].get("for_case") == duplicate for e in c["timeline"]))
     with Session(engine) as s:
         notices = s.exec(select(Notice).where(Notice.case_no == duplicate)).all()
     assert {n.template for n in notices} >= {"acceptance", "merged", "result"}
@@ -126,8 +133,7 @@ async def test_third_case_about_the_same_matter_is_flagged(api, tokens, engine) 
                        headers=auth(tokens["intake"]))
     third = r.json()
     assert third["repeat_count"] == 3 and third["repeat_of"] == second
-    case = await read(api, tokens, third["case_no"], lambda c: any(e["type"] == "repeat_flagged"
-                                                                   for e in c["timeline"]))
+    case = await read(api, tokens, third["case_no"], lambda c: queued(c, "repeat"))
     assert case["repeat_flag"] is True
     assert (await read(api, tokens, second))["repeat_of"] == first
     assert (await read(api, tokens, other))["repeat_of"] is None
