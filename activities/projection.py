@@ -60,8 +60,9 @@ class ProjectionActivities:
         case.lead_department = snap.lead_department
         case.urgency = snap.urgency.value if snap.urgency else None
         case.round = snap.round
-        case.due = {k: v.isoformat() for k, v in snap.due.items()}
-        case.due_resolution = snap.due.get("resolution")
+        case.due = {k: c.due_at.isoformat() for k, c in snap.clocks.items()}
+        resolution = snap.clocks.get("resolution")
+        case.due_resolution = resolution.due_at if resolution else None
         case.contacted = snap.contacted
         case.resolution = snap.resolution.value if snap.resolution else None
         case.satisfaction = snap.satisfaction.value if snap.satisfaction else None

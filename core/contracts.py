@@ -231,7 +231,6 @@ class CaseSnapshot(BaseModel):
     lead_department: str | None = None
     urgency: Urgency | None = None
     round: int = 1
-    due: dict[str, datetime] = Field(default_factory=dict)
     closed_at: datetime | None = None
     resolution: Resolution | None = None
     satisfaction: Satisfaction | None = None

@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from functools import lru_cache
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
@@ -19,8 +20,6 @@ PHONE_RE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11})$")
 def _load_key(explicit: str, key_file: str) -> bytes:
     if explicit:
         return explicit.encode()
-    from pathlib import Path
-
     path = Path(key_file)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,11 +89,7 @@ class RulesEngine:
 
     def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
         """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
-        gaps: set[int] = set()
-        if limit.working_hours is not None:
-            due = self.working_time.add(start, limit.working_hours * 3600)
-        else:
-            due, gaps = self.calendar.due(start, limit)
+        due, gaps = self._due(start, limit)
         working = limit.working
         plan = ClockPlan(name=name, label=CLOCK_LABELS[name], started_at=start, due_at=due.astimezone(UTC),
                          limit=limit.label(), working=working)
@@ -177,9 +173,15 @@ class RulesEngine:
                 return r.by_category[code]
         return r.default_years
 
+    def _due(self, start: datetime, limit: Limit) -> tuple[datetime, set[int]]:
+        """Due time of a limit (office hours, working days or natural hours) and the calendar gap years met."""
+        if limit.working_hours is not None:
+            return self.working_time.add(start, limit.working_hours * 3600), set()
+        return self.calendar.due(start, limit)
+
     def deadline(self, start: datetime, limit: Limit) -> datetime:
-        """A plain deadline without reminders (for example the end of the return window)."""
-        return self.clock("return_window", start, limit)[0].due_at
+        """A plain deadline without reminders (for example the end of the return window), in UTC."""
+        return self._due(start, limit)[0].astimezone(UTC)
 
     def dispatch_to(self, department: str, at: datetime) -> DispatchPlan:
         """A (re-)dispatch: the department's sign-for clock and return window from ``at``."""

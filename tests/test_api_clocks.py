@@ -94,10 +94,14 @@ async def test_pause_decision_and_resume(api, tokens) -> None:
     r = await api.post(f"{url}/reply", json={"content": "已处理"}, headers=handler)
     assert r.status_code == 409 and "paused" in r.json()["message"]
     paused = await eventually(lambda: _clock_paused(api, tokens, case_no, True))
-    assert paused["resolution"]["paused"]
+    assert paused["resolution"]["paused"] and paused["resolution"]["remaining_seconds"] > 0
     assert (await api.post(f"{url}/resume", json={"note": "材料已收到"}, headers=handler)).is_success
     resumed = await eventually(lambda: _clock_paused(api, tokens, case_no, False))
-    assert resumed["resolution"]["paused_seconds"] >= 0 and not resumed["resolution"]["paused"]
+    # the due time moves by the paused office time (zero outside office hours), never backwards
+    assert resumed["resolution"]["due_at"] >= paused["resolution"]["due_at"]
+    case = (await api.get(url, headers=sup)).json()
+    assert [e["type"] for e in case["timeline"] if e["type"] in ("pause_requested", "paused", "resumed")] == [
+        "pause_requested", "paused", "resumed"]
     assert (await api.post(f"{url}/reply", json={"content": "已处理"}, headers=handler)).is_success
 
 

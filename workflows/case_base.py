@@ -151,7 +151,7 @@ class CaseCore:
         review = s.review
         return CaseSnapshot(
             status=s.status, lead_department=s.lead, urgency=s.plan.urgency if s.plan else None, round=s.round,
-            due={k: c.due_at for k, c in s.clocks.items()}, closed_at=s.closed_at, contacted=s.contacted_ever,
+            closed_at=s.closed_at, contacted=s.contacted_ever,
             resolution=review.resolution if review else None,
             satisfaction=review.satisfaction if review else (
                 Satisfaction.NOT_RATED if s.outcome is Outcome.UNRATED else None),

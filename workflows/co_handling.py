@@ -8,16 +8,13 @@ cancelled.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import ACT_NOTIFY, CoHandlingInput, NoticeInput, PartnerAlarm
+    from workflows.case_base import IO_RETRY, IO_TIMEOUT
     from workflows.clocks import due_alarms
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
 @workflow.defn
@@ -55,7 +52,7 @@ class CoHandlingWorkflow:
                 case_no=inp.case_no, template="reminder", recipient="department", department=inp.department,
                 key=f"partner-reminder-{inp.department}-r{inp.round}-{pct}", rules_version=inp.rules_version,
                 context={"clock_label": self.clock.label, "percent": pct, "due": self.clock.due_at.isoformat()},
-            ), result_type=int, start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+            ), result_type=int, start_to_close_timeout=IO_TIMEOUT, retry_policy=IO_RETRY)
             await case.signal("partner_alarm", PartnerAlarm(department=inp.department, round=inp.round,
                                                             kind="reminder", threshold=r.threshold))
         if breach:
