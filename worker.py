@@ -41,7 +41,7 @@ def activities_for(engine: sa.Engine, settings: Settings) -> list:
     planning, projection = PlanningActivities(engine), ProjectionActivities(engine)
     notices, archive = NoticeActivities(engine, settings), ArchiveActivities(engine)
     return [planning.plan_case, planning.start_clock, planning.extend_clock, planning.shift_clock,
-            planning.plan_dispatch, planning.start_partner_clock,
+            planning.plan_dispatch, planning.start_partner_clock, planning.rebase_case,
             projection.project_events, notices.queue_notice, archive.archive_case,
             RetentionActivities(engine).sweep_retention]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -13,6 +13,7 @@ from core.contracts import (
     ACT_EXTEND,
     ACT_PARTNER_CLOCK,
     ACT_PLAN,
+    ACT_REBASE,
     ACT_SHIFT,
     CaseInput,
     ClockPlan,
@@ -23,9 +24,13 @@ from core.contracts import (
     ExtendRequest,
     HandlingPlan,
     PartnerClockRequest,
+    RebaseRequest,
+    RebaseResult,
     ShiftRequest,
 )
+from core.models import Case
 from rules.engine import ExtensionTooLong, RulesEngine, UnknownReference
+from rules.migration import rebase
 from rules.store import RulesNotFound, load_engine
 
 
@@ -37,10 +42,17 @@ class PlanningActivities:
 
     @activity.defn(name=ACT_PLAN)
     def plan_case(self, case: CaseInput) -> HandlingPlan:
-        """Lead department, urgency and every clock's due time for a new case."""
+        """Lead department, urgency, priority, screening and every clock's due time for a new case.
+
+        The complaint's text and special groups are read here from the case row: they never enter the workflow.
+        """
         rules = self._rules(case.rules_version)
+        with Session(self.engine) as session:
+            row = session.exec(select(Case.description, Case.special_groups)
+                               .where(Case.case_no == case.case_no)).first()
+        text, groups = (row[0], list(row[1] or [])) if row else ("", [])
         try:
-            return rules.plan(case)
+            return rules.plan(case, text, groups)
         except UnknownReference as exc:
             raise ApplicationError(str(exc), type="UnknownReference", non_retryable=True) from exc
 
@@ -85,6 +97,11 @@ class PlanningActivities:
         """挂起 ended: the clock moved by the paused (working) time."""
         rules = self._rules(req.rules_version)
         return rules.shift(req.clock, req.paused_from, req.paused_to)[0]
+
+    @activity.defn(name=ACT_REBASE)
+    def rebase_case(self, req: RebaseRequest) -> RebaseResult:
+        """规则迁移: the case re-planned under another rules version (department and deadlines)."""
+        return rebase(self._rules(req.to_version), req)
 
     def _rules(self, version: str) -> RulesEngine:
         try:

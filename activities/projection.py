@@ -75,6 +75,9 @@ class ProjectionActivities:
         case.return_count = snap.return_count
         case.outcome = snap.outcome
         case.merged_into = snap.merged_into
+        case.rules_version = snap.rules_version or case.rules_version
+        case.priority = snap.priority
+        case.screening = snap.screening
         case.workflow_started = True
         case.last_seq = max(e.seq for e in inp.events)
         case.updated_at = utcnow()

@@ -173,6 +173,7 @@ class ClockState(BaseModel):
     breached_at: datetime | None = None
     paused_since: datetime | None = None
     paused_seconds: float = 0.0
+    extended_days: int = 0  # 延期 granted so far (working days), kept when a rules migration re-computes the clock
 
     @property
     def running(self) -> bool:
@@ -187,6 +188,17 @@ class ClockState(BaseModel):
         if self.breached_at is None:
             times.append(self.due_at)
         return min(times) if times else None
+
+
+class Screening(BaseModel):
+    """A screening rule that matched: the complaint is transferred, pointed to a legal channel or not accepted."""
+
+    code: str
+    name: str = ""
+    action: Literal["transfer", "legal_channel", "not_accepted"]
+    target: str | None = None  # transfer: 110 / 119 / 120 / 122
+    reply: str
+    matched: str  # the keyword or category that matched
 
 
 class HandlingPlan(BaseModel):
@@ -204,6 +216,9 @@ class HandlingPlan(BaseModel):
     return_limit: int = 2
     partner_question: str = ""
     max_rounds: int = 2
+    priority: int = 0  # special groups (绿色通道) raise it
+    urgency_reason: str | None = None  # e.g. 关键词「燃气泄漏」
+    screening: Screening | None = None  # routed away instead of handled
 
     def due(self, clock: str) -> datetime | None:
         """The due time of a clock, if the plan has it."""
@@ -244,6 +259,9 @@ class CaseSnapshot(BaseModel):
     return_count: int = 0
     outcome: str | None = None
     merged_into: str | None = None
+    rules_version: str | None = None  # the pinned version (changes only through a rules migration)
+    priority: int = 0
+    screening: str | None = None  # the screening rule that routed the case away
 
 
 class ProjectInput(BaseModel):
@@ -539,6 +557,9 @@ class Outcome(StrEnum):
     FINDING = "finding"  # a supervisor closed it with a finding
     TERMINATED = "terminated"  # 终结
     MERGED = "merged"  # 并单 into another case
+    TRANSFERRED = "transferred"  # 即时转 110/119/120/122 (screening)
+    LEGAL_CHANNEL = "legal_channel"  # 告知法定途径 (screening)
+    NOT_ACCEPTED = "not_accepted"  # 不予受理 (screening)
 
 
 class EscalateInput(BaseModel):
@@ -582,3 +603,58 @@ class MergedIn(BaseModel):
 
     case_no: str
     rules_version: str
+
+
+# ---- rules migration (规则迁移) ------------------------------------------------------------------------------
+
+ACT_REBASE = "rebase_case"
+
+
+class RulesMigration(BaseModel):
+    """Signal: move an open case to another rules version (an audited, explicit migration)."""
+
+    version: str
+    reason: str = Field(min_length=1, max_length=2000)
+    actor: Actor
+    migration_id: str = Field(min_length=1, max_length=64)
+
+
+class RebaseRequest(BaseModel):
+    """What a rules migration needs to know about a case to re-plan it under another version."""
+
+    case: CaseInput
+    to_version: str
+    status: CaseStatus
+    lead: str | None = None
+    dispatch_count: int = 1
+    urgency: Urgency
+    round: int = 1
+    clocks: dict[str, ClockState] = Field(default_factory=dict)
+    at: datetime
+
+
+class ClockChange(BaseModel):
+    """A clock whose due time a migration moves."""
+
+    name: str
+    round: int = 1
+    old_due: datetime
+    new_due: datetime
+
+
+class RebaseResult(BaseModel):
+    """A case re-planned under another rules version: what changes, or why it cannot be migrated."""
+
+    case_no: str
+    from_version: str
+    to_version: str
+    skipped: str | None = None
+    clocks: dict[str, ClockState] = Field(default_factory=dict)  # the changed clocks, ready to replace
+    clock_changes: list[ClockChange] = Field(default_factory=list)
+    old_department: str | None = None
+    dispatch: DispatchPlan | None = None  # a new lead (only for cases nobody has signed for yet)
+
+    @property
+    def changed(self) -> bool:
+        """Department or a deadline changes."""
+        return self.skipped is None and bool(self.clock_changes or self.dispatch)

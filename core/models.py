@@ -95,6 +95,9 @@ class Case(SQLModel, table=True):
     repeat_flag: bool = Field(default=False, index=True)
     merge_parent: str | None = Field(default=None, max_length=32)  # automatic 并单 requested at intake
     merged_into: str | None = Field(default=None, max_length=32)
+    special_groups: list = _json(nullable=False, default=list, server_default="[]")  # 绿色通道 (plan reads it)
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    screening: str | None = Field(default=None, max_length=32)  # the screening rule that routed it away
     resolution: str | None = Field(default=None, max_length=8)
     satisfaction: str | None = Field(default=None, max_length=8)
     received_at: datetime = _ts(nullable=False)
@@ -176,8 +179,23 @@ class RuleVersion(SQLModel, table=True):
     yaml_text: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     source: str = Field(default="", max_length=200)
     active: bool = Field(default=False, index=True)
+    title: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    published_by: str | None = Field(default=None, max_length=32)
     created_at: datetime = _ts(nullable=False, default=utcnow)
     activated_at: datetime | None = _ts(nullable=True)
+
+
+class RuleAudit(SQLModel, table=True):
+    """Who published, activated or migrated a rules version, when, and what it did (append-only)."""
+
+    __tablename__ = "rule_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False, default=utcnow)
+    action: str = Field(max_length=16)  # publish, activate, migrate
+    version: str = Field(max_length=64, index=True)
+    actor: str = Field(max_length=32)  # API key id or "cli"
+    detail: dict = _json(nullable=False, default=dict)
 
 
 class ApiKey(SQLModel, table=True):

@@ -5,10 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from core.contracts import CaseInput, ClockPlan, ClockState, DispatchPlan, HandlingPlan, Reminder, Urgency
+from core.contracts import (
+    CaseInput,
+    ClockPlan,
+    ClockState,
+    DispatchPlan,
+    HandlingPlan,
+    Reminder,
+    Screening,
+    Urgency,
+)
 from rules import templates
 from rules.calendar import WorkCalendar, WorkingTime
-from rules.schema import Category, Department, Limit, Route, Rules, leaves
+from rules.checks import min_level
+from rules.schema import LEVELS, Category, Department, Limit, Route, Rules, leaves
 
 CLOCK_LABELS = {
     "sign_for": "签收",
@@ -26,6 +36,20 @@ class ExtensionTooLong(ValueError):
 
 class UnknownReference(ValueError):
     """A case names a category, district or street the rules do not know."""
+
+
+class LevelProhibited(ValueError):
+    """Department-level work may not be dispatched to a street-level department."""
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the rules read from a complaint's text and special groups: urgency, priority, screening."""
+
+    urgency: Urgency
+    reason: str | None = None
+    priority: int = 0
+    screening: Screening | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,44 @@ class RulesEngine:
         """The requested urgency, else the category's default, else 一般."""
         return requested or self.categories[category][1].urgency or Urgency.NORMAL
 
+    def screen(self, category: str, text: str) -> Screening | None:
+        """The first screening rule the category or a keyword of the text matches (即时转, 法定途径, 不予受理)."""
+        major = self.categories[category][0].code if category in self.categories else None
+        for rule in self.rules.screening:
+            matched = next((c for c in rule.categories if c in (category, major)), None)
+            matched = matched or next((k for k in rule.keywords if k in text), None)
+            if matched:
+                return Screening(code=rule.code, name=rule.name, action=rule.action.value, target=rule.target,
+                                 reply=rule.reply, matched=matched)
+        return None
+
+    def assess(self, category: str, text: str, groups: list[str], requested: Urgency | None) -> Assessment:
+        """Urgency (紧急 by keyword or group beats all; else requested, keyword, category), priority, screening."""
+        major = self.categories[category][0].code if category in self.categories else None
+        found: tuple[Urgency, str] | None = None
+        for rule in self.rules.urgency.keywords:
+            word = next((k for k in rule.keywords if k in text), None)
+            if word and (not rule.categories or {category, major} & set(rule.categories)):
+                found = (rule.urgency, f"关键词「{word}」")
+                break
+        special = [self.rules.urgency.special_groups[g] for g in groups if g in self.rules.urgency.special_groups]
+        priority = max((g.priority for g in special), default=0)
+        for g in special:
+            if g.urgency and (found is None or g.urgency is Urgency.URGENT):
+                found = (g.urgency, f"特殊群体：{g.name}")
+        if found and (found[0] is Urgency.URGENT or requested is None):
+            urgency, reason = found
+        else:
+            urgency, reason = self.urgency(category, requested), None
+        return Assessment(urgency=urgency, reason=reason, priority=priority, screening=self.screen(category, text))
+
+    def check_level(self, category: str, department: str) -> None:
+        """Raise LevelProhibited when the category is department-level work and the department is a street."""
+        level, dept = min_level(self.rules, category), self.departments.get(department)
+        if level and dept and dept.depth > LEVELS.index(level):
+            raise LevelProhibited(f"category {category!r} is {level}-level work: it may not be dispatched to "
+                                  f"{dept.level} department {department!r}")
+
     def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
         """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
         due, gaps = self._due(start, limit)
@@ -115,7 +177,8 @@ class RulesEngine:
                 f"from the start ({longest.astimezone(UTC).isoformat()})")
         due = new_due.astimezone(UTC)
         return clock.model_copy(update={"due_at": due, "reminders": self.reminders(clock.started_at, due, True),
-                                        "limit": f"{clock.limit}，延期 {working_days} 个工作日"})
+                                        "limit": f"{clock.limit}，延期 {working_days} 个工作日",
+                                        "extended_days": clock.extended_days + working_days})
 
     def shift(self, clock: ClockState, paused_from: datetime, paused_to: datetime) -> tuple[ClockState, float]:
         """挂起: the clock with due time and pending reminders moved by the paused (working) time."""
@@ -130,28 +193,28 @@ class RulesEngine:
         return clock.model_copy(update={"due_at": move(clock.due_at), "reminders": reminders,
                                         "paused_seconds": clock.paused_seconds + paused}), paused
 
-    def plan(self, case: CaseInput) -> HandlingPlan:
-        """Lead department and every clock's due time for a new case."""
+    def plan(self, case: CaseInput, text: str = "", groups: list[str] | None = None) -> HandlingPlan:
+        """Lead department, urgency, priority, screening and every clock's due time for a new case."""
         self.check_place(case.category, case.district, case.street)
         dispatch = self.route(case.category, case.district, case.street)
-        if dispatch is None:
+        assessed = self.assess(case.category, text, groups or [], case.urgency)
+        if dispatch is None and assessed.screening is None:
             raise UnknownReference(f"no route for {case.category!r} in {case.district!r}")
-        urgency = self.urgency(case.category, case.urgency)
+        dispatch = dispatch or Dispatch(lead="", candidates=())
+        urgency = assessed.urgency
         c = self.rules.clocks
         contact_limit = c.first_contact_urgent if urgency is Urgency.URGENT else c.first_contact
         clocks, gaps = {}, set()
-        for name, limit in (
-            ("sign_for", c.sign_for),
-            ("first_contact", contact_limit),
-            ("resolution", c.resolution[urgency]),
-        ):
+        timed = () if assessed.screening else (
+            ("sign_for", c.sign_for), ("first_contact", contact_limit), ("resolution", c.resolution[urgency]))
+        for name, limit in timed:  # a screened case is not handled: no clocks
             clocks[name], g = self.clock(name, case.received_at, limit)
             gaps |= g
         return HandlingPlan(
             rules_version=self.version,
             urgency=urgency,
             lead_department=dispatch.lead,
-            lead_department_name=self.departments[dispatch.lead].name,
+            lead_department_name=self.departments[dispatch.lead].name if dispatch.lead else "",
             candidates=list(dispatch.candidates),
             partners=list(dispatch.partners),
             clocks=clocks,
@@ -160,6 +223,9 @@ class RulesEngine:
             return_limit=self.rules.dispatch.return_limit,
             partner_question=self.rules.co_handling.default_question,
             max_rounds=self.rules.clocks.max_rounds,
+            priority=assessed.priority,
+            urgency_reason=assessed.reason,
+            screening=assessed.screening,
         )
 
     def retention_years(self, category: str, outcome: str | None) -> int:

@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from enum import StrEnum
+from typing import Literal, NamedTuple
 
-import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 from core.contracts import Urgency
 
+LEVELS = ("市", "区", "街道")  # from the top down: a department's depth
+
+
+class Problem(NamedTuple):
+    """One error in a rules document: its YAML path and, once located, its line and column (1-based)."""
+
+    path: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, column {self.column}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}"
+
 
 class RulesError(ValueError):
-    """A rules document is invalid; ``errors`` holds (path, message) pairs."""
+    """A rules document is invalid; ``problems`` lists every error found (``errors``: (path, message) pairs)."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+    def __init__(self, errors: list[tuple[str, str]] | list[Problem]) -> None:
+        self.problems = [e if isinstance(e, Problem) else Problem(*e) for e in errors]
+        super().__init__("; ".join(f"{p.path}: {p.message}" for p in self.problems))
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """(path, message) of each problem."""
+        return [(p.path, p.message) for p in self.problems]
 
 
 class District(BaseModel):
@@ -35,6 +55,12 @@ class Department(BaseModel):
     level: Literal["市", "区", "街道"]
     parent: str | None = None
     per_district: bool = False
+    _source: int | None = PrivateAttr(default=None)  # index in the document (per-district ones expand to many)
+
+    @property
+    def depth(self) -> int:
+        """0 for 市, 1 for 区, 2 for 街道."""
+        return LEVELS.index(self.level)
 
 
 class Category(BaseModel):
@@ -43,6 +69,8 @@ class Category(BaseModel):
     code: str
     name: str
     urgency: Urgency | None = None
+    min_level: Literal["市", "区"] | None = Field(
+        default=None, description="区: department-level work, never dispatched to 街道 (children inherit)")
     children: list[Category] = Field(default_factory=list)
 
 
@@ -143,6 +171,76 @@ class CalendarOverrides(BaseModel):
     years: list[int] = Field(default_factory=list, description="years these overrides fully describe")
 
 
+class KeywordUrgency(BaseModel):
+    """Words in a complaint that set its urgency (e.g. 燃气泄漏 → 紧急), optionally only in some categories."""
+
+    keywords: list[str] = Field(min_length=1)
+    urgency: Urgency = Urgency.URGENT
+    categories: list[str] = Field(default_factory=list, description="leaf or 大类 codes; empty: every category")
+
+
+class SpecialGroup(BaseModel):
+    """A special group (老年人, 残疾人 …: 绿色通道) that raises a case's priority and possibly its urgency."""
+
+    name: str
+    priority: int = Field(default=1, ge=1, le=9)
+    urgency: Urgency | None = None
+
+
+class UrgencyRules(BaseModel):
+    """紧急 by keyword, and the special groups with priority."""
+
+    keywords: list[KeywordUrgency] = Field(default_factory=list)
+    special_groups: dict[str, SpecialGroup] = Field(default_factory=dict)
+
+
+class ScreenAction(StrEnum):
+    """What screening does with a complaint instead of handling it."""
+
+    TRANSFER = "transfer"  # 即时转 110/119/120/122
+    LEGAL_CHANNEL = "legal_channel"  # 告知法定途径 (诉讼, 仲裁, 信访 …)
+    NOT_ACCEPTED = "not_accepted"  # 不予受理
+
+
+class ScreeningRule(BaseModel):
+    """A screening rule: categories or keywords that route a complaint away, with the reply to the complainant."""
+
+    code: str = Field(pattern=r"^[A-Z0-9_]{1,32}$")
+    name: str = ""
+    action: ScreenAction
+    target: str | None = Field(default=None, description="transfer: the line (110, 119, 120, 122)")
+    keywords: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    reply: str = Field(min_length=1, description="what the complainant is told (统一话术)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> ScreeningRule:
+        if not self.keywords and not self.categories:
+            raise ValueError("give keywords or categories")
+        if self.action is ScreenAction.TRANSFER and not self.target:
+            raise ValueError("a transfer needs a target line (110, 119, 120 or 122)")
+        return self
+
+
+class KpiRules(BaseModel):
+    """考核: weights of the three rates and the unit score points (seed 001)."""
+
+    weights: dict[str, float] = Field(default_factory=lambda: {"response": 0.1, "resolution": 0.5,
+                                                               "satisfaction": 0.4})
+    basically_satisfied: float = Field(default=0.9, ge=0, le=1, description="weight of 基本满意 in 满意率")
+    unit_score: dict[str, float] = Field(default_factory=lambda: {
+        "resolved_and_satisfied": 1.0, "one_of_two": -0.5, "unresolved_and_dissatisfied": -1.0,
+        "missing_evidence": -0.5, "negative_opinion": -3.0})
+
+    @model_validator(mode="after")
+    def _weights(self) -> KpiRules:
+        if set(self.weights) != {"response", "resolution", "satisfaction"}:
+            raise ValueError("weights needs response, resolution and satisfaction")
+        if abs(sum(self.weights.values()) - 1) > 1e-9 or any(w < 0 for w in self.weights.values()):
+            raise ValueError(f"weights must be non-negative and add up to 1, not {sum(self.weights.values()):g}")
+        return self
+
+
 class Rules(BaseModel):
     """One complete rules version."""
 
@@ -163,10 +261,10 @@ class Rules(BaseModel):
     termination_reasons: dict[str, str] = Field(default_factory=lambda: {
         "UNREASONABLE": "不合理诉求", "DUPLICATE": "重复诉求", "UNREACHABLE": "无法联系", "LEGAL_CHANNEL": "法定途径"})
     calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
+    urgency: UrgencyRules = Field(default_factory=UrgencyRules)
+    screening: list[ScreeningRule] = Field(default_factory=list)
+    kpi: KpiRules = Field(default_factory=KpiRules)
     templates: dict[str, str]
-
-
-REQUIRED_TEMPLATES = ("acceptance", "result")
 
 
 def content_hash(text: str) -> str:
@@ -175,23 +273,26 @@ def content_hash(text: str) -> str:
 
 
 def parse_rules(text: str) -> Rules:
-    """Parse and check a rules document; raise RulesError with YAML paths on any problem."""
+    """Parse and check a rules document; raise RulesError with YAML paths, lines and columns on any problem."""
+    from rules.checks import semantic_errors  # local import: the checks evaluate the engine built on this module
+    from rules.yamlpos import YamlProblem, load_strict, locate
+
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError([("$", f"not valid YAML: {exc}")]) from exc
+        doc, root = load_strict(text)
+    except YamlProblem as exc:
+        raise RulesError([Problem("$", f"not valid YAML: {exc.message}", exc.line, exc.column)]) from exc
     if not isinstance(doc, dict):
-        raise RulesError([("$", "the document must be a mapping")])
+        raise RulesError([Problem("$", "the document must be a mapping", 1, 1)])
     try:
         rules = Rules.model_validate(doc)
+        rules = expand(rules)
+        errors = semantic_errors(rules)
     except ValidationError as exc:
-        raise RulesError(
-            [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
-        ) from exc
-    rules = expand(rules)  # raises RulesError on a bad placeholder
-    errors = semantic_errors(rules)
+        errors = [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
+    except RulesError as exc:
+        errors = exc.errors
     if errors:
-        raise RulesError(errors)
+        raise RulesError([Problem(path, msg, *(locate(root, path) or (None, None))) for path, msg in errors])
     return rules
 
 
@@ -205,22 +306,22 @@ def fill(template: str, path: str, **values: str) -> str:
 
 
 def expand(rules: Rules) -> Rules:
-    """Expand per-district department templates into one department per district."""
+    """Expand per-district department templates into one department per district (each keeps its source index)."""
     departments: list[Department] = []
     for i, dept in enumerate(rules.departments):
         if not dept.per_district:
-            departments.append(dept)
-            continue
-        path = f"departments.{i}"
-        for d in rules.districts:
-            departments.append(
-                Department(
-                    code=fill(dept.code, f"{path}.code", district=d.code),
-                    name=fill(dept.name, f"{path}.name", district_name=d.name),
-                    level=dept.level,
-                    parent=fill(dept.parent, f"{path}.parent", district=d.code) if dept.parent else None,
-                )
-            )
+            made = [dept.model_copy()]
+        else:
+            path = f"departments.{i}"
+            made = [Department(
+                code=fill(dept.code, f"{path}.code", district=d.code),
+                name=fill(dept.name, f"{path}.name", district_name=d.name),
+                level=dept.level,
+                parent=fill(dept.parent, f"{path}.parent", district=d.code) if dept.parent else None,
+            ) for d in rules.districts]
+        for m in made:
+            m._source = i
+        departments.extend(made)
     return rules.model_copy(update={"departments": departments})
 
 
@@ -235,63 +336,11 @@ def leaves(categories: list[Category], parent: Category | None = None) -> dict[s
     return out
 
 
-def semantic_errors(rules: Rules) -> list[tuple[str, str]]:
-    """Cross-reference checks: unknown departments and categories, categories without a route, templates."""
-    from rules.engine import RulesEngine  # local import: the engine depends on this module
-
-    errors: list[tuple[str, str]] = []
-    dept_codes = {d.code for d in rules.departments}
-    district_codes = {d.code for d in rules.districts}
-    cat_codes = {c.code for c in _all_categories(rules.categories)}
-    for i, d in enumerate(rules.departments):
-        if d.parent and d.parent not in dept_codes:
-            errors.append((f"departments.{i}.parent", f"unknown department {d.parent!r}"))
-    for i, r in enumerate(rules.routes):
-        if r.category not in cat_codes:
-            errors.append((f"routes.{i}.category", f"unknown category {r.category!r}"))
-        if r.district != "*" and r.district not in district_codes:
-            errors.append((f"routes.{i}.district", f"unknown district {r.district!r}"))
-        targets = [("lead", r.lead)] + [(f"candidates.{j}", c) for j, c in enumerate(r.candidates)]
-        targets += [(f"partners.{j}", c) for j, c in enumerate(r.partners)]
-        for field, code in targets:
-            errors.extend(_route_target_errors(rules, r, f"routes.{i}.{field}", code, dept_codes))
-    if errors:
-        return errors  # the checks below evaluate routes, which needs valid references
-    engine = RulesEngine(rules)
-    for code in leaves(rules.categories):
-        for district in rules.districts:
-            if engine.route(code, district.code, None) is None:
-                errors.append(("routes", f"category {code!r} has no route for district {district.code!r}"))
-                break
-    for name in REQUIRED_TEMPLATES:
-        if name not in rules.templates:
-            errors.append((f"templates.{name}", "required template is missing"))
-    errors.extend(engine.template_errors())
-    return errors
-
-
-def _all_categories(categories: list[Category]) -> list[Category]:
-    out: list[Category] = []
-    for c in categories:
-        out.append(c)
-        out.extend(_all_categories(c.children))
+def category_paths(categories: list[Category], prefix: str = "categories") -> dict[str, tuple[str, Category]]:
+    """Every category code (大类 and leaves) → (its YAML path, the node)."""
+    out: dict[str, tuple[str, Category]] = {}
+    for i, cat in enumerate(categories):
+        path = f"{prefix}.{i}"
+        out.setdefault(cat.code, (path, cat))
+        out.update({k: v for k, v in category_paths(cat.children, f"{path}.children").items() if k not in out})
     return out
-
-
-def _route_target_errors(
-    rules: Rules, route: Route, path: str, code: str, dept_codes: set[str]
-) -> list[tuple[str, str]]:
-    """The first district where a route's lead or candidate names no known department (one error per field)."""
-    for d in _route_districts(rules, route):
-        try:
-            resolved = fill(code, path, district=d)
-        except RulesError as exc:
-            return exc.errors
-        if resolved not in dept_codes:
-            where = f" (district {d})" if "{" in code else ""
-            return [(path, f"unknown department {resolved!r}{where}")]
-    return []
-
-
-def _route_districts(rules: Rules, route: Route) -> list[str]:
-    return [d.code for d in rules.districts] if route.district == "*" else [route.district]

@@ -74,6 +74,8 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "repeat_count": 3,
     "repeat_of": "2026112000000001",
     "parent_case_no": "2026112000000001",
+    "target": "119",
+    "target_name": "火警",
 }
 
 

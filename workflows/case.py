@@ -1,8 +1,8 @@
 """CaseWorkflow: one complaint from intake to archive (受理—派单—签收—办理—答复—回访—办结—归档).
 
 Clocks (签收, 首次联系, 办理) run inside the workflow: reminders (催办) at the rules' thresholds, breach → overdue,
-督办 notice and a higher escalation level. Extension and pause (case_clocks), co-handling (case_partners) and
-dispatch disputes (case_dispatch) are mixins; shared state and helpers are in case_base.
+督办 notice and a higher escalation level. Extension and pause (case_clocks), co-handling (case_partners), dispatch
+disputes (case_dispatch), screening and rules migration (case_rules) are mixins; shared state is in case_base.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_base import CaseState, conflict, forbidden, needs_rehandling
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
-    from workflows.case_supervision import SupervisionActions
+    from workflows.case_rules import PATCH_SCREENING, RulesActions
     from workflows.clocks import next_alarm, start_clock
 
 
 @workflow.defn
-class CaseWorkflow(SupervisionActions, DispatchActions, ClockActions):
+class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
     """One complaint. Department, review and supervisor actions are Updates so a misfit gets a clear refusal."""
 
     @workflow.init
@@ -66,7 +66,9 @@ class CaseWorkflow(SupervisionActions, DispatchActions, ClockActions):
                 "district": case.district, "street": case.street, "rules_version": case.rules_version,
                 "repeat_of": case.repeat_of, "repeat_count": case.repeat_count,
             })
-            if case.merge_into:  # rules: repeat.auto_merge — the duplicate joins its open parent at once
+            if plan.screening is not None and workflow.patched(PATCH_SCREENING):
+                await self._screen(plan)  # 即时转 / 法定途径 / 不予受理: routed away, not handled
+            elif case.merge_into:  # rules: repeat.auto_merge — the duplicate joins its open parent at once
                 s.plan, s.status = plan, CaseStatus.DISPATCHED
                 self._dispatch_projected = True
                 try:

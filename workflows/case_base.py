@@ -159,6 +159,8 @@ class CaseCore:
             paused=s.paused_since is not None, partners=list(s.partners.values()),
             dispatch_count=s.dispatch_count, return_count=s.returns,
             outcome=s.outcome.value if s.outcome else None, merged_into=s.merged_into,
+            rules_version=s.case.rules_version, priority=s.plan.priority if s.plan else 0,
+            screening=s.plan.screening.code if s.plan and s.plan.screening else None,
         )
 
     async def _queue_notice(self, template: str, recipient: str, key: str, context: dict | None = None,

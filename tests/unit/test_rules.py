@@ -392,14 +392,16 @@ def test_category_without_route() -> None:
     def change(d: dict) -> None:
         d["routes"] = [r for r in d["routes"] if r["category"] != "GGFW01"]
 
-    assert errors_of(modified(change)) == [("routes", "category 'GGFW01' has no route for district 'dongcheng'")]
+    assert errors_of(modified(change)) == [("categories.5.children.0",
+                                           "category 'GGFW01' has no route for district 'dongcheng'")]
 
 
 def test_new_category_without_route() -> None:
     def change(d: dict) -> None:
         d["categories"].append({"code": "QT", "name": "其他", "children": [{"code": "QT01", "name": "其他诉求"}]})
 
-    assert errors_of(modified(change)) == [("routes", "category 'QT01' has no route for district 'dongcheng'")]
+    assert errors_of(modified(change)) == [("categories.6.children.0",
+                                           "category 'QT01' has no route for district 'dongcheng'")]
 
 
 def test_category_with_route_in_one_district_only() -> None:
@@ -407,7 +409,8 @@ def test_category_with_route_in_one_district_only() -> None:
         d["categories"].append({"code": "QT", "name": "其他", "children": [{"code": "QT01", "name": "其他诉求"}]})
         d["routes"].append({"category": "QT01", "district": "dongcheng", "lead": "dongcheng-gov"})
 
-    assert errors_of(modified(change)) == [("routes", "category 'QT01' has no route for district 'xicheng'")]
+    assert errors_of(modified(change)) == [("categories.6.children.0",
+                                           "category 'QT01' has no route for district 'xicheng'")]
 
 
 def test_template_with_undefined_variable() -> None:

@@ -1,0 +1,77 @@
+"""Re-planning an open case under another rules version (规则迁移). Pure: the API's dry run and the workflow's
+migration activity call the same function, so what the dry run shows is what the migration does.
+
+What changes:
+- a case nobody has signed for yet, still with its first dispatch, goes to the new route's lead department
+  (after sign-for the department owns the case to the end: 首接负责);
+- every running clock gets the new version's limit, counted from the clock's own start, with the extensions
+  already granted and the time spent paused; unfired reminders are re-placed, fired ones never repeat.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from core.contracts import CaseStatus, ClockChange, ClockState, RebaseRequest, RebaseResult, Urgency
+from rules.engine import RulesEngine, UnknownReference
+from rules.schema import Limit
+
+MIGRATABLE = (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
+              CaseStatus.SUPERVISOR_REVIEW)
+
+
+def rebase(rules: RulesEngine, req: RebaseRequest) -> RebaseResult:
+    """What moving the case to ``rules`` would change (nothing is applied here)."""
+    case = req.case
+    result = RebaseResult(case_no=case.case_no, from_version=case.rules_version, to_version=rules.version)
+    if case.rules_version == rules.version:
+        return result.model_copy(update={"skipped": f"already on rules {rules.version}"})
+    if req.status not in MIGRATABLE:
+        return result.model_copy(update={"skipped": f"the case is {req.status.value}, not open"})
+    try:
+        rules.check_place(case.category, case.district, case.street)
+    except UnknownReference as exc:
+        return result.model_copy(update={"skipped": f"rules {rules.version}: {exc}"})
+    route = rules.route(case.category, case.district, case.street)
+    if req.status is CaseStatus.DISPATCHED and req.dispatch_count == 1 and route and route.lead != req.lead:
+        result.old_department = req.lead
+        result.dispatch = rules.dispatch_to(route.lead, req.at)
+    for name, clock in req.clocks.items():
+        if clock.stopped_at is not None or (name == "sign_for" and result.dispatch):
+            continue
+        limit = _limit(rules, name, req.urgency)
+        if limit is None:
+            continue
+        moved = recompute(rules, clock, limit, req.at)
+        if abs((moved.due_at - clock.due_at).total_seconds()) >= 1:
+            result.clocks[name] = moved
+            result.clock_changes.append(ClockChange(name=name, round=clock.round, old_due=clock.due_at,
+                                                    new_due=moved.due_at))
+    return result
+
+
+def _limit(rules: RulesEngine, name: str, urgency: Urgency) -> Limit | None:
+    """The new version's limit of a case clock (None: not a clock the rules set)."""
+    c = rules.rules.clocks
+    contact = c.first_contact_urgent if urgency is Urgency.URGENT else c.first_contact
+    return {"sign_for": c.sign_for, "first_contact": contact, "resolution": c.resolution[urgency],
+            "review": c.review}.get(name)
+
+
+def recompute(rules: RulesEngine, clock: ClockState, limit: Limit, now: datetime) -> ClockState:
+    """The clock under a new limit: same start, granted extensions and paused time kept, reminders re-placed."""
+    due = rules.deadline(clock.started_at, limit)
+    label = limit.label()
+    if clock.extended_days:
+        due = rules.calendar.add_working_days(due, clock.extended_days)[0].astimezone(due.tzinfo)
+        label += f"，延期 {clock.extended_days} 个工作日"
+    if clock.paused_seconds:
+        due = (rules.working_time.add(due, clock.paused_seconds) if limit.working
+               else due + timedelta(seconds=clock.paused_seconds)).astimezone(due.tzinfo)
+    reminders = [] if clock.name == "review" else rules.reminders(clock.started_at, due, limit.working)
+    reminders = [r for r in reminders if r.threshold not in clock.fired]
+    reminders += [r for r in clock.reminders if r.threshold in clock.fired]
+    breached = clock.breached_at if due <= now else None
+    return clock.model_copy(update={"due_at": due, "limit": label, "working": limit.working,
+                                    "reminders": sorted(reminders, key=lambda r: r.threshold),
+                                    "breached_at": breached})
