@@ -96,37 +96,121 @@ def rules_import(directory: Path = typer.Option(None, help="folder of *.yaml ver
 
 @rules_app.command("list")
 def rules_list() -> None:
-    """List stored versions."""
-    from core.models import RuleVersion
+    """List published versions, newest first (* = active)."""
+    from rules.store import list_versions
 
     with session_scope(get_engine(get_settings())) as session:
-        rows = session.exec(select(RuleVersion).order_by(RuleVersion.created_at)).all()  # type: ignore[arg-type]
-    for r in rows:
-        console.print(f"{'*' if r.active else ' '} {r.version}  {r.sha256[:12]}  {r.source}")
+        rows = [(r.active, r.version, r.sha256, r.source, r.title) for r in list_versions(session)]
+    for active, version, digest, source, title in rows:
+        console.print(f"{'*' if active else ' '} {version}  {digest[:12]}  {source}  {title}", highlight=False)
 
 
 @rules_app.command("activate")
 def rules_activate(version: str) -> None:
-    """Make a stored version the one new cases use."""
-    from rules.store import activate
+    """Make a stored version the one new cases use (open cases keep theirs)."""
+    from rules.store import RulesNotFound, activate
 
-    with session_scope(get_engine(get_settings())) as session:
-        activate(session, version)
-    console.print(f"{version} is active")
+    try:
+        with session_scope(get_engine(get_settings())) as session:
+            previous = activate(session, version, "cli")
+    except RulesNotFound as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"{version} is active (was {previous or 'none'})")
+
+
+def _checked(file: Path):  # type: ignore[no-untyped-def]
+    """Parse a rules file or print every problem as file:line:column and exit 1."""
+    from rules.schema import RulesError, parse_rules
+
+    text = file.read_text(encoding="utf-8")
+    try:
+        return text, parse_rules(text)
+    except RulesError as exc:
+        for p in exc.problems:
+            where = f"{file}:{p.line}:{p.column}" if p.line else str(file)
+            console.print(f"[red]{where}: {p.path}: {p.message}[/red]", highlight=False, soft_wrap=True)
+        console.print(f"[red]{len(exc.problems)} problem(s); nothing stored[/red]")
+        raise typer.Exit(1) from exc
 
 
 @rules_app.command("validate")
 def rules_validate(file: Path) -> None:
-    """Check a rules file; print each error with its YAML path."""
-    from rules.schema import RulesError, parse_rules
+    """Check a rules file; print each error as FILE:LINE:COLUMN: path: message."""
+    _, rules = _checked(file)
+    console.print(f"{file}: version {rules.version} is valid")
+
+
+@rules_app.command("publish")
+def rules_publish(file: Path) -> None:
+    """Publish a rules file as a new immutable version (activate it separately)."""
+    from rules.store import VersionConflict, publish
+
+    text, _ = _checked(file)
+    try:
+        with session_scope(get_engine(get_settings())) as session:
+            row, created = publish(session, text, "cli", f"cli:{file.name}")
+            version, digest = row.version, row.sha256
+    except VersionConflict as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    state = "published" if created else "already published (identical)"
+    console.print(f"{version} {state}, sha256 {digest[:12]}; activate with `jiesu rules activate {version}`")
+
+
+@rules_app.command("diff")
+def rules_diff(old: str, new: str) -> None:
+    """A readable diff of two versions (stored version names or YAML files)."""
+    from rules import diff
+    from rules.store import RulesNotFound, get_version
+
+    def text_of(ref: str) -> str:
+        if Path(ref).is_file():
+            return Path(ref).read_text(encoding="utf-8")
+        with session_scope(get_engine(get_settings())) as session:
+            return get_version(session, ref).yaml_text
 
     try:
-        rules = parse_rules(file.read_text(encoding="utf-8"))
-    except RulesError as exc:
-        for path, msg in exc.errors:
-            console.print(f"[red]{file}: {path}: {msg}[/red]")
+        changes = diff.diff_yaml(text_of(old), text_of(new))
+    except RulesNotFound as exc:
+        console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"{file}: version {rules.version} is valid")
+    console.print(diff.render_text(changes, old, new), highlight=False, markup=False, soft_wrap=True)
+
+
+@rules_app.command("migrate")
+def rules_migrate(version: str, dry_run: bool = typer.Option(False, "--dry-run", help="only list what changes"),
+                  reason: str = typer.Option("", help="why (recorded in each case's timeline)")) -> None:
+    """Move open cases to a version: those whose department or deadline changes are re-planned by their workflow."""
+    from core.contracts import Actor
+    from core.rules_admin import plan_migration, run_migration
+    from worker import connect
+
+    if not dry_run and not reason:
+        console.print("[red]a migration needs --reason (or use --dry-run)[/red]")
+        raise typer.Exit(2)
+    settings = get_settings()
+
+    async def go():  # type: ignore[no-untyped-def]
+        with session_scope(get_engine(settings)) as session:
+            if dry_run:
+                return plan_migration(session, version)
+            client = await connect(settings)
+            return await run_migration(session, client, version, reason, Actor(id="cli", role=Role.ADMIN))
+
+    plan = asyncio.run(go())
+    table = Table(title=f"rules {version}: {'dry run' if dry_run else 'migration ' + str(plan.migration_id)}")
+    for col in ("case", "from", "department", "deadlines"):
+        table.add_column(col)
+    for r in plan.changes:
+        dept = f"{r.old_department} → {r.dispatch.department}" if r.dispatch else ""
+        clocks = "; ".join(f"{c.name}: {c.old_due:%m-%d %H:%M} → {c.new_due:%m-%d %H:%M} UTC" for c in r.clock_changes)
+        table.add_row(r.case_no, r.from_version, dept, clocks)
+    console.print(table)
+    console.print(f"{len(plan.changes)} change, {plan.unchanged} unchanged, {len(plan.skipped)} cannot move"
+                  + (f", {len(plan.failed)} not signalled: {', '.join(plan.failed)}" if plan.failed else ""))
+    for r in plan.skipped:
+        console.print(f"[yellow]{r.case_no}: {r.skipped}[/yellow]")
 
 
 @rules_app.command("check")

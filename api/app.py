@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, FastAPI
 
-from api import cases, clocks, errors, partners, public, supervision
+from api import cases, clocks, errors, partners, public, rules, supervision
 from core.settings import Settings, get_settings
 
 
@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     v1.include_router(clocks.router)
     v1.include_router(partners.router)
     v1.include_router(supervision.router)
+    v1.include_router(rules.router)
     v1.include_router(public.router)
     app.include_router(v1)
     return app

@@ -18,6 +18,7 @@ from api.schemas import (
     ComplainantPublic,
     EventPublic,
     PlanPublic,
+    ScreeningPublic,
 )
 from core.chain import canonical
 from core.contracts import Actor, CaseStatus, HandlingPlan, Role
@@ -51,6 +52,11 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         rules.check_place(case_in.category, case_in.district, case_in.street)
     except UnknownReference as exc:
         raise ApiError(422, "unknown_reference", str(exc)) from exc
+    groups = rules.rules.urgency.special_groups
+    unknown = [g for g in case_in.special_groups if g not in groups]
+    if unknown:
+        raise ApiError(422, "unknown_reference", f"unknown special group {', '.join(unknown)}; use one of "
+                       f"{', '.join(f'{k} ({v.name})' for k, v in groups.items()) or '(none in these rules)'}")
     received = case_in.received_at or utcnow()
     if received > utcnow() + FUTURE_TOLERANCE:
         raise ApiError(422, "validation_error", "received_at lies in the future")
@@ -63,6 +69,7 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         phone_hash=cipher.phone_hash(phone), name_masked=mask_name(case_in.complainant.name),
         phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
         rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
+        special_groups=sorted(set(case_in.special_groups)),
     )
     link_repeats(session, case, rules)
     session.add(case)
@@ -116,8 +123,16 @@ def get_case(session: Session, case_no: str, actor: Actor) -> Case:
     return case
 
 
+def screening_public(code: str | None, rules: RulesEngine) -> ScreeningPublic | None:
+    """The screening rule that routed a case away, as intake sees it."""
+    rule = next((r for r in rules.rules.screening if r.code == code), None)
+    if rule is None:
+        return None
+    return ScreeningPublic(rule=rule.code, action=rule.action.value, target=rule.target, reply=rule.reply)
+
+
 def plan_from_row(case: Case, rules: RulesEngine) -> PlanPublic | None:
-    """The plan as projected on the case row (None until the workflow has planned)."""
+    """The plan as projected on the case row (None until the workflow has planned, or when screened away)."""
     if not case.lead_department or not case.urgency:
         return None
     dept = rules.departments.get(case.lead_department)
@@ -125,8 +140,10 @@ def plan_from_row(case: Case, rules: RulesEngine) -> PlanPublic | None:
                       urgency=case.urgency, due={k: datetime.fromisoformat(v) for k, v in case.due.items()})
 
 
-def plan_public(plan: HandlingPlan) -> PlanPublic:
-    """The public part of a workflow's plan."""
+def plan_public(plan: HandlingPlan) -> PlanPublic | None:
+    """The public part of a workflow's plan (None for a case screening routed away)."""
+    if plan.screening is not None:
+        return None
     return PlanPublic(lead_department=plan.lead_department, lead_department_name=plan.lead_department_name,
                       urgency=plan.urgency, due={k: c.due_at for k, c in plan.clocks.items()})
 
@@ -150,7 +167,8 @@ def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
         closed_at=case.closed_at, due=plan.due if plan else {}, resolution=case.resolution,
         satisfaction=case.satisfaction, overdue=case.overdue, escalation_level=case.escalation_level,
         paused=case.paused, outcome=case.outcome, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
-        repeat_flag=case.repeat_flag, merged_into=case.merged_into,
+        repeat_flag=case.repeat_flag, merged_into=case.merged_into, priority=case.priority,
+        screening=case.screening,
         timeline=[EventPublic(seq=e.seq, type=e.type, at=e.at, actor=e.actor, data=e.data, hash=e.hash)
                   for e in events],
     )

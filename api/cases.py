@@ -26,6 +26,7 @@ from api.schemas import (
     ContactIn,
     ReplyIn,
     ReviewIn,
+    ScreeningPublic,
     SignForIn,
 )
 from core.contracts import (
@@ -76,8 +77,10 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
     assert case.case_no is not None
     created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
                           rules_version=case.rules_version, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
-                          plan=svc.plan_from_row(case, load_engine(session, case.rules_version)))
-    if created.plan is None:
+                          plan=svc.plan_from_row(case, load_engine(session, case.rules_version)),
+                          screening=svc.screening_public(case.screening, load_engine(session, case.rules_version)),
+                          priority=case.priority)
+    if created.plan is None and created.screening is None:
         await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created)
     return created
 
@@ -91,6 +94,10 @@ async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, c
         return  # stored and durable: the reconciler starts the workflow if the start did not land
     created.status = view.status.value
     created.plan = svc.plan_public(view.plan) if view.plan else None
+    if view.plan and view.plan.screening:
+        sc = view.plan.screening
+        created.screening = ScreeningPublic(rule=sc.code, action=sc.action, target=sc.target, reply=sc.reply)
+    created.priority = view.plan.priority if view.plan else 0
 
 
 @router.get("", response_model=CasesPublic)

@@ -20,9 +20,10 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
 class ApiError(Exception):
     """An error the API answers with ``status`` and {"code", "message"}."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 **extra: object) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.status, self.code, self.message, self.headers, self.extra = status, code, message, headers, extra
 
 
 def not_found(what: str) -> ApiError:
@@ -36,18 +37,22 @@ def unavailable(what: str, retry_after: int = 5) -> ApiError:
 
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_YAML_BYTES = 2 * 1024 * 1024  # a full dispatch catalogue
+YAML_PATHS = ("/api/v1/rules", "/api/v1/rules/validate")  # these take a rules document as YAML
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
 async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-    """Refuse bodies that are too large (413) or not JSON (415) before any parsing."""
+    """Refuse bodies that are too large (413) or of the wrong media type (415) before any parsing."""
     if request.method in ("POST", "PUT", "PATCH"):
+        yaml_body = request.url.path.rstrip("/") in YAML_PATHS
+        limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(_body("too_large", f"the body exceeds {MAX_BODY_BYTES} bytes"), status_code=413)
+        if length and length.isdigit() and int(length) > limit:
+            return JSONResponse(_body("too_large", f"the body exceeds {limit} bytes"), status_code=413)
         ctype = request.headers.get("content-type", "")
-        if length not in (None, "0") and ctype.split(";")[0].strip().lower() != "application/json":
-            return JSONResponse(_body("unsupported_media_type", "send the body as application/json"),
-                                status_code=415)
+        if length not in (None, "0") and ctype.split(";")[0].strip().lower() not in types:
+            return JSONResponse(_body("unsupported_media_type", f"send the body as {types[0]}"), status_code=415)
     return await call_next(request)
 
 
@@ -60,7 +65,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_body(exc.code, exc.message), status_code=exc.status, headers=exc.headers)
+        return JSONResponse(_body(exc.code, exc.message, **exc.extra), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

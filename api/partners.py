@@ -28,6 +28,7 @@ from core.contracts import (
     WaiveInput,
 )
 from core.models import Case, PartnerTaskRow
+from rules.engine import LevelProhibited
 from rules.store import load_engine
 from workflows.case import CaseWorkflow
 
@@ -102,6 +103,16 @@ def _known_departments(session: Session, case: Case, codes: list[str]) -> None:
         raise ApiError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
 
 
+def _dispatchable(session: Session, case_no: str, department: str) -> None:
+    """422 unless the department exists and may lead the case (department-level work never goes to a street)."""
+    case = svc.find_case(session, case_no)
+    _known_departments(session, case, [department])
+    try:
+        load_engine(session, case.rules_version).check_level(case.category, department)
+    except LevelProhibited as exc:
+        raise ApiError(422, "level_prohibited", str(exc)) from exc
+
+
 @router.post("/cases/{case_no}/partners", response_model=ActionResult)
 async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
@@ -142,7 +153,7 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
 async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
-    _known_departments(session, svc.find_case(session, case_no), [body.department])
+    _dispatchable(session, case_no, body.department)
     return await act(session, temporal, actor, case_no, CaseWorkflow.arbitrate,
                      AssignInput(actor=actor, **body.model_dump()))
 
@@ -151,7 +162,7 @@ async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal:
 async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """改派: move a case to another department (only a supervisor can, also after sign-for)."""
-    _known_departments(session, svc.find_case(session, case_no), [body.department])
+    _dispatchable(session, case_no, body.department)
     return await act(session, temporal, actor, case_no, CaseWorkflow.reassign,
                      AssignInput(actor=actor, **body.model_dump()))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -45,6 +45,9 @@ class CaseCreate(Strict):
     description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
     complainant: ComplainantIn
     urgency: Urgency | None = Field(default=None, description="if known; else from the rules")
+    special_groups: list[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]] = Field(
+        default_factory=list, max_length=5,
+        description="特殊群体 codes of the rules (e.g. elderly, disabled): 绿色通道, higher priority")
     received_at: datetime | None = Field(default=None, description="time of the call; default now")
 
     @field_validator("received_at")
@@ -64,14 +67,26 @@ class PlanPublic(BaseModel):
     due: dict[str, datetime]
 
 
+class ScreeningPublic(BaseModel):
+    """The complaint was routed away by screening (即时转 / 告知法定途径 / 不予受理) and what it was told."""
+
+    rule: str
+    action: str
+    target: str | None
+    reply: str
+
+
 class CaseCreated(BaseModel):
-    """Answer to intake: case number, tracking code and the plan (null while planning is still pending)."""
+    """Answer to intake: case number, tracking code and the plan (null while planning is still pending, and for a
+    complaint that screening routed away: then ``screening`` says where)."""
 
     case_no: str
     tracking_code: str
     status: str
     rules_version: str
     plan: PlanPublic | None
+    screening: ScreeningPublic | None = None
+    priority: int = 0
     repeat_of: str | None = None
     repeat_count: int = 1
 
@@ -136,6 +151,8 @@ class CasePublic(BaseModel):
     repeat_count: int
     repeat_flag: bool
     merged_into: str | None
+    priority: int = 0
+    screening: str | None = None
     timeline: list[EventPublic]
 
 

@@ -55,7 +55,17 @@ class WorkCalendar:
 
     def add_working_days(self, start: datetime, n: int) -> tuple[datetime, set[int]]:
         """End of the Nth working day after the day of ``start``; also the years that fell back to weekdays."""
-        day = start.astimezone(self.tz).date()
+        return self._after(start.astimezone(self.tz).date(), n)
+
+    def extend_due(self, due: datetime, n: int) -> tuple[datetime, set[int]]:
+        """A due time N working days later (延期): counted from the working day the due time ends, which is the
+        day before when the end-of-day hour is 24 (a 00:00 due time closes the previous day)."""
+        local = due.astimezone(self.tz)
+        if self.end_hour == 24 and local.time() == time(0):
+            local -= timedelta(days=1)
+        return self._after(local.date(), n)
+
+    def _after(self, day: date, n: int) -> tuple[datetime, set[int]]:
         gaps: set[int] = set()
         counted = 0
         while counted < n:

@@ -6,8 +6,12 @@ Each check returns (YAML path, message) pairs; ``parse_rules`` adds line and col
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rules.schema import LEVELS, Category, Route, Rules, RulesError, category_paths, fill, leaves
+
+if TYPE_CHECKING:
+    from rules.engine import RulesEngine
 
 REQUIRED_TEMPLATES = ("acceptance", "result")
 Errors = list[tuple[str, str]]
@@ -17,10 +21,18 @@ def semantic_errors(rules: Rules) -> Errors:
     """Every cross-reference and consistency problem of an (expanded) rules version."""
     from rules.engine import RulesEngine  # local import: the engine depends on the schema
 
-    errors = duplicate_errors(rules) + reference_errors(rules) + level_errors(rules)
-    if errors:
-        return errors  # the checks below evaluate routes, which needs valid references
     engine = RulesEngine(rules)
+    broken = reference_errors(rules)
+    errors = duplicate_errors(rules) + broken + level_errors(rules) + keyword_overlaps(rules)
+    needed = list(REQUIRED_TEMPLATES) + sorted({r.action.value for r in rules.screening})
+    errors += [(f"templates.{name}", "required template is missing") for name in needed if name not in rules.templates]
+    errors += engine.template_errors()
+    return errors if broken else errors + coverage_errors(rules, engine)
+
+
+def coverage_errors(rules: Rules, engine: RulesEngine) -> Errors:
+    """Leaf categories without a route in some district (screened-away categories need none)."""
+    errors: Errors = []
     paths = category_paths(rules.categories)
     screened = {c for s in rules.screening for c in s.categories}
     for code, (major, _) in leaves(rules.categories).items():
@@ -30,10 +42,7 @@ def semantic_errors(rules: Rules) -> Errors:
             if engine.route(code, district.code, None) is None:
                 errors.append((paths[code][0], f"category {code!r} has no route for district {district.code!r}"))
                 break
-    errors += keyword_overlaps(rules)
-    needed = list(REQUIRED_TEMPLATES) + sorted({r.action.value for r in rules.screening})
-    errors += [(f"templates.{name}", "required template is missing") for name in needed if name not in rules.templates]
-    return errors + engine.template_errors()
+    return errors
 
 
 def _dupes(items: Iterable[tuple[str, str]], what: str) -> Errors:
@@ -120,7 +129,8 @@ def min_level(rules: Rules, category: str) -> str | None:
     def walk(nodes: list[Category], inherited: str | None) -> None:
         nonlocal found
         for c in nodes:
-            level = c.min_level or inherited
+            own = [lv for lv in (c.min_level, inherited) if lv]
+            level = min(own, key=LEVELS.index) if own else None  # a child may tighten, never loosen
             if c.code == category:
                 found = level
             walk(c.children, level)

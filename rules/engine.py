@@ -169,7 +169,7 @@ class RulesEngine:
 
     def extend(self, clock: ClockState, working_days: int) -> ClockState:
         """延期: the clock with its due time N working days later and reminders re-placed; enforces the maximum."""
-        new_due, _ = self.calendar.add_working_days(clock.due_at, working_days)
+        new_due, _ = self.calendar.extend_due(clock.due_at, working_days)
         longest, _ = self.calendar.add_working_days(clock.started_at, self.rules.clocks.extension_max_working_days)
         if new_due > longest:
             raise ExtensionTooLong(

@@ -10,9 +10,9 @@ What changes:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from core.contracts import CaseStatus, ClockChange, ClockState, RebaseRequest, RebaseResult, Urgency
+from core.contracts import CaseStatus, ClockChange, ClockState, RebaseRequest, RebaseResult, Reminder, Urgency
 from rules.engine import RulesEngine, UnknownReference
 from rules.schema import Limit
 
@@ -63,12 +63,15 @@ def recompute(rules: RulesEngine, clock: ClockState, limit: Limit, now: datetime
     due = rules.deadline(clock.started_at, limit)
     label = limit.label()
     if clock.extended_days:
-        due = rules.calendar.add_working_days(due, clock.extended_days)[0].astimezone(due.tzinfo)
+        due = rules.calendar.extend_due(due, clock.extended_days)[0].astimezone(due.tzinfo)
         label += f"，延期 {clock.extended_days} 个工作日"
-    if clock.paused_seconds:
-        due = (rules.working_time.add(due, clock.paused_seconds) if limit.working
-               else due + timedelta(seconds=clock.paused_seconds)).astimezone(due.tzinfo)
     reminders = [] if clock.name == "review" else rules.reminders(clock.started_at, due, limit.working)
+    if clock.paused_seconds:  # time spent paused moves the due time and the reminders (as on resume)
+        def move(t: datetime) -> datetime:
+            return (rules.working_time.add(t, clock.paused_seconds) if limit.working
+                    else t + timedelta(seconds=clock.paused_seconds)).astimezone(UTC)
+        due = move(due)
+        reminders = [Reminder(threshold=r.threshold, at=move(r.at)) for r in reminders]
     reminders = [r for r in reminders if r.threshold not in clock.fired]
     reminders += [r for r in clock.reminders if r.threshold in clock.fired]
     breached = clock.breached_at if due <= now else None
