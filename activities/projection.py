@@ -6,9 +6,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 from temporalio import activity
 
-from core.contracts import ACT_PROJECT, ProjectInput
+from core.contracts import ACT_PROJECT, ProjectInput, Satisfaction
 from core.db import session_scope
 from core.models import Case, CaseEventRow, PartnerTaskRow, utcnow
+from rules.engine import RulesEngine
+from rules.store import load_engine
+
+LATE_CLOCKS = ("sign_for", "first_contact", "resolution")
 
 
 class ProjectionActivities:
@@ -34,12 +38,28 @@ class ProjectionActivities:
                         actor=e.actor.model_dump(mode="json") if e.actor else None,
                         data=e.data, prev_hash=e.prev_hash, hash=e.hash))
             if max(seqs) > case.last_seq:
+                rules = load_engine(session, inp.snapshot.rules_version or case.rules_version)
                 self._apply(case, inp)
+                self._report_facts(case, inp, rules)
                 session.add(case)
-                self._apply_partners(session, inp)
+                self._apply_partners(session, inp, rules)
 
     @staticmethod
-    def _apply_partners(session: Session, inp: ProjectInput) -> None:
+    def _report_facts(case: Case, inp: ProjectInput, rules: RulesEngine) -> None:
+        """What reports count: a clock ever late stays late, the last reply, handling time, a valid review."""
+        for name in LATE_CLOCKS:
+            clock = inp.snapshot.clocks.get(name)
+            if clock is not None and clock.breached_at is not None:
+                setattr(case, f"late_{name}", True)
+        for e in inp.events:
+            if e.type == "replied":
+                case.replied_at, case.reply_text = e.at, str(e.data.get("content", ""))
+                case.handling_days = round(rules.working_days_between(case.received_at, e.at), 3)
+        snap = inp.snapshot
+        case.valid_review = snap.resolution is not None and snap.satisfaction not in (None, Satisfaction.NOT_RATED)
+
+    @staticmethod
+    def _apply_partners(session: Session, inp: ProjectInput, rules: RulesEngine) -> None:
         """Upsert the partner tasks of the snapshot (keyed by case, department, round)."""
         if not inp.snapshot.partners:
             return
@@ -51,6 +71,8 @@ class ProjectionActivities:
                 status=t.status.value, requested_at=t.requested_at, due_at=t.due_at)
             row.status, row.replied_at, row.reply = t.status.value, t.replied_at, t.reply
             row.overdue, row.note, row.due_at = t.overdue, t.note, t.due_at
+            if t.replied_at is not None:
+                row.reply_hours = round(rules.working_time.seconds(t.requested_at, t.replied_at) / 3600, 3)
             session.add(row)
 
     @staticmethod

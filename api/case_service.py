@@ -69,7 +69,7 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         phone_hash=cipher.phone_hash(phone), name_masked=mask_name(case_in.complainant.name),
         phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
         rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
-        special_groups=sorted(set(case_in.special_groups)),
+        special_groups=sorted(set(case_in.special_groups)), received_date=received.astimezone(TZ).date(),
     )
     link_repeats(session, case, rules)
     session.add(case)

@@ -5,7 +5,7 @@ Imported only by activities, the API, migrations and tests — never by workflow
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,9 +53,15 @@ def _json(**kw: Any) -> Any:
 
 
 class Case(SQLModel, table=True):
-    """The projection of one case (工单): intake data, encrypted personal data, the latest known state."""
+    """The projection of one case (工单): intake data, encrypted personal data, the latest known state, and the
+    report facts the projection derives (lateness per clock, valid review, handling time) so reports never scan
+    timelines or ask Temporal."""
 
     __tablename__ = "case"
+    __table_args__ = (
+        sa.Index("ix_case_report_dept", "received_date", "lead_department"),
+        sa.Index("ix_case_report_place", "received_date", "category", "district"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_no: str | None = Field(default=None, max_length=32, unique=True)
@@ -96,6 +102,14 @@ class Case(SQLModel, table=True):
     merge_parent: str | None = Field(default=None, max_length=32)  # automatic 并单 requested at intake
     merged_into: str | None = Field(default=None, max_length=32)
     special_groups: list = _json(nullable=False, default=list, server_default="[]")  # 绿色通道 (plan reads it)
+    received_date: date | None = Field(default=None)  # local (Asia/Shanghai) day of receipt: reports group by it
+    replied_at: datetime | None = _ts(nullable=True)  # the last 办结答复
+    reply_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    handling_days: float | None = None  # working days (office time) from receipt to the last reply
+    valid_review: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # 有效回访
+    late_sign_for: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    late_first_contact: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    late_resolution: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     screening: str | None = Field(default=None, max_length=32)  # the screening rule that routed it away
     resolution: str | None = Field(default=None, max_length=8)
@@ -148,6 +162,7 @@ class PartnerTaskRow(SQLModel, table=True):
     reply: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     overdue: bool = False
     note: str | None = Field(default=None, max_length=2000)
+    reply_hours: float | None = None  # office hours from the request to the reply (reports)
 
 
 class Notice(SQLModel, table=True):
@@ -250,3 +265,23 @@ class RetentionRun(SQLModel, table=True):
     cutoff: datetime = _ts(nullable=False)
     anonymised: int = 0
     case_nos: list = _json(nullable=False, default=list)
+
+
+class SpikeWarning(SQLModel, table=True):
+    """诉求激增预警: a category (per district, or "*" for all) whose daily count jumped above its recent baseline.
+    One row per spike: later days of the same spike update ``last_day`` and ``peak`` instead of warning again."""
+
+    __tablename__ = "spike_warning"
+    __table_args__ = (sa.UniqueConstraint("category", "district", "first_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=32)
+    district: str = Field(max_length=32)
+    first_day: date
+    last_day: date = Field(index=True)
+    count: int  # the count of the day that raised the warning
+    baseline: float  # average daily count over the window before it
+    peak: int
+    case_no: str | None = Field(default=None, max_length=32)  # the latest case of the spike (the notice's case)
+    rules_version: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False, default=utcnow)

@@ -228,6 +228,11 @@ class RulesEngine:
             screening=assessed.screening,
         )
 
+    def working_days_between(self, start: datetime, end: datetime) -> float:
+        """Office time between two instants, in working days (a full office day counts 1)."""
+        day = (self.rules.workday_end_hour - self.rules.workday_start_hour) * 3600
+        return self.working_time.seconds(start, end) / day
+
     def retention_years(self, category: str, outcome: str | None) -> int:
         """Years an archive keeps personal data: by outcome, then leaf category, then 大类, else the default."""
         r = self.rules.retention
