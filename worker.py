@@ -18,6 +18,7 @@ from activities.notices import NoticeActivities
 from activities.planning import PlanningActivities
 from activities.projection import ProjectionActivities
 from activities.retention import RetentionActivities
+from activities.spikes import SpikeActivities
 from core.db import get_engine
 from core.intake import reconcile
 from core.schedules import ensure_schedules
@@ -25,9 +26,10 @@ from core.settings import Settings, get_settings
 from workflows.case import CaseWorkflow
 from workflows.co_handling import CoHandlingWorkflow
 from workflows.retention import RetentionWorkflow
+from workflows.spike_watch import SpikeWatchWorkflow
 
 log = logging.getLogger("jiesu.worker")
-WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow]
+WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow, SpikeWatchWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -43,7 +45,7 @@ def activities_for(engine: sa.Engine, settings: Settings) -> list:
     return [planning.plan_case, planning.start_clock, planning.extend_clock, planning.shift_clock,
             planning.plan_dispatch, planning.start_partner_clock, planning.rebase_case,
             projection.project_events, notices.queue_notice, archive.archive_case,
-            RetentionActivities(engine).sweep_retention]
+            RetentionActivities(engine).sweep_retention, SpikeActivities(engine).detect_spikes]
 
 
 def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = None,

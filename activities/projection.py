@@ -71,6 +71,7 @@ class ProjectionActivities:
                 status=t.status.value, requested_at=t.requested_at, due_at=t.due_at)
             row.status, row.replied_at, row.reply = t.status.value, t.replied_at, t.reply
             row.overdue, row.note, row.due_at = t.overdue, t.note, t.due_at
+            row.requested_date = t.requested_at.astimezone(rules.calendar.tz).date()
             if t.replied_at is not None:
                 row.reply_hours = round(rules.working_time.seconds(t.requested_at, t.replied_at) / 3600, 3)
             session.add(row)

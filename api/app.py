@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, FastAPI
 
-from api import cases, clocks, errors, partners, public, rules, supervision
+from api import cases, clocks, errors, partners, public, reports, rules, supervision
 from core.settings import Settings, get_settings
 
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     v1.include_router(partners.router)
     v1.include_router(supervision.router)
     v1.include_router(rules.router)
+    v1.include_router(reports.router)
     v1.include_router(public.router)
     app.include_router(v1)
     return app

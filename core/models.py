@@ -163,6 +163,7 @@ class PartnerTaskRow(SQLModel, table=True):
     overdue: bool = False
     note: str | None = Field(default=None, max_length=2000)
     reply_hours: float | None = None  # office hours from the request to the reply (reports)
+    requested_date: date | None = Field(default=None, index=True)  # local day of the request (reports)
 
 
 class Notice(SQLModel, table=True):

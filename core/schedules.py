@@ -1,4 +1,4 @@
-"""Temporal Schedules of jiesu: the daily retention sweep."""
+"""Temporal Schedules of jiesu: the daily retention sweep and the spike check every 15 minutes."""
 
 from __future__ import annotations
 
@@ -14,15 +14,21 @@ from temporalio.client import (
 )
 
 RETENTION_SCHEDULE = "jiesu-retention-sweep"
+SPIKE_SCHEDULE = "jiesu-spike-watch"
 
 
 async def ensure_schedules(client: Client, task_queue: str) -> None:
-    """Create the daily retention schedule unless it exists."""
+    """Create the schedules that do not exist yet."""
     from workflows.retention import RetentionWorkflow
+    from workflows.spike_watch import SpikeWatchWorkflow
 
-    try:
-        await client.create_schedule(RETENTION_SCHEDULE, Schedule(
-            action=ScheduleActionStartWorkflow(RetentionWorkflow.run, id="jiesu-retention", task_queue=task_queue),
-            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))])))
-    except ScheduleAlreadyRunningError:
-        pass
+    for schedule_id, run, workflow_id, every in (
+        (RETENTION_SCHEDULE, RetentionWorkflow.run, "jiesu-retention", timedelta(days=1)),
+        (SPIKE_SCHEDULE, SpikeWatchWorkflow.run, "jiesu-spike-watch", timedelta(minutes=15)),
+    ):
+        try:
+            await client.create_schedule(schedule_id, Schedule(
+                action=ScheduleActionStartWorkflow(run, id=workflow_id, task_queue=task_queue),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)])))
+        except ScheduleAlreadyRunningError:
+            pass

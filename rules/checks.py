@@ -25,6 +25,7 @@ def semantic_errors(rules: Rules) -> Errors:
     broken = reference_errors(rules)
     errors = duplicate_errors(rules) + broken + level_errors(rules) + keyword_overlaps(rules)
     needed = list(REQUIRED_TEMPLATES) + sorted({r.action.value for r in rules.screening})
+    needed += ["spike"] if rules.spike else []
     errors += [(f"templates.{name}", "required template is missing") for name in needed if name not in rules.templates]
     errors += engine.template_errors()
     return errors if broken else errors + coverage_errors(rules, engine)

@@ -241,6 +241,15 @@ class KpiRules(BaseModel):
         return self
 
 
+class SpikeRules(BaseModel):
+    """诉求激增预警: a category's daily count far above its recent daily average raises one warning per spike."""
+
+    window_days: int = Field(default=7, ge=1, le=90, description="days before the checked day that form the baseline")
+    factor: float = Field(default=3.0, gt=1, description="warn when the day's count ≥ factor × baseline")
+    min_count: int = Field(default=50, ge=1, description="and the day's count is at least this")
+    per_district: bool = Field(default=True, description="also watch each category in each district")
+
+
 class Rules(BaseModel):
     """One complete rules version."""
 
@@ -264,6 +273,7 @@ class Rules(BaseModel):
     urgency: UrgencyRules = Field(default_factory=UrgencyRules)
     screening: list[ScreeningRule] = Field(default_factory=list)
     kpi: KpiRules = Field(default_factory=KpiRules)
+    spike: SpikeRules | None = None
     templates: dict[str, str]
 
 

@@ -76,6 +76,11 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "parent_case_no": "2026112000000001",
     "target": "119",
     "target_name": "火警",
+    "day": "2026-11-21",
+    "count": 800,
+    "window_days": 7,
+    "baseline": 20.0,
+    "ratio": 40.0,
 }
 
 

@@ -1,0 +1,185 @@
+"""Report routes (考核, hotspots, 每月一题, spike warnings, work lists): read the SQL projection, never Temporal.
+
+Supervisors, auditors and admins see every department; a handler sees its own department only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import select
+
+from api.auth import require
+from api.deps import SessionDep
+from api.errors import ApiError
+from api.report_schemas import (
+    DepartmentReport,
+    DepartmentRow,
+    Hotspot,
+    Hotspots,
+    ProblemPublic,
+    SpikePublic,
+    TopProblems,
+    WorkItem,
+    WorkList,
+)
+from core import reports, spikes
+from core.contracts import Actor, CaseStatus, Role
+from core.kpi import Counts, measures
+from core.models import SpikeWarning
+from rules.engine import RulesEngine
+from rules.store import active_version, load_engine
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+Reader = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN, Role.HANDLER))]
+Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+MAX_DAYS = 400
+
+
+def today() -> date:
+    """Today in Beijing."""
+    return datetime.now(reports.TZ).date()
+
+
+def date_range(start: date | None, end: date | None) -> tuple[date, date]:
+    """The report's days: default this month so far; 422 when reversed or longer than MAX_DAYS."""
+    end = end or today()
+    start = start or end.replace(day=1)
+    if start > end:
+        raise ApiError(422, "validation_error", f"from ({start}) is after to ({end})")
+    if (end - start).days >= MAX_DAYS:
+        raise ApiError(422, "validation_error", f"at most {MAX_DAYS} days per report")
+    return start, end
+
+
+def scope(actor: Actor, department: str | None) -> str | None:
+    """Handlers are held to their own department."""
+    return actor.department if actor.role is Role.HANDLER else department
+
+
+def _name(rules: RulesEngine, code: str) -> str:
+    dept = rules.departments.get(code)
+    return dept.name if dept else code
+
+
+From = Annotated[date | None, Query(alias="from", description="first day (Beijing); default: 1st of the month")]
+To = Annotated[date | None, Query(description="last day, inclusive; default today")]
+
+
+@router.get("/departments", response_model=DepartmentReport)
+def department_report(session: SessionDep, actor: Reader, from_: From = None, to: To = None,
+                      period: reports.Period = "month", department: str | None = None) -> DepartmentReport:
+    """三率 and every other measure per department and period (day, week, month or the whole range)."""
+    start, end = date_range(from_, to)
+    department = scope(actor, department)
+    version = reports.version_in_force(session, end)
+    rules = load_engine(session, version)
+    counts = reports.department_counts(session, start, end, period, department)
+    rows = [DepartmentRow(period_start=p, period_end=reports.bucket_end(p, period, end), department=d,
+                          department_name=_name(rules, d), counts=vars(c), measures=measures(c, rules.rules.kpi))
+            for (p, d), c in sorted(counts.items())]
+    totals: dict[date, Counts] = {}
+    for (p, _), c in counts.items():
+        totals[p] = totals[p] + c if p in totals else c
+    total = [DepartmentRow(period_start=p, period_end=reports.bucket_end(p, period, end), department=None,
+                           department_name="合计", counts=vars(c), measures=measures(c, rules.rules.kpi))
+             for p, c in sorted(totals.items())]
+    return DepartmentReport(from_date=start, to_date=end, period=period, rules_version=version,
+                            weights=rules.rules.kpi.weights, rows=rows, total=total)
+
+
+@router.get("/hotspots", response_model=Hotspots)
+def hotspots(session: SessionDep, actor: Reader, from_: From = None, to: To = None,
+             period: Literal["day", "week", "month"] = "week", by: Literal["district", "street"] = "district",
+             limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Hotspots:
+    """诉求热力: counts by category × district (or street) × period, with the change against the period before."""
+    start, end = date_range(from_, to)
+    first = reports.bucket(start, period, start)
+    previous_start = reports.bucket(first - timedelta(days=1), period, start)
+    grid: dict[tuple, int] = {}
+    for category, district, street, day, n in reports.place_counts(session, previous_start, end, by == "street"):
+        key = (reports.bucket(day, period, start), category, district, street)
+        grid[key] = grid.get(key, 0) + n
+    rules = load_engine(session, active_version(session))
+    out = []
+    for (p, category, district, street), n in grid.items():
+        if p < first:
+            continue
+        before = grid.get((reports.bucket(p - timedelta(days=1), period, start), category, district, street), 0)
+        cat = rules.categories.get(category)
+        out.append(Hotspot(period_start=p, category=category, category_name=cat[1].name if cat else category,
+                           district=district, street=street, count=n, previous=before, change=n - before,
+                           change_rate=round((n - before) / before, 4) if before else None))
+    out.sort(key=lambda h: (-h.count, h.period_start, h.category, h.district))
+    return Hotspots(from_date=start, to_date=end, period=period, by=by, data=out[:limit], count=len(out))
+
+
+@router.get("/top-problems", response_model=TopProblems)
+def top_problems(session: SessionDep, actor: Reader,
+                 month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")] = None,
+                 limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TopProblems:
+    """每月一题 candidates: the month's most frequent problems, their main districts and the change on last month."""
+    first = date.fromisoformat(f"{month}-01") if month else today().replace(day=1)
+    last = reports.bucket_end(first, "month", date.max)
+    prev_first = reports.bucket(first - timedelta(days=1), "month", first)
+    before = dict(reports.category_counts(session, prev_first, first - timedelta(days=1)))
+    by_place: dict[str, list[tuple[str, int]]] = {}
+    for category, district, n in reports.category_counts(session, first, last, district=True):
+        by_place.setdefault(category, []).append((district, n))
+    rules = load_engine(session, active_version(session))
+    data = []
+    for category, n in reports.category_counts(session, first, last)[:limit]:
+        cat = rules.categories.get(category)
+        data.append(ProblemPublic(category=category, category_name=cat[1].name if cat else category,
+                                  major=cat[0].name if cat else "", count=n, previous=before.get(category, 0),
+                                  top_districts=[{"district": d, "count": c} for d, c in by_place[category][:3]]))
+    return TopProblems(month=f"{first:%Y-%m}", data=data)
+
+
+@router.get("/spikes", response_model=list[SpikePublic])
+def list_spikes(session: SessionDep, actor: Reader,
+                since: Annotated[date | None, Query(description="warnings still running on or after")] = None
+                ) -> list[SpikePublic]:
+    """诉求激增预警: spikes seen (one row per spike, updated while it lasts), newest first."""
+    since = since or today() - timedelta(days=30)
+    rows = session.exec(select(SpikeWarning).where(SpikeWarning.last_day >= since)
+                        .order_by(sa.desc("first_day"), sa.asc("id"))).all()
+    return [SpikePublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/spikes/check", response_model=list[SpikePublic])
+def check_spikes(session: SessionDep, actor: Overseer,
+                 day: Annotated[date | None, Query(description="default today")] = None) -> list[SpikePublic]:
+    """Run the spike check now for one day (the worker also runs it every 15 minutes); returns new warnings."""
+    new = spikes.detect(session, day or today(), load_engine(session, active_version(session)))
+    session.commit()
+    return [SpikePublic.model_validate(r, from_attributes=True) for r in new]
+
+
+@router.get("/worklists", response_model=dict[str, int])
+def worklist_counts(session: SessionDep, actor: Reader, department: str | None = None,
+                    hours: Annotated[int, Query(ge=1, le=720)] = 24) -> dict[str, int]:
+    """How many cases each work list holds: overdue, due soon, awaiting sign-for / review, arbitration, escalated."""
+    return reports.worklist_counts(session, scope(actor, department), hours)
+
+
+@router.get("/worklists/{name}", response_model=WorkList)
+def worklist(name: Literal["overdue", "due_soon", "awaiting_sign_for", "awaiting_review", "arbitration",
+                           "escalated", "supervisor_review"], session: SessionDep, actor: Reader,
+             department: str | None = None, hours: Annotated[int, Query(ge=1, le=720)] = 24,
+             limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> WorkList:
+    """One work list, most urgent first (priority, then the earliest deadline)."""
+    rows, count = reports.worklist(session, name, department=scope(actor, department), hours=hours, limit=limit,
+                                   offset=offset)
+    return WorkList(name=name, description=reports.WORKLISTS[name], count=count, data=[work_item(c) for c in rows])
+
+
+def work_item(case) -> WorkItem:  # type: ignore[no-untyped-def]
+    """One line of a work list."""
+    return WorkItem(case_no=case.case_no, status=case.status, status_label=CaseStatus(case.status).label,
+                    category=case.category, district=case.district, lead_department=case.lead_department,
+                    urgency=case.urgency, priority=case.priority, received_at=case.received_at,
+                    due=case.due or {}, overdue=case.overdue, escalation_level=case.escalation_level)

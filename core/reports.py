@@ -1,0 +1,175 @@
+"""Report queries over the SQL projection (never Temporal): 考核 counts per department and period, hotspots, the
+month's top problems, work lists. Grouped by the indexed local day of receipt; periods are folded in Python."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from core.kpi import Counts
+from core.models import Case, PartnerTaskRow, RuleAudit, utcnow
+from rules.store import active_version
+
+C: Any = Case.__table__.c  # type: ignore[attr-defined]  # columns (typed loosely: SQL expressions)
+T: Any = PartnerTaskRow.__table__.c  # type: ignore[attr-defined]
+
+TZ = ZoneInfo("Asia/Shanghai")
+Period = Literal["day", "week", "month", "range"]
+OPEN = ("dispatched", "arbitration", "handling", "replied", "supervisor_review")
+CASE_COUNTS = ("cases", "closed", "valid_reviews", "contacted", "resolved", "satisfied", "basically_satisfied", "good",
+               "bad", "late_sign_for", "late_first_contact", "late_resolution", "replied", "handling_days",
+               "first_time", "rework", "first_dispatch_ok", "repeat")
+
+
+def bucket(day: date, period: Period, start: date) -> date:
+    """The first day of the period a day belongs to (weeks start on Monday)."""
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return start
+
+
+def bucket_end(first: date, period: Period, end: date) -> date:
+    """The last day of a period (never after the report's end)."""
+    if period == "day":
+        last = first
+    elif period == "week":
+        last = first + timedelta(days=6)
+    elif period == "month":
+        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    else:
+        last = end
+    return min(last, end)
+
+
+def _n(cond: Any) -> Any:
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+def _case_columns() -> list[Any]:
+    valid, closed, replied = C.valid_review.is_(True), C.closed_at.is_not(None), C.replied_at.is_not(None)
+    good = sa.and_(valid, C.resolution == "解决", C.satisfaction.in_(("满意", "基本满意")))
+    bad = sa.and_(valid, C.resolution != "解决", C.satisfaction == "不满意")
+    return [sa.func.count(), _n(closed), _n(valid), _n(sa.and_(valid, C.contacted.is_(True))),
+            _n(sa.and_(valid, C.resolution == "解决")), _n(sa.and_(valid, C.satisfaction == "满意")),
+            _n(sa.and_(valid, C.satisfaction == "基本满意")), _n(good), _n(bad),
+            _n(sa.and_(closed, C.late_sign_for.is_(True))), _n(sa.and_(closed, C.late_first_contact.is_(True))),
+            _n(sa.and_(closed, C.late_resolution.is_(True))), _n(replied),
+            sa.func.coalesce(sa.func.sum(C.handling_days), 0.0),
+            _n(sa.and_(valid, C.round == 1, C.outcome == "resolved")), _n(sa.and_(replied, C.round > 1)),
+            _n(sa.and_(C.return_count == 0, C.dispatch_count == 1)), _n(C.repeat_flag.is_(True))]
+
+
+def department_counts(session: Session, start: date, end: date, period: Period,
+                      department: str | None = None) -> dict[tuple[date, str], Counts]:
+    """Counts per (period start, department) for cases received from ``start`` to ``end`` (inclusive)."""
+    by_day = period != "range"
+    keys = [C.lead_department] + ([C.received_date] if by_day else [])
+    q = sa.select(*keys, *_case_columns()).where(C.received_date >= start, C.received_date <= end,
+                                               C.lead_department.is_not(None))
+    if department:
+        q = q.where(C.lead_department == department)
+    out: dict[tuple[date, str], Counts] = defaultdict(Counts)
+    for row in session.execute(q.group_by(*keys)).all():
+        day = row[1] if by_day else start
+        values = row[len(keys):]
+        out[(bucket(day, period, start), row[0])] += Counts(**dict(zip(CASE_COUNTS, values, strict=True)))
+    _partner_counts(session, start, end, period, department, out)
+    return dict(out)
+
+
+def _partner_counts(session: Session, start: date, end: date, period: Period, department: str | None,
+                    out: dict[tuple[date, str], Counts]) -> None:
+    """Add each department's work as a partner (协办): requests, replies, reply hours, late replies."""
+    by_day = period != "range"
+    keys = [T.department] + ([T.requested_date] if by_day else [])
+    q = sa.select(*keys, sa.func.count(), _n(T.replied_at.is_not(None)),
+               sa.func.coalesce(sa.func.sum(T.reply_hours), 0.0), _n(T.overdue.is_(True))).where(
+        T.requested_date >= start, T.requested_date <= end, T.status != "cancelled")
+    if department:
+        q = q.where(T.department == department)
+    for row in session.execute(q.group_by(*keys)).all():
+        day = row[1] if by_day else start
+        n, replied, hours, late = row[len(keys):]
+        out[(bucket(day, period, start), row[0])] += Counts(partner_tasks=n, partner_replied=replied,
+                                                            partner_hours=float(hours), partner_late=late)
+
+
+def version_in_force(session: Session, day: date) -> str:
+    """The rules version that was active at the end of ``day`` (its KPI weights score the period)."""
+    until = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=TZ)
+    audit = RuleAudit.__table__.c  # type: ignore[attr-defined]
+    row = session.execute(sa.select(audit.version).where(audit.action == "activate", audit.at < until)
+                          .order_by(audit.at.desc(), audit.id.desc())).first()
+    return row[0] if row else active_version(session)
+
+
+def place_counts(session: Session, start: date, end: date, street: bool) -> list[tuple]:
+    """(category, district, street or None, day, count) of the cases received from ``start`` to ``end``."""
+    keys = [C.category, C.district] + ([C.street] if street else [])
+    q = sa.select(*keys, C.received_date, sa.func.count()).where(
+        C.received_date >= start, C.received_date <= end)
+    rows = session.execute(q.group_by(*keys, C.received_date)).all()
+    return [(r[0], r[1], r[2] if street else None, r[-2], r[-1]) for r in rows]
+
+
+def category_counts(session: Session, start: date, end: date, district: bool = False) -> list[tuple]:
+    """(category[, district], count) received from ``start`` to ``end``, largest first."""
+    keys = [C.category] + ([C.district] if district else [])
+    q = sa.select(*keys, sa.func.count().label("n")).where(C.received_date >= start, C.received_date <= end)
+    return [tuple(r) for r in session.execute(q.group_by(*keys).order_by(sa.desc("n"))).all()]
+
+
+WORKLISTS = {
+    "overdue": "open cases past a deadline (超期)",
+    "due_soon": "open cases whose resolution deadline falls within `hours` (临期)",
+    "awaiting_sign_for": "dispatched, not yet signed for (待签收)",
+    "awaiting_review": "replied, waiting for the review call (待回访)",
+    "arbitration": "returned cases waiting for the supervisor (派单异议)",
+    "escalated": "open cases with an escalation level above 0 (督办)",
+    "supervisor_review": "rounds exhausted, waiting for 上级复核",
+}
+
+
+def worklist_filter(name: str, hours: int) -> Any:
+    """The WHERE clause of a work list."""
+    is_open = C.status.in_(OPEN)
+    return {
+        "overdue": sa.and_(is_open, C.overdue.is_(True)),
+        "due_soon": sa.and_(is_open, C.overdue.is_(False), C.status == "handling",
+                            C.due_resolution < utcnow() + timedelta(hours=hours)),
+        "awaiting_sign_for": C.status == "dispatched",
+        "awaiting_review": C.status == "replied",
+        "arbitration": C.status == "arbitration",
+        "escalated": sa.and_(is_open, C.escalation_level > 0),
+        "supervisor_review": C.status == "supervisor_review",
+    }[name]
+
+
+def worklist(session: Session, name: str, *, department: str | None, hours: int, limit: int,
+             offset: int) -> tuple[list[Case], int]:
+    """One work list, most urgent first: priority (绿色通道), then the earliest deadline."""
+    q = select(Case).where(worklist_filter(name, hours))
+    if department:
+        q = q.where(C.lead_department == department)
+    count = session.exec(select(sa.func.count()).select_from(q.subquery())).one()
+    order = (C.priority.desc(), C.due_resolution.is_(None), C.due_resolution, C.id)
+    return list(session.exec(q.order_by(*order).limit(limit).offset(offset)).all()), count
+
+
+def worklist_counts(session: Session, department: str | None, hours: int) -> dict[str, int]:
+    """How many cases each work list holds (one query)."""
+    q = sa.select(*[_n(worklist_filter(name, hours)) for name in WORKLISTS]).where(
+        C.status.in_(OPEN))
+    if department:
+        q = q.where(C.lead_department == department)
+    row = session.execute(q).one()
+    return {name: int(v or 0) for name, v in zip(WORKLISTS, row, strict=True)}
