@@ -25,6 +25,8 @@ audit_app = typer.Typer(help="Tamper-evidence checks", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+bench_app = typer.Typer(help="Benchmarks that print numbers (results under bench/results/)", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 
@@ -295,6 +297,18 @@ def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Op
     bad = sum(1 for p in report.values() if p)
     console.print(json.dumps({"checked": len(report), "with_problems": bad}))
     raise typer.Exit(1 if bad else 0)
+
+
+@bench_app.command("reports")
+def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have in the database"),
+                  repeat: int = typer.Option(5, help="timed runs per report (after one cold run)")) -> None:
+    """Fill the database with closed cases (synthetic, marked bench-*) and time every report (use PostgreSQL)."""
+    from core import bench_reports as bench
+
+    settings = get_settings()
+    if not settings.db_url.startswith("postgresql"):
+        console.print("[yellow]warning: not PostgreSQL — the target is measured on PostgreSQL[/yellow]")
+    bench.run(settings, rows, repeat, console)
 
 
 def main() -> None:

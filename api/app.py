@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, FastAPI
 
-from api import cases, clocks, errors, partners, public, reports, rules, supervision
+from api import cases, clocks, errors, exports, partners, public, reports, rules, supervision
 from core.settings import Settings, get_settings
 
 
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     v1.include_router(supervision.router)
     v1.include_router(rules.router)
     v1.include_router(reports.router)
+    v1.include_router(exports.router)
     v1.include_router(public.router)
     app.include_router(v1)
     return app

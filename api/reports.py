@@ -100,7 +100,8 @@ def hotspots(session: SessionDep, actor: Reader, from_: From = None, to: To = No
     first = reports.bucket(start, period, start)
     previous_start = reports.bucket(first - timedelta(days=1), period, start)
     grid: dict[tuple, int] = {}
-    for category, district, street, day, n in reports.place_counts(session, previous_start, end, by == "street"):
+    for category, district, street, day, n in reports.place_counts(session, previous_start, end, by == "street",
+                                                                  period):
         key = (reports.bucket(day, period, start), category, district, street)
         grid[key] = grid.get(key, 0) + n
     rules = load_engine(session, active_version(session))

@@ -55,8 +55,8 @@ CASE_COLUMNS = (
     "workflow_started, last_seq, created_at, updated_at, clocks, overdue, escalation_level, paused, dispatch_count, "
     "return_count, outcome, repeat_count, repeat_flag, special_groups, priority, received_date, replied_at, "
     "reply_text, handling_days, valid_review, late_sign_for, late_first_contact, late_resolution")
-PARTNER_COLUMNS = "case_no, department, round, question, status, requested_at, due_at, replied_at, reply, overdue, " \
-                  "reply_hours"
+PARTNER_COLUMNS = ("case_no, department, round, question, status, requested_at, requested_date, due_at, replied_at, "
+                   "reply, overdue, reply_hours")
 
 
 def _pick(u: float, table: Table) -> str:
@@ -142,8 +142,8 @@ WITH p AS MATERIALIZED (
   FROM s
 )
 INSERT INTO partner_task ({PARTNER_COLUMNS})
-SELECT 'B' || lpad(n::text, 15, '0'), partner, 1, 'bench', 'replied', req, req + interval '1 day',
-  req + hours * CASE WHEN late THEN 3 ELSE 1 END * interval '1 hour', 'bench', late, hours
+SELECT 'B' || lpad(n::text, 15, '0'), partner, 1, 'bench', 'replied', req, (req AT TIME ZONE 'Asia/Shanghai')::date,
+  req + interval '1 day', req + hours * CASE WHEN late THEN 3 ELSE 1 END * interval '1 hour', 'bench', late, hours
 FROM (SELECT n, partner, received_at + (1 + 4 * u_partner_at) * interval '1 hour' AS req,
         u_partner_overdue < :partner_overdue AS late,
         round((CASE WHEN u_partner_overdue < :partner_overdue THEN 9 + 3 * u_reply_hours
@@ -194,8 +194,9 @@ def _py_rows(n: int, r: random.Random, pool: list, version: str, start: date, t0
     hours = round(9 + 3 * u["reply_hours"] if overdue else 1 + 8 * u["reply_hours"], 3)
     req = received + timedelta(hours=1 + 4 * u["partner_at"])
     return row, dict(case_no=case_no, department=partner, round=1, question="bench", status="replied",
-                     requested_at=req, due_at=req + timedelta(days=1), reply="bench", overdue=overdue,
-                     replied_at=req + timedelta(hours=hours * (3 if overdue else 1)), reply_hours=hours)
+                     requested_at=req, requested_date=req.astimezone(TZ).date(), due_at=req + timedelta(days=1),
+                     replied_at=req + timedelta(hours=hours * (3 if overdue else 1)), reply="bench", overdue=overdue,
+                     reply_hours=hours)
 
 
 def _last_number(conn: sa.Connection) -> int:
