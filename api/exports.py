@@ -139,10 +139,12 @@ def case_row(case: Case, rules: RulesEngine, cipher: Cipher | None) -> list[str]
     name, phone = ((cipher.decrypt(case.name_enc), cipher.decrypt(case.phone_enc)) if cipher
                    else (case.name_masked, case.phone_masked))
     nature = "转办" if case.screening else ("主办" if case.lead_department else "")
-    cells = [case.case_no, case.kind, case.channel, major.name if major else "", leaf.name if leaf else case.category,
+    outcome = Outcome(case.outcome).label if case.outcome else ""
+    cells = [case.case_no, case.kind, Channel(case.channel).label, major.name if major else "",
+             leaf.name if leaf else case.category,
              case.description[:TITLE_CHARS], case.description, CaseStatus(case.status).label, case.urgency, name,
              phone, local(case.received_at), district.name if district else case.district, case.street,
-             case.address, dept.name if dept else case.lead_department, nature, case.outcome, case.reply_text,
+             case.address, dept.name if dept else case.lead_department, nature, outcome, case.reply_text,
              local(case.closed_at), yes_no(case.contacted), case.resolution, case.satisfaction,
              yes_no(case.valid_review), yes_no(case.overdue), yes_no(case.repeat_flag), case.rules_version]
     return [safe(c) for c in cells]

@@ -46,6 +46,15 @@ class Channel(StrEnum):
     EMAIL = "email"
     MERGED_LINE = "merged_line"  # 12315, 12369, ... merged into 12345
 
+    @property
+    def label(self) -> str:
+        """Chinese label (受理渠道)."""
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS = {Channel.HOTLINE: "12345热线", Channel.WEB: "网站", Channel.APP: "北京通APP", Channel.WECHAT: "微信",
+                  Channel.WINDOW: "窗口", Channel.EMAIL: "邮件", Channel.MERGED_LINE: "并线热线"}
+
 
 class Urgency(StrEnum):
     """紧急 / 一般 / 复杂: selects the resolution time limit."""
@@ -560,6 +569,16 @@ class Outcome(StrEnum):
     TRANSFERRED = "transferred"  # 即时转 110/119/120/122 (screening)
     LEGAL_CHANNEL = "legal_channel"  # 告知法定途径 (screening)
     NOT_ACCEPTED = "not_accepted"  # 不予受理 (screening)
+
+    @property
+    def label(self) -> str:
+        """Chinese label (办理结果)."""
+        return OUTCOME_LABELS[self]
+
+
+OUTCOME_LABELS = {Outcome.RESOLVED: "回访办结", Outcome.UNRATED: "未评价办结", Outcome.FINDING: "复核结论办结",
+                  Outcome.TERMINATED: "终结", Outcome.MERGED: "并单", Outcome.TRANSFERRED: "即时转办",
+                  Outcome.LEGAL_CHANNEL: "告知法定途径", Outcome.NOT_ACCEPTED: "不予受理"}
 
 
 class EscalateInput(BaseModel):
