@@ -21,7 +21,7 @@ from api.schemas import (
     ScreeningPublic,
 )
 from core.chain import canonical
-from core.contracts import Actor, CaseStatus, HandlingPlan, Role
+from core.contracts import OPEN_VALUES, Actor, CaseStatus, HandlingPlan, Role
 from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, CaseEventRow, utcnow
 from rules.engine import RulesEngine, UnknownReference
@@ -95,7 +95,7 @@ def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
     case.repeat_count = len(earlier) + 1
     case.repeat_flag = case.repeat_count >= cfg.flag_at
     if cfg.auto_merge:
-        case.merge_parent = next((no for no, status in earlier if status in OPEN_STATUSES), None)
+        case.merge_parent = next((no for no, status in earlier if status in OPEN_VALUES), None)
 
 
 def find_case(session: Session, case_no: str) -> Case:
@@ -174,10 +174,6 @@ def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
     )
 
 
-OPEN_STATUSES = tuple(s.value for s in (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING,
-                                        CaseStatus.REPLIED, CaseStatus.SUPERVISOR_REVIEW))
-
-
 def list_cases(session: Session, *, actor: Actor, status: str | None, department: str | None,
                overdue: bool | None = None, due_before: datetime | None = None, limit: int,
                offset: int) -> tuple[list[CaseSummary], int]:
@@ -186,7 +182,7 @@ def list_cases(session: Session, *, actor: Actor, status: str | None, department
     if overdue is not None:
         q = q.where(Case.overdue == overdue)
     if overdue or due_before is not None:
-        q = q.where(Case.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        q = q.where(Case.status.in_(OPEN_VALUES))  # type: ignore[attr-defined]
     if due_before is not None:
         if due_before.tzinfo is None:
             raise ApiError(422, "validation_error", "due_before needs a time zone offset")
@@ -199,8 +195,12 @@ def list_cases(session: Session, *, actor: Actor, status: str | None, department
         q = q.where(Case.status == status)
     count = session.exec(select(sa.func.count()).select_from(q.subquery())).one()
     rows = session.exec(q.order_by(Case.id.desc()).limit(limit).offset(offset)).all()  # type: ignore[union-attr]
-    return [CaseSummary(case_no=c.case_no or "", status=c.status, status_label=CaseStatus(c.status).label,
-                        category=c.category, district=c.district, lead_department=c.lead_department,
-                        urgency=c.urgency, received_at=c.received_at, due_resolution=c.due_resolution,
-                        overdue=c.overdue, escalation_level=c.escalation_level)
-            for c in rows], count
+    return [summary(c) for c in rows], count
+
+
+def summary(c: Case) -> CaseSummary:
+    """One line of a case list."""
+    return CaseSummary(case_no=c.case_no or "", status=c.status, status_label=CaseStatus(c.status).label,
+                       category=c.category, district=c.district, lead_department=c.lead_department,
+                       urgency=c.urgency, received_at=c.received_at, due_resolution=c.due_resolution,
+                       overdue=c.overdue, escalation_level=c.escalation_level)

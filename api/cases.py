@@ -26,7 +26,6 @@ from api.schemas import (
     ContactIn,
     ReplyIn,
     ReviewIn,
-    ScreeningPublic,
     SignForIn,
 )
 from core.contracts import (
@@ -42,6 +41,7 @@ from core.contracts import (
 )
 from core.crypto import Cipher
 from core.intake import start_case
+from rules.engine import RulesEngine
 from rules.store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
@@ -75,17 +75,18 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
                        f"external_id {case_in.external_id} was already used for a different complaint "
                        f"(case {case.case_no})")
     assert case.case_no is not None
+    pinned = load_engine(session, case.rules_version)
     created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
                           rules_version=case.rules_version, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
-                          plan=svc.plan_from_row(case, load_engine(session, case.rules_version)),
-                          screening=svc.screening_public(case.screening, load_engine(session, case.rules_version)),
+                          plan=svc.plan_from_row(case, pinned), screening=svc.screening_public(case.screening, pinned),
                           priority=case.priority)
     if created.plan is None and created.screening is None:
-        await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created)
+        await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created, pinned)
     return created
 
 
-async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, created: CaseCreated) -> None:
+async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, created: CaseCreated,
+                      rules: RulesEngine) -> None:
     """Start the workflow (idempotent) and wait briefly for its plan; leave the plan null if it is late."""
     try:
         handle = await start_case(client, task_queue, case)
@@ -95,8 +96,7 @@ async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, c
     created.status = view.status.value
     created.plan = svc.plan_public(view.plan) if view.plan else None
     if view.plan and view.plan.screening:
-        sc = view.plan.screening
-        created.screening = ScreeningPublic(rule=sc.code, action=sc.action, target=sc.target, reply=sc.reply)
+        created.screening = svc.screening_public(view.plan.screening.code, rules)
     created.priority = view.plan.priority if view.plan else 0
 
 

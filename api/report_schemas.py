@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
+
+from api.schemas import CaseSummary
 
 
 class DepartmentRow(BaseModel):
@@ -88,21 +90,11 @@ class SpikePublic(BaseModel):
     rules_version: str
 
 
-class WorkItem(BaseModel):
-    """One case on a work list."""
+class WorkItem(CaseSummary):
+    """One case on a work list: the case list's line with its priority and every clock's due time."""
 
-    case_no: str | None
-    status: str
-    status_label: str
-    category: str
-    district: str
-    lead_department: str | None
-    urgency: str | None
     priority: int
-    received_at: datetime
     due: dict[str, Any]
-    overdue: bool
-    escalation_level: int
 
 
 class WorkList(BaseModel):

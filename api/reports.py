@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import select
 
 from api.auth import require
+from api.case_service import summary
 from api.deps import SessionDep
 from api.errors import ApiError
 from api.report_schemas import (
@@ -27,7 +28,7 @@ from api.report_schemas import (
     WorkList,
 )
 from core import reports, spikes
-from core.contracts import Actor, CaseStatus, Role
+from core.contracts import Actor, Role
 from core.kpi import Counts, measures
 from core.models import SpikeWarning
 from rules.engine import RulesEngine
@@ -180,7 +181,4 @@ def worklist(name: Literal["overdue", "due_soon", "awaiting_sign_for", "awaiting
 
 def work_item(case) -> WorkItem:  # type: ignore[no-untyped-def]
     """One line of a work list."""
-    return WorkItem(case_no=case.case_no, status=case.status, status_label=CaseStatus(case.status).label,
-                    category=case.category, district=case.district, lead_department=case.lead_department,
-                    urgency=case.urgency, priority=case.priority, received_at=case.received_at,
-                    due=case.due or {}, overdue=case.overdue, escalation_level=case.escalation_level)
+    return WorkItem(**summary(case).model_dump(), priority=case.priority, due=case.due or {})

@@ -17,6 +17,7 @@ from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, not_found
 from api.schemas import ActionResult, Strict
 from core.contracts import (
+    OPEN_STATUSES,
     Actor,
     CaseStatus,
     CloseInput,
@@ -33,8 +34,6 @@ from workflows.case import CaseWorkflow
 router = APIRouter(prefix="/cases", tags=["supervision"])
 Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
 Auditor = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
-OPEN_STATUSES = {CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
-                 CaseStatus.SUPERVISOR_REVIEW}
 
 
 class ReasonIn(Strict):

@@ -82,6 +82,10 @@ class CaseStatus(StrEnum):
         return STATUS_LABELS[self]
 
 
+OPEN_STATUSES = (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
+                 CaseStatus.SUPERVISOR_REVIEW)  # planned, not yet closed: work lists, merges, migrations
+OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)  # the same, as stored in the projection
+
 STATUS_LABELS = {
     CaseStatus.RECEIVED: "已受理",
     CaseStatus.DISPATCHED: "待签收",

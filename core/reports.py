@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from core.contracts import OPEN_VALUES
 from core.kpi import Counts
 from core.models import Case, PartnerTaskRow, RuleAudit, utcnow
 from rules.store import active_version
@@ -20,7 +21,6 @@ T: Any = PartnerTaskRow.__table__.c  # type: ignore[attr-defined]
 
 TZ = ZoneInfo("Asia/Shanghai")
 Period = Literal["day", "week", "month", "range"]
-OPEN = ("dispatched", "arbitration", "handling", "replied", "supervisor_review")
 CASE_COUNTS = ("cases", "closed", "valid_reviews", "contacted", "resolved", "satisfied", "basically_satisfied", "good",
                "bad", "late_sign_for", "late_first_contact", "late_resolution", "replied", "handling_days",
                "first_time", "rework", "first_dispatch_ok", "repeat")
@@ -158,7 +158,7 @@ WORKLISTS = {
 
 def worklist_filter(name: str, hours: int) -> Any:
     """The WHERE clause of a work list."""
-    is_open = C.status.in_(OPEN)
+    is_open = C.status.in_(OPEN_VALUES)
     return {
         "overdue": sa.and_(is_open, C.overdue.is_(True)),
         "due_soon": sa.and_(is_open, C.overdue.is_(False), C.status == "handling",
@@ -185,7 +185,7 @@ def worklist(session: Session, name: str, *, department: str | None, hours: int,
 def worklist_counts(session: Session, department: str | None, hours: int) -> dict[str, int]:
     """How many cases each work list holds (one query)."""
     q = sa.select(*[_n(worklist_filter(name, hours)) for name in WORKLISTS]).where(
-        C.status.in_(OPEN))
+        C.status.in_(OPEN_VALUES))
     if department:
         q = q.where(C.lead_department == department)
     row = session.execute(q).one()

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from core.contracts import (
+    OPEN_VALUES,
     Actor,
     CaseStatus,
     ClockState,
@@ -22,7 +23,7 @@ from core.contracts import (
 )
 from core.intake import case_input
 from core.models import Case, utcnow
-from rules.migration import MIGRATABLE, rebase
+from rules.migration import rebase
 from rules.store import audit, get_version, load_engine
 
 SIGNAL_CONCURRENCY = 32
@@ -54,7 +55,7 @@ def plan_migration(session: Session, version: str) -> MigrationPlan:
     rules = load_engine(session, version)
     plan = MigrationPlan(version=version)
     rows = session.exec(select(Case).where(
-        Case.status.in_([s.value for s in MIGRATABLE]),  # type: ignore[attr-defined]
+        Case.status.in_(OPEN_VALUES),  # type: ignore[attr-defined]
         Case.rules_version != version, Case.case_no.is_not(None),  # type: ignore[union-attr]
     ).order_by(Case.id)).all()  # type: ignore[arg-type]
     for case in rows:

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from core.contracts import CaseStatus, ClockChange, ClockState, RebaseRequest, RebaseResult, Reminder, Urgency
+from core.contracts import (
+    OPEN_STATUSES,
+    CaseStatus,
+    ClockChange,
+    ClockState,
+    RebaseRequest,
+    RebaseResult,
+    Reminder,
+    Urgency,
+)
 from rules.engine import RulesEngine, UnknownReference
 from rules.schema import Limit
-
-MIGRATABLE = (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
-              CaseStatus.SUPERVISOR_REVIEW)
 
 
 def rebase(rules: RulesEngine, req: RebaseRequest) -> RebaseResult:
@@ -26,7 +32,7 @@ def rebase(rules: RulesEngine, req: RebaseRequest) -> RebaseResult:
     result = RebaseResult(case_no=case.case_no, from_version=case.rules_version, to_version=rules.version)
     if case.rules_version == rules.version:
         return result.model_copy(update={"skipped": f"already on rules {rules.version}"})
-    if req.status not in MIGRATABLE:
+    if req.status not in OPEN_STATUSES:
         return result.model_copy(update={"skipped": f"the case is {req.status.value}, not open"})
     try:
         rules.check_place(case.category, case.district, case.street)

@@ -9,6 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
+        OPEN_STATUSES,
         Actor,
         CaseStatus,
         CaseView,
@@ -24,8 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case_base import conflict
     from workflows.case_partners import PartnerActions
 
-OPEN = (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
-        CaseStatus.SUPERVISOR_REVIEW)
 
 
 class SupervisionActions(PartnerActions):
@@ -34,7 +33,7 @@ class SupervisionActions(PartnerActions):
     _merged: list[MergedIn]
 
     def _require_open(self, action: str) -> None:
-        if self.s.status not in OPEN:
+        if self.s.status not in OPEN_STATUSES:
             raise conflict(f"cannot {action}: the case is {self.s.status.value} ({self.s.status.label})")
 
     async def _close(self, outcome: Outcome, actor: Actor | None, data: dict[str, Any]) -> None:
