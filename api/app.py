@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from api import cases, clocks, errors, exports, partners, public, reports, rules, supervision
+from api.deps import idempotency_key
 from core.settings import Settings, get_settings
 
 
@@ -19,7 +20,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.state.temporal_lock = asyncio.Lock()
     errors.install(app)
     app.middleware("http")(errors.guard_body)
-    v1 = APIRouter(prefix="/api/v1")
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(idempotency_key)])
     v1.include_router(cases.router)
     v1.include_router(clocks.router)
     v1.include_router(partners.router)

@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import case_service as svc
 from api.auth import require
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import IDEMPOTENCY_KEY, SessionDep, SettingsDep, TemporalDep
 from api.errors import ApiError, unavailable
 from api.schemas import (
     ActionResult,
@@ -159,10 +159,15 @@ async def act(session: Session, client: Client, actor: Actor, case_no: str, upda
 
 
 async def run_update(client: Client, case_no: str, update: Any, arg: Any) -> ActionResult:
-    """Run an Update on the case workflow; the workflow's validators decide who may (403) and when (409)."""
+    """Run an Update on the case workflow; the workflow's validators decide who may (403) and when (409).
+
+    With an Idempotency-Key the Update gets a fixed id, so a retried request applies the action once."""
     handle = client.get_workflow_handle(workflow_id(case_no))
+    key = IDEMPOTENCY_KEY.get()
+    update_id = f"{update.__name__}:{key}" if key else None
     try:
-        view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg), timeout=UPDATE_WAIT_SECONDS)
+        view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg, id=update_id),
+                                                timeout=UPDATE_WAIT_SECONDS)
     except TimeoutError as exc:
         raise ApiError(503, "unavailable", f"case {case_no} did not answer in time; the action may still be applied, "
                        "check the case before retrying", {"Retry-After": "5"}) from exc

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.errors import unavailable
+from api.errors import ApiError, unavailable
 from core.db import get_engine
 from core.settings import Settings
 
@@ -48,3 +50,16 @@ async def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+IDEMPOTENCY_KEY: ContextVar[str | None] = ContextVar("idempotency_key", default=None)
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+
+
+async def idempotency_key(key: Annotated[str | None, Header(
+        alias="Idempotency-Key", description="a retry with the same key applies a case action once "
+        "(letters, digits, . _ : -, up to 100)")] = None) -> None:
+    """Remember the request's Idempotency-Key for the case action it carries."""
+    if key is not None and not _KEY.fullmatch(key):
+        raise ApiError(422, "validation_error", "Idempotency-Key: 1-100 letters, digits, '.', '_', ':' or '-'")
+    IDEMPOTENCY_KEY.set(key)
