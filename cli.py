@@ -25,6 +25,8 @@ audit_app = typer.Typer(help="Tamper-evidence checks", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+histories_app = typer.Typer(help="Recorded workflow histories (tests/histories/)", no_args_is_help=True)
+app.add_typer(histories_app, name="histories")
 bench_app = typer.Typer(help="Benchmarks that print numbers (results under bench/results/)", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 console = Console()
@@ -309,6 +311,38 @@ def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have
     if not settings.db_url.startswith("postgresql"):
         console.print("[yellow]warning: not PostgreSQL — the target is measured on PostgreSQL[/yellow]")
     bench.run(settings, rows, repeat, console)
+
+
+@bench_app.command("intake")
+def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
+                 concurrency: int = typer.Option(32, help="requests in flight"),
+                 database: str = typer.Option("", help="database URL (default: the configured PostgreSQL, "
+                                              "else a fresh SQLite file)")) -> None:
+    """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
+    from core import bench_intake
+
+    bench_intake.run(get_settings(), cases, concurrency, database or None, console)
+
+
+@histories_app.command("record")
+def histories_record(overwrite: bool = typer.Option(
+        False, help="also rewrite existing files (only for paths whose workflow code is not released yet)")) -> None:
+    """Run the scenario tests marked `history`, write the histories of paths not yet recorded, list them."""
+    import subprocess
+    import time
+
+    root, started = Path(__file__).resolve().parent, time.time()
+    status = subprocess.call([sys.executable, "-m", "tests.run", "-m", "history", "-q", "-p", "no:cacheprovider"],
+                             cwd=root, env=os.environ | {"JIESU_RECORD_HISTORIES": "overwrite" if overwrite else "1"})
+    table = Table(title="histories written")
+    for col in ("file", "bytes", "events"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for path in sorted((root / "tests" / "histories").glob("*.json")):
+        if path.stat().st_mtime >= started:
+            events = len(json.loads(path.read_text(encoding="utf-8")).get("events", []))
+            table.add_row(path.name, str(path.stat().st_size), str(events))
+    console.print(table)
+    raise typer.Exit(status)
 
 
 def main() -> None:

@@ -1,13 +1,12 @@
 """Rules over REST against the dev server: publish, read, activate, diff, validate; pinning; migration; screening,
 urgency keywords and special groups at intake; department-level work never reassigned to a street.
 
-Set JIESU_RECORD_HISTORIES=1 to (re)record tests/histories/screened.json and rules_migrated.json.
+Tests marked `history` record screened.json and rules_migrated.json (`jiesu histories record`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,12 +22,12 @@ from rules.engine import RulesEngine
 from rules.schema import Limit, parse_rules
 from tests.conftest import auth
 from tests.factories import complaint
+from tests.histories import record
 from tests.test_api_story import wait_status
 
 pytestmark = pytest.mark.temporal
 SHIPPED = Path(__file__).parent.parent / "rules" / "versions" / "2026.2.yaml"
 BASE = "2026.2"
-HISTORIES = Path(__file__).parent / "histories"
 YAML = {"Content-Type": "application/yaml"}
 
 
@@ -139,6 +138,7 @@ async def test_diff_of_two_versions(api, tokens) -> None:
     assert missing.status_code == 404
 
 
+@pytest.mark.history
 async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine, client: Client) -> None:
     admin, intake, handler = auth(tokens["admin"]), auth(tokens["intake"]), auth(tokens["handler"])
     version = new_version()
@@ -202,9 +202,7 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
         again = await api.post(f"/api/v1/rules/{version}/migrate", params={"dry_run": "true"}, headers=admin)
         assert not {signed["case_no"], waiting["case_no"]} & {c["case_no"] for c in again.json()["cases"]}
         await finish(api, tokens, signed["case_no"])
-        if os.environ.get("JIESU_RECORD_HISTORIES"):
-            history = await client.get_workflow_handle(workflow_id(signed["case_no"])).fetch_history()
-            (HISTORIES / "rules_migrated.json").write_text(history.to_json())
+        await record("rules_migrated", client.get_workflow_handle(workflow_id(signed["case_no"])))
     finally:
         await activate(api, admin, BASE)
 
@@ -242,7 +240,8 @@ async def finish(api: httpx.AsyncClient, tokens: dict, case_no: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "rule", "action", "outcome", "says"), [
-    ("楼道里着火了，浓烟很大", "EMERGENCY_119", "transfer", "transferred", "119"),
+    pytest.param("楼道里着火了，浓烟很大", "EMERGENCY_119", "transfer", "transferred", "119",
+                 marks=pytest.mark.history),  # records screened.json
     ("小区门口有人打架斗殴", "EMERGENCY_110", "transfer", "transferred", "110"),
     ("我要起诉开发商延期交房", "LEGAL_CHANNEL", "legal_channel", "legal_channel", "法定途径"),
 ])
@@ -258,9 +257,8 @@ async def test_screening_routes_complaints_away(api, tokens, engine, client: Cli
     with Session(engine) as session:
         sms = session.exec(select(Notice).where(Notice.case_no == created["case_no"])).all()
     assert [(n.template, n.recipient) for n in sms] == [(action, "complainant")] and says in sms[0].body
-    if rule == "EMERGENCY_119" and os.environ.get("JIESU_RECORD_HISTORIES"):
-        history = await client.get_workflow_handle(workflow_id(created["case_no"])).fetch_history()
-        (HISTORIES / "screened.json").write_text(history.to_json())
+    if rule == "EMERGENCY_119":
+        await record("screened", client.get_workflow_handle(workflow_id(created["case_no"])))
 
 
 async def test_not_accepted_category(api, tokens) -> None:

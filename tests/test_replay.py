@@ -13,10 +13,29 @@ from temporalio.worker import Replayer
 from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+# every lifecycle path and the file that records it (`jiesu histories record` writes new ones)
+REQUIRED = {
+    "happy": "happy_path",
+    "re-handled": "rehandled",
+    "returned": "return_and_partner",
+    "co-handled": "return_and_partner",
+    "co-handling child": "co_handling_child",
+    "terminated": "terminated",
+    "merged": "merged",
+    "merged parent": "merged_parent",
+    "screened": "screened",
+    "rules migrated": "rules_migrated",
+}
 
 
 def test_histories_exist() -> None:
-    assert HISTORIES, "record at least the happy path: JIESU_RECORD_HISTORIES=1 make test"
+    assert HISTORIES, "record at least the happy path: jiesu histories record"
+
+
+def test_every_lifecycle_path_has_a_history() -> None:
+    have = {p.stem for p in HISTORIES}
+    missing = {path: name for path, name in REQUIRED.items() if name not in have}
+    assert not missing, f"no recorded history for {missing}: jiesu histories record"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -1,4 +1,7 @@
-"""Review, re-handling, supervision, merge, repeat complaints, rating and the retention sweep (dev server)."""
+"""Review, re-handling, supervision, merge, repeat complaints, rating and the retention sweep (dev server).
+
+Tests marked `history` record terminated.json, merged.json and merged_parent.json (`jiesu histories record`).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from core.contracts import workflow_id
 from core.db import session_scope
 from core.models import Case, CaseArchive, Notice, RetentionRun, utcnow
 from core.schedules import RETENTION_SCHEDULE, ensure_schedules
 from tests.conftest import auth
 from tests.factories import complaint
+from tests.histories import record
 
 pytestmark = pytest.mark.temporal
 
@@ -54,7 +59,8 @@ def queued(case: dict, template: str) -> bool:
     return any(e["type"] == "notice_queued" and e["data"]["template"] == template for e in case["timeline"])
 
 
-async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, tokens) -> None:
+@pytest.mark.history
+async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, tokens, client) -> None:
     case_no = await post_case(api, tokens)
     sup = auth(tokens["supervisor"])
     await handle_round(api, tokens, case_no)
@@ -79,6 +85,7 @@ async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, to
     r = await api.post(f"/api/v1/cases/{case_no}/rating", json={"score": 2, "note": "答复敷衍"}, headers=sup)
     assert r.status_code == 201
     assert (await api.post(f"/api/v1/cases/{case_no}/rating", json={"score": 3}, headers=sup)).status_code == 409
+    await record("terminated", client.get_workflow_handle(workflow_id(case_no)))
 
 
 async def test_supervisor_review_orders_another_round_and_escalates(api, tokens, engine) -> None:
@@ -98,7 +105,8 @@ async def test_supervisor_review_orders_another_round_and_escalates(api, tokens,
     assert r.status_code == 200 and r.json()["status"] == "closed"
 
 
-async def test_merge_of_a_duplicate_gets_the_parent_result(api, tokens, engine) -> None:
+@pytest.mark.history
+async def test_merge_of_a_duplicate_gets_the_parent_result(api, tokens, engine, client) -> None:
     parent = await post_case(api, tokens)
     duplicate = await post_case(api, tokens)
     sup = auth(tokens["supervisor"])
@@ -122,6 +130,10 @@ async def test_merge_of_a_duplicate_gets_the_parent_result(api, tokens, engine) 
     await read(api, tokens, closed_parent, lambda c: c["status"] == "archived")
     r = await api.post(f"/api/v1/cases/{duplicate}/merge", json={"parent_case_no": closed_parent}, headers=sup)
     assert r.status_code == 409
+    await review(api, tokens, parent, "解决", "满意")
+    await read(api, tokens, parent, lambda c: c["status"] == "archived")
+    await record("merged", client.get_workflow_handle(workflow_id(duplicate)))
+    await record("merged_parent", client.get_workflow_handle(workflow_id(parent)))
 
 
 async def test_third_case_about_the_same_matter_is_flagged(api, tokens, engine) -> None:

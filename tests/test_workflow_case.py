@@ -1,13 +1,11 @@
 """CaseWorkflow on the dev server (Updates do not mix with time skipping): happy path, refusals, re-handling.
 
-Set JIESU_RECORD_HISTORIES=1 to (re)record tests/histories/happy_path.json from the happy path.
+Tests marked `history` record tests/histories/ with JIESU_RECORD_HISTORIES=1 (`jiesu histories record`).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -34,10 +32,10 @@ from core.crypto import Cipher
 from core.intake import case_input
 from rules.store import active_version, load_engine
 from tests.factories import complaint
+from tests.histories import record
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
-HISTORIES = Path(__file__).parent / "histories"
 LEAD = Actor(id="key_test_handler", role=Role.HANDLER, department="xicheng-cgzf")
 OTHER = Actor(id="key_test_other", role=Role.HANDLER, department="chaoyang-cgzf")
 INTAKE = Actor(id="key_test_intake", role=Role.INTAKE)
@@ -71,6 +69,7 @@ async def handle_round(handle: WorkflowHandle, sign: bool = True) -> None:
     await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="已处理完毕"))
 
 
+@pytest.mark.history
 async def test_happy_path_closes_and_archives(client, worker, engine, settings) -> None:
     handle = await start(client, engine, settings)
     plan = (await handle.execute_update(CaseWorkflow.await_plan)).plan
@@ -81,9 +80,7 @@ async def test_happy_path_closes_and_archives(client, worker, engine, settings) 
     assert view.status is CaseStatus.CLOSED
     result = await handle.result()
     assert result.status is CaseStatus.ARCHIVED and result.round == 1
-    if os.environ.get("JIESU_RECORD_HISTORIES"):
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / "happy_path.json").write_text((await handle.fetch_history()).to_json())
+    await record("happy_path", handle)
 
 
 async def test_steps_that_do_not_fit_the_state_are_refused(client, worker, engine, settings) -> None:
@@ -104,6 +101,7 @@ async def test_steps_that_do_not_fit_the_state_are_refused(client, worker, engin
     await handle.terminate(reason=f"test cleanup {uuid.uuid4()}")
 
 
+@pytest.mark.history
 async def test_dissatisfied_review_starts_a_new_round(client, worker, engine, settings) -> None:
     handle = await start(client, engine, settings)
     await handle_round(handle)
@@ -118,8 +116,10 @@ async def test_dissatisfied_review_starts_a_new_round(client, worker, engine, se
         actor=INTAKE, resolution=Resolution.RESOLVED, satisfaction=Satisfaction.BASICALLY))
     result = await handle.result()
     assert result.status is CaseStatus.ARCHIVED and result.round == 2
+    await record("rehandled", handle)
 
 
+@pytest.mark.history
 async def test_return_then_partner_path(client, worker, engine, settings) -> None:
     """退单 → re-dispatch → sign-for → 协办 → partner reply → reply → review; recorded with its child's history."""
     from core.contracts import PartnerReplyInput, PartnerRequest, PartnersInput, ReturnInput
@@ -146,6 +146,5 @@ async def test_return_then_partner_path(client, worker, engine, settings) -> Non
     assert result.status is CaseStatus.ARCHIVED and result.partners[0].status.value == "replied"
     child = client.get_workflow_handle(f"{handle.id}-partner-xicheng-sthj-r1")
     assert await child.result() == "replied"
-    if os.environ.get("JIESU_RECORD_HISTORIES"):
-        (HISTORIES / "return_and_partner.json").write_text((await handle.fetch_history()).to_json())
-        (HISTORIES / "co_handling_child.json").write_text((await child.fetch_history()).to_json())
+    await record("return_and_partner", handle)
+    await record("co_handling_child", child)

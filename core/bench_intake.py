@@ -1,0 +1,137 @@
+"""`jiesu bench intake`: how fast complaints get in, against one Temporal server and one database.
+
+(a) the raw rate at which the SDK starts an empty workflow (no worker; the server only records the start), and
+(b) the end-to-end rate of ``POST /api/v1/cases`` through the real HTTP server (uvicorn process): auth,
+validation, rules, the encrypted DB write, the workflow start and the wait for its plan (the worker process
+plans the case in an activity). Both with ``concurrency`` requests in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlmodel import Session
+
+from core.bench_common import bench_settings, complaints, percentiles, save
+from core.contracts import Role
+from core.db import get_engine, session_scope
+from core.devstack import prepare
+from core.settings import Settings
+from core.stack import Stack
+from rules.store import active_version, load_engine
+
+BEIJING_DAY = 66_000
+
+
+async def _bounded(n: int, concurrency: int, one, progress: Progress, label: str) -> float:  # type: ignore[no-untyped-def]
+    """Run ``one(i)`` for i < n with ``concurrency`` in flight; seconds taken."""
+    task = progress.add_task(label, total=n)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def lane() -> None:
+        while not queue.empty():
+            await one(queue.get_nowait())
+            progress.advance(task)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return time.perf_counter() - t0
+
+
+async def raw_starts(settings: Settings, n: int, concurrency: int, progress: Progress) -> float:
+    """Seconds for the SDK to start ``n`` empty workflows (type BenchEmpty, nobody polls; they expire)."""
+    from worker import connect
+
+    client = await connect(settings)
+    run = uuid.uuid4().hex[:8]
+
+    async def one(i: int) -> None:
+        await client.start_workflow("BenchEmpty", id=f"bench-empty-{run}-{i}", task_queue=f"bench-empty-{run}",
+                                    execution_timeout=timedelta(minutes=2))
+
+    return await _bounded(n, concurrency, one, progress, "(a) SDK: start empty workflows")
+
+
+async def posts(stack: Stack, bodies: list[dict], token: str, concurrency: int,
+                progress: Progress) -> tuple[float, list[float], Counter]:
+    """Seconds for every POST, each one's latency, and the answers by status (and late plans)."""
+    latencies: list[float] = []
+    answers: Counter = Counter()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=120,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        async def one(i: int) -> None:
+            t0 = time.perf_counter()
+            r = await http.post("/api/v1/cases", json=bodies[i])
+            latencies.append(time.perf_counter() - t0)
+            answers[str(r.status_code)] += 1
+            if r.status_code == 201 and r.json().get("plan") is None and r.json().get("screening") is None:
+                answers["201 without plan"] += 1
+
+        elapsed = await _bounded(len(bodies), concurrency, one, progress, "(b) POST /api/v1/cases end to end")
+    return elapsed, latencies, answers
+
+
+def run(base: Settings, cases: int, concurrency: int, database: str | None, console: Console) -> dict[str, Any]:
+    """Start the stack, measure (a) and (b), print and save the numbers."""
+    settings = bench_settings(base, "intake", database)
+    prepare(settings)
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        from api.auth import create_key
+
+        token = create_key(session, role=Role.INTAKE, department=None, name="bench intake")[1]
+    with Session(engine) as session:
+        rules = load_engine(session, active_version(session))
+    bodies = complaints(rules, cases, f"bench-intake-{uuid.uuid4().hex[:6]}")
+    stack = Stack(settings, settings.data_dir)
+    try:
+        console.print(f"starting Temporal dev server, worker and API ({engine.dialect.name}) …")
+        stack.start_temporal()
+        stack.start_worker()
+        stack.start_api()
+        with Progress(console=console) as progress:
+            raw_s = asyncio.run(raw_starts(stack.settings, cases, concurrency, progress))
+            post_s, latencies, answers = asyncio.run(posts(stack, bodies, token, concurrency, progress))
+        worker_rss, api_rss = stack.peak_rss_mib("worker"), stack.peak_rss_mib("api")
+    finally:
+        stack.stop()
+    return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, raw_s=raw_s,
+                  post_s=post_s, latencies=latencies, answers=answers, worker_rss=worker_rss, api_rss=api_rss)
+
+
+def report(console: Console, *, cases: int, concurrency: int, dialect: str, raw_s: float, post_s: float,
+           latencies: list[float], answers: Counter, worker_rss: float | None,
+           api_rss: float | None) -> dict[str, Any]:
+    """Print the table and save the JSON."""
+    raw_rate, post_rate = cases / raw_s, cases / post_s
+    lat = percentiles(latencies)
+    day_s = BEIJING_DAY / post_rate
+    table = Table(title=f"intake: {cases:,} cases, {concurrency} in flight, {dialect}", show_header=False)
+    table.add_row("(a) SDK starts of an empty workflow", f"{raw_rate:,.1f} /s")
+    table.add_row("(b) POST /api/v1/cases end to end", f"{post_rate:,.1f} /s")
+    table.add_row("ratio (b) / (a)", f"{post_rate / raw_rate:.2f}")
+    table.add_row("(b) latency p50 / p95 / p99 / max",
+                  " / ".join(f"{lat[k] * 1000:,.0f} ms" for k in ("p50", "p95", "p99", "max")))
+    table.add_row("answers", ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())))
+    table.add_row(f"one Beijing day ({BEIJING_DAY:,} cases) at (b)", f"{day_s / 60:,.1f} min")
+    table.add_row("peak RSS worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
+    console.print(table)
+    out = {"cases": cases, "concurrency": concurrency, "dialect": dialect,
+           "raw_start_per_s": round(raw_rate, 1), "post_per_s": round(post_rate, 1),
+           "ratio": round(post_rate / raw_rate, 3), "post_latency_s": lat, "answers": dict(answers),
+           "beijing_day_minutes": round(day_s / 60, 1), "worker_peak_rss_mib": worker_rss,
+           "api_peak_rss_mib": api_rss}
+    save("intake", out, console)
+    return out

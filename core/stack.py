@@ -1,0 +1,148 @@
+"""The system as separate processes — Temporal dev server, worker, API — for benchmarks and fault tests.
+
+Each piece is a child process that can be killed (``kill -9``) and started again on the same data, the way an
+operator would see it fail: the dev server keeps its history in a SQLite file, the worker and the API read the
+same settings from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JIESU_") and k != "DATABASE_URL"}
+    env |= {
+        "JIESU_DATABASE_URL": settings.db_url, "JIESU_TEMPORAL_ADDRESS": settings.temporal_address,
+        "JIESU_TEMPORAL_NAMESPACE": settings.temporal_namespace, "JIESU_TASK_QUEUE": settings.task_queue,
+        "JIESU_DATA_DIR": str(settings.data_dir), "JIESU_RULES_DIR": str(settings.rules_dir),
+        "JIESU_INTAKE_PLAN_WAIT_SECONDS": str(settings.intake_plan_wait_seconds),
+        "JIESU_PUBLIC_BASE_URL": settings.public_base_url,
+    }
+    if settings.encryption_key:
+        env["JIESU_ENCRYPTION_KEY"] = settings.encryption_key
+    return env
+
+
+def wait_until(check, what: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``check()`` until true; fail if ``proc`` dies or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """Peak resident memory (VmHWM) of a live process in MiB, from /proc (None where /proc is missing)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class Stack:
+    """Temporal dev server + worker + API as child processes sharing ``settings`` (ports chosen free)."""
+
+    settings: Settings
+    log_dir: Path
+    temporal_port: int = field(default_factory=free_port)
+    api_port: int = field(default_factory=free_port)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = self.settings.model_copy(update={
+            "temporal_address": f"127.0.0.1:{self.temporal_port}", "api_port": self.api_port})
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API process."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child's life)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=settings_env(self.settings),
+                                cwd=PROJECT_ROOT, start_new_session=True)
+        self.procs[name] = proc
+        return proc
+
+    def start_temporal(self) -> None:
+        """Start (or restart) the dev server on its port, history in <log_dir>/temporal.db."""
+        from core.devstack import temporal_binary
+
+        proc = self._spawn("temporal", [
+            temporal_binary(), "server", "start-dev", "--db-filename", str(self.log_dir / "temporal.db"),
+            "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--headless", "--log-level", "error",
+            "--namespace", self.settings.temporal_namespace])
+        wait_until(lambda: port_open(self.temporal_port), "Temporal dev server", proc=proc)
+
+    def start_worker(self) -> None:
+        """Start a worker process (`python worker.py`): reconciler, schedules, workflows and activities."""
+        self._spawn("worker", [sys.executable, "worker.py"])
+
+    def start_api(self) -> None:
+        """Start the API under uvicorn and wait for /api/v1/health."""
+        proc = self._spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+                                   "--port", str(self.api_port), "--log-level", "warning", "--no-access-log"])
+        wait_until(self._healthy, "API", proc=proc)
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.api_url}/api/v1/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (default SIGKILL, as a crash) to a child's process group and reap it."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def peak_rss_mib(self, name: str) -> float | None:
+        """Peak resident memory of a running child, MiB."""
+        proc = self.procs.get(name)
+        return peak_rss_mib(proc.pid) if proc and proc.poll() is None else None
+
+    def stop(self) -> None:
+        """Stop every child: API and worker first, the server last (SIGTERM, SIGKILL after 30 s)."""
+        for name in ("api", "worker", "temporal"):
+            self.kill(name, signal.SIGTERM)
