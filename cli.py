@@ -324,6 +324,18 @@ def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
     bench_intake.run(get_settings(), cases, concurrency, database or None, console)
 
 
+@bench_app.command("lifecycle")
+def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intake to archive"),
+                    concurrency: int = typer.Option(32, help="cases driven at once"),
+                    seed: int = typer.Option(2026, help="seed of the mix"),
+                    database: str = typer.Option("", help="database URL (default: the configured PostgreSQL, "
+                                                 "else a fresh SQLite file)")) -> None:
+    """A realistic mix (协办, silent partner, 重办, 退单, a holiday on the way) run to archive: cases/s, events/case."""
+    from core import bench_lifecycle
+
+    bench_lifecycle.run(get_settings(), cases, concurrency, seed, database or None, console)
+
+
 @histories_app.command("record")
 def histories_record(overwrite: bool = typer.Option(
         False, help="also rewrite existing files (only for paths whose workflow code is not released yet)")) -> None:

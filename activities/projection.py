@@ -23,21 +23,30 @@ class ProjectionActivities:
 
     @activity.defn(name=ACT_PROJECT)
     def project_events(self, inp: ProjectInput) -> None:
-        """Insert missing events; apply the snapshot when it is newer than the row's last event."""
+        """Insert missing events; apply the snapshot when it is newer than the row's last event.
+
+        A stored event whose hash differs at the same seq was written from a workflow task that never
+        committed (a local activity runs inside the task; a worker crash loses the task and the retry stamps
+        the event anew). The workflow's history is the truth: that event and every later one are replaced."""
         seqs = [e.seq for e in inp.events]
         with session_scope(self.engine) as session:
             case = session.exec(select(Case).where(Case.case_no == inp.case_no).with_for_update()).one_or_none()
             if case is None:
                 raise RuntimeError(f"case {inp.case_no} has no row yet")  # retried: intake writes it first
-            stored = set(session.exec(select(CaseEventRow.seq).where(
+            stored = dict(session.exec(select(CaseEventRow.seq, CaseEventRow.hash).where(
                 CaseEventRow.case_no == inp.case_no, CaseEventRow.seq.in_(seqs))).all())  # type: ignore[attr-defined]
+            stale = min((e.seq for e in inp.events if e.seq in stored and stored[e.seq] != e.hash), default=None)
+            if stale is not None:
+                session.execute(sa.delete(CaseEventRow).where(
+                    CaseEventRow.case_no == inp.case_no, CaseEventRow.seq >= stale))  # type: ignore[arg-type]
+                stored = {seq: h for seq, h in stored.items() if seq < stale}
             for e in inp.events:
                 if e.seq not in stored:
                     session.add(CaseEventRow(
                         case_no=e.case_no, seq=e.seq, type=e.type, at=e.at,
                         actor=e.actor.model_dump(mode="json") if e.actor else None,
                         data=e.data, prev_hash=e.prev_hash, hash=e.hash))
-            if max(seqs) > case.last_seq:
+            if stale is not None or max(seqs) > case.last_seq:
                 rules = load_engine(session, inp.snapshot.rules_version or case.rules_version)
                 self._apply(case, inp)
                 self._report_facts(case, inp, rules)

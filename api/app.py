@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.state.temporal_lock = asyncio.Lock()
     errors.install(app)
     app.middleware("http")(errors.guard_body)
-    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(idempotency_key)])
+    v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(idempotency_key)],
+                   responses=errors.responses(422, 503))  # every route: Idempotency-Key, database down
     v1.include_router(cases.router)
     v1.include_router(clocks.router)
     v1.include_router(partners.router)

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 import sqlalchemy.exc
 from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import case_service as svc
 from api.auth import require
 from api.deps import IDEMPOTENCY_KEY, SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError, unavailable
+from api.errors import BODY_ERRORS, ApiError, responses, unavailable
 from api.schemas import (
     ActionResult,
     CaseCreate,
@@ -45,16 +45,21 @@ from rules.engine import RulesEngine
 from rules.store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403))
 UPDATE_WAIT_SECONDS = 30
 Intake = Annotated[Actor, Depends(require(Role.INTAKE))]
 Handler = Annotated[Actor, Depends(require(Role.HANDLER))]
 Reviewer = Annotated[Actor, Depends(require(Role.INTAKE, Role.SUPERVISOR))]
 Staff = Annotated[Actor, Depends(require(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
+CASE_ERRORS = responses(404, 409, s409="a handler asked for a case that is still being dispatched")
+ACTION_ERRORS = responses(*BODY_ERRORS, 404, 409, 503, s409="the action does not fit the case's state",
+                          s503="the workflow service is unavailable, or the case did not answer in time (the action "
+                               "may still be applied: check the case before retrying)")
 
 
 @router.post("", status_code=201, response_model=CaseCreated,
-             responses={200: {"model": CaseCreated, "description": "the same external_id was posted before"}})
+             responses={200: {"model": CaseCreated, "description": "the same external_id was posted before"},
+                        **responses(*BODY_ERRORS, 409, 503, s409="the external_id was used for another complaint")})
 async def create_case(case_in: CaseCreate, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
                       actor: Intake, response: Response) -> CaseCreated:
     """Accept a complaint (受理): store it, start its workflow, answer with number, tracking code and plan."""
@@ -91,7 +96,9 @@ async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, c
     try:
         handle = await start_case(client, task_queue, case)
         view = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=wait)
-    except (TimeoutError, RPCError):
+    except (TimeoutError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # wait_for cancels execute_update on timeout, and the SDK turns that cancellation into
+        # WorkflowUpdateRPCTimeoutOrCancelledError (not TimeoutError): the plan is late, the case is stored.
         return  # stored and durable: the reconciler starts the workflow if the start did not land
     created.status = view.status.value
     created.plan = svc.plan_public(view.plan) if view.plan else None
@@ -112,14 +119,14 @@ def list_cases(session: SessionDep, actor: Staff, status: str | None = None, dep
     return CasesPublic(data=data, count=count)
 
 
-@router.get("/{case_no}", response_model=CasePublic)
+@router.get("/{case_no}", response_model=CasePublic, responses=CASE_ERRORS)
 def read_case(case_no: str, session: SessionDep, actor: Staff) -> CasePublic:
     """A case with its status, department, due times, timeline and masked complainant."""
     case = svc.get_case(session, case_no, actor)
     return svc.case_public(session, case, load_engine(session, case.rules_version))
 
 
-@router.post("/{case_no}/sign-for", response_model=ActionResult)
+@router.post("/{case_no}/sign-for", response_model=ActionResult, responses=ACTION_ERRORS)
 async def sign_for(case_no: str, body: SignForIn, session: SessionDep, temporal: TemporalDep,
                    actor: Handler) -> ActionResult:
     """Sign for a dispatched case (签收)."""
@@ -127,7 +134,7 @@ async def sign_for(case_no: str, body: SignForIn, session: SessionDep, temporal:
                          SignForInput(actor=actor, note=body.note))
 
 
-@router.post("/{case_no}/contacts", response_model=ActionResult)
+@router.post("/{case_no}/contacts", response_model=ActionResult, responses=ACTION_ERRORS)
 async def record_contact(case_no: str, body: ContactIn, session: SessionDep, temporal: TemporalDep,
                          actor: Handler) -> ActionResult:
     """Record a contact with the complainant (联系诉求人)."""
@@ -135,7 +142,7 @@ async def record_contact(case_no: str, body: ContactIn, session: SessionDep, tem
                          ContactInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/{case_no}/reply", response_model=ActionResult)
+@router.post("/{case_no}/reply", response_model=ActionResult, responses=ACTION_ERRORS)
 async def submit_reply(case_no: str, body: ReplyIn, session: SessionDep, temporal: TemporalDep,
                        actor: Handler) -> ActionResult:
     """Submit the reply to the complainant (办结答复)."""
@@ -143,7 +150,7 @@ async def submit_reply(case_no: str, body: ReplyIn, session: SessionDep, tempora
                          ReplyInput(actor=actor, content=body.content))
 
 
-@router.post("/{case_no}/review", response_model=ActionResult)
+@router.post("/{case_no}/review", response_model=ActionResult, responses=ACTION_ERRORS)
 async def record_review(case_no: str, body: ReviewIn, session: SessionDep, temporal: TemporalDep,
                         actor: Reviewer) -> ActionResult:
     """Record the review call's result (回访): resolved and satisfied closes the case."""
@@ -168,7 +175,7 @@ async def run_update(client: Client, case_no: str, update: Any, arg: Any) -> Act
     try:
         view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg, id=update_id),
                                                 timeout=UPDATE_WAIT_SECONDS)
-    except TimeoutError as exc:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         raise ApiError(503, "unavailable", f"case {case_no} did not answer in time; the action may still be applied, "
                        "check the case before retrying", {"Retry-After": "5"}) from exc
     except WorkflowUpdateFailedError as exc:

@@ -10,14 +10,15 @@ from pydantic import BaseModel, Field
 
 from api import case_service as svc
 from api.auth import require
-from api.cases import Handler, Staff, act
+from api.cases import ACTION_ERRORS, CASE_ERRORS, Handler, Staff, act
 from api.deps import SessionDep, TemporalDep
+from api.errors import responses
 from api.schemas import ActionResult, Strict
 from core.contracts import Actor, ClockState, DecisionInput, ExtensionInput, PauseInput, ResumeInput, Role
 from core.models import utcnow
 from workflows.case import CaseWorkflow
 
-router = APIRouter(prefix="/cases", tags=["clocks"])
+router = APIRouter(prefix="/cases", tags=["clocks"], responses=responses(401, 403))
 Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
 Resumer = Annotated[Actor, Depends(require(Role.HANDLER, Role.SUPERVISOR))]
 
@@ -62,7 +63,7 @@ def clock_public(c: ClockState, now: datetime) -> ClockPublic:
     )
 
 
-@router.get("/{case_no}/clocks", response_model=list[ClockPublic])
+@router.get("/{case_no}/clocks", response_model=list[ClockPublic], responses=CASE_ERRORS)
 def read_clocks(case_no: str, session: SessionDep, actor: Staff) -> list[ClockPublic]:
     """Every clock of a case (签收, 首次联系, 办理) with remaining and elapsed time."""
     case = svc.get_case(session, case_no, actor)
@@ -96,7 +97,7 @@ class ResumeIn(Strict):
     note: str = Field(default="", max_length=2000)
 
 
-@router.post("/{case_no}/extension", response_model=ActionResult)
+@router.post("/{case_no}/extension", response_model=ActionResult, responses=ACTION_ERRORS)
 async def request_extension(case_no: str, body: ExtensionIn, session: SessionDep, temporal: TemporalDep,
                             actor: Handler) -> ActionResult:
     """Request an extension of the resolution deadline (延期申请); a supervisor decides."""
@@ -104,7 +105,7 @@ async def request_extension(case_no: str, body: ExtensionIn, session: SessionDep
                      ExtensionInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/{case_no}/extension/decision", response_model=ActionResult)
+@router.post("/{case_no}/extension/decision", response_model=ActionResult, responses=ACTION_ERRORS)
 async def decide_extension(case_no: str, body: DecisionIn, session: SessionDep, temporal: TemporalDep,
                            actor: Supervisor) -> ActionResult:
     """Approve or reject a pending extension (延期审批)."""
@@ -112,7 +113,7 @@ async def decide_extension(case_no: str, body: DecisionIn, session: SessionDep, 
                      DecisionInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/{case_no}/pause", response_model=ActionResult)
+@router.post("/{case_no}/pause", response_model=ActionResult, responses=ACTION_ERRORS)
 async def request_pause(case_no: str, body: PauseIn, session: SessionDep, temporal: TemporalDep,
                         actor: Handler) -> ActionResult:
     """Request a pause of the clocks (挂起申请) while waiting on the complainant or a third party."""
@@ -120,7 +121,7 @@ async def request_pause(case_no: str, body: PauseIn, session: SessionDep, tempor
                      PauseInput(actor=actor, reason=body.reason))
 
 
-@router.post("/{case_no}/pause/decision", response_model=ActionResult)
+@router.post("/{case_no}/pause/decision", response_model=ActionResult, responses=ACTION_ERRORS)
 async def decide_pause(case_no: str, body: DecisionIn, session: SessionDep, temporal: TemporalDep,
                        actor: Supervisor) -> ActionResult:
     """Approve (clocks stop now) or reject a pending pause."""
@@ -128,7 +129,7 @@ async def decide_pause(case_no: str, body: DecisionIn, session: SessionDep, temp
                      DecisionInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/{case_no}/resume", response_model=ActionResult)
+@router.post("/{case_no}/resume", response_model=ActionResult, responses=ACTION_ERRORS)
 async def resume(case_no: str, body: ResumeIn, session: SessionDep, temporal: TemporalDep,
                  actor: Resumer) -> ActionResult:
     """Resume a paused case: due times move by the paused working time (恢复)."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Annotated
 
+import sqlalchemy.exc
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
 from temporalio.client import Client
@@ -22,13 +24,20 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
+log = logging.getLogger("jiesu.api")
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def get_db(settings: SettingsDep) -> Iterator[Session]:
-    """A DB session per request."""
-    with Session(get_engine(settings), expire_on_commit=False) as session:
+    """A DB session per request (a connection that died after the answer was built is only logged)."""
+    session = Session(get_engine(settings), expire_on_commit=False)
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except sqlalchemy.exc.DBAPIError as exc:
+            log.warning("closing a DB session failed: %s", exc.__class__.__name__)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

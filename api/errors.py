@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy.exc
+import temporalio.client
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("jiesu.api")
@@ -15,6 +18,45 @@ log = logging.getLogger("jiesu.api")
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
                 422: "validation_error", 503: "unavailable"}
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a machine-readable ``code`` and a ``message`` for people; some add fields (``errors``
+    lists each problem of a 422)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+ERROR_DESCRIPTIONS = {
+    400: "the body cannot be parsed (malformed JSON, not UTF-8, empty where a document is required)",
+    401: "no bearer token, or an invalid, revoked or expired one",
+    403: "the token's role (or department) may not do this",
+    404: "the named thing does not exist",
+    409: "the request does not fit the current state",
+    413: "the body is too large",
+    415: "the body is not of the media type the route takes",
+    422: "the request is invalid: `errors` lists each problem where there are several",
+    503: "a backing service (database, workflow service) is unavailable or did not answer in time; retry after "
+         "Retry-After seconds",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "string"}}}
+
+
+def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for error statuses, each answered with :class:`ErrorBody`; ``descriptions`` (keyed
+    ``s409`` etc.) replace the default text of a status."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {"model": ErrorBody, "description": descriptions.get(f"s{status}", ERROR_DESCRIPTIONS[status])}
+        if status == 503:
+            out[status]["headers"] = RETRY_AFTER
+    return out
+
+
+BODY_ERRORS = (400, 413, 415, 422)  # every route with a request body
 
 
 class ApiError(Exception):
@@ -88,6 +130,14 @@ def install(app: FastAPI) -> None:
     async def _db_down(_: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc).__name__)
         return JSONResponse(_body("unavailable", "the database is unavailable, retry later"), status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(temporalio.client.RPCTimeoutOrCancelledError)
+    async def _workflow_late(_: Request, exc: temporalio.client.RPCTimeoutOrCancelledError) -> JSONResponse:
+        # asyncio.wait_for around execute_update: the SDK turns the timeout's cancellation into this error
+        log.warning("workflow service call timed out: %s", type(exc).__name__)
+        return JSONResponse(_body("unavailable", "the workflow service did not answer in time; the action may "
+                                  "still be applied, check before retrying"), status_code=503,
                             headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)

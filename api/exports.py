@@ -18,7 +18,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError
+from api.errors import ApiError, responses
 from core.contracts import Actor, CaseKind, CaseStatus, Channel, Outcome, Resolution, Role, Satisfaction, Urgency
 from core.crypto import Cipher, normalise_phone
 from core.db import get_engine
@@ -27,7 +27,7 @@ from core.settings import Settings
 from rules.engine import RulesEngine
 from rules.store import load_engine
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
 log = logging.getLogger("jiesu.export")
 TZ = ZoneInfo("Asia/Shanghai")
 BATCH_SIZE = 1000  # rows per server-side fetch and per streamed chunk

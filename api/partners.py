@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from api import case_service as svc
 from api.auth import require
-from api.cases import Handler, Staff, act, run_update
+from api.cases import ACTION_ERRORS, Handler, Staff, act, run_update
 from api.deps import SessionDep, TemporalDep
-from api.errors import ApiError
+from api.errors import ApiError, responses
 from api.schemas import ActionResult, Strict
 from core.contracts import (
     Actor,
@@ -32,7 +32,7 @@ from rules.engine import LevelProhibited
 from rules.store import load_engine
 from workflows.case import CaseWorkflow
 
-router = APIRouter(tags=["co-handling and dispatch"])
+router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 403))
 Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
 Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
 
@@ -113,7 +113,7 @@ def _dispatchable(session: Session, case_no: str, department: str) -> None:
         raise ApiError(422, "level_prohibited", str(exc)) from exc
 
 
-@router.post("/cases/{case_no}/partners", response_model=ActionResult)
+@router.post("/cases/{case_no}/partners", response_model=ActionResult, responses=ACTION_ERRORS)
 async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """Ask partner departments for help (协办); each must answer within the rules' limit (1 working day)."""
@@ -122,7 +122,7 @@ async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, 
                      PartnersInput(actor=actor, requests=body.requests))
 
 
-@router.post("/cases/{case_no}/partner-replies", response_model=ActionResult)
+@router.post("/cases/{case_no}/partner-replies", response_model=ActionResult, responses=ACTION_ERRORS)
 async def reply_as_partner(case_no: str, body: PartnerReplyIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """A partner department answers the lead (协办答复); late answers are accepted and marked late."""
@@ -131,7 +131,7 @@ async def reply_as_partner(case_no: str, body: PartnerReplyIn, session: SessionD
                             PartnerReplyInput(actor=actor, content=body.content))
 
 
-@router.post("/cases/{case_no}/partners/{department}/waive", response_model=ActionResult)
+@router.post("/cases/{case_no}/partners/{department}/waive", response_model=ActionResult, responses=ACTION_ERRORS)
 async def waive_partner(case_no: str, department: str, body: WaiveIn, session: SessionDep, temporal: TemporalDep,
                         actor: Supervisor) -> ActionResult:
     """Release the lead from an open partner request (supervisor, with a reason)."""
@@ -139,7 +139,7 @@ async def waive_partner(case_no: str, department: str, body: WaiveIn, session: S
                      WaiveInput(actor=actor, department=department, reason=body.reason))
 
 
-@router.post("/cases/{case_no}/return", response_model=ActionResult)
+@router.post("/cases/{case_no}/return", response_model=ActionResult, responses=ACTION_ERRORS)
 async def return_case(case_no: str, body: ReturnIn, session: SessionDep, temporal: TemporalDep,
                       actor: Handler) -> ActionResult:
     """退单: return a dispatched case within the return window, with a reason code and text."""
@@ -149,7 +149,7 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
                      ReturnInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/cases/{case_no}/arbitrate", response_model=ActionResult)
+@router.post("/cases/{case_no}/arbitrate", response_model=ActionResult, responses=ACTION_ERRORS)
 async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
@@ -158,7 +158,7 @@ async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal:
                      AssignInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/cases/{case_no}/reassign", response_model=ActionResult)
+@router.post("/cases/{case_no}/reassign", response_model=ActionResult, responses=ACTION_ERRORS)
 async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """改派: move a case to another department (only a supervisor can, also after sign-for)."""

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from sqlmodel import select
 
 from api.deps import SessionDep
-from api.errors import not_found
+from api.errors import not_found, responses
 from api.schemas import TrackPublic
 from core.contracts import CaseStatus
 from core.models import Case
@@ -15,7 +15,8 @@ from core.models import Case
 router = APIRouter(tags=["public"])
 
 
-@router.get("/track/{tracking_code}", response_model=TrackPublic)
+@router.get("/track/{tracking_code}", response_model=TrackPublic,
+            responses=responses(404, s404="no such tracking code"))
 def track(tracking_code: str, session: SessionDep) -> TrackPublic:
     """Follow a case with its tracking code (查询码): status and deadline, nothing else."""
     case = session.exec(select(Case).where(Case.tracking_code == tracking_code.strip().upper())).first()

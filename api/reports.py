@@ -15,7 +15,7 @@ from sqlmodel import select
 from api.auth import require
 from api.case_service import summary
 from api.deps import SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, responses
 from api.report_schemas import (
     DepartmentReport,
     DepartmentRow,
@@ -34,7 +34,7 @@ from core.models import SpikeWarning
 from rules.engine import RulesEngine
 from rules.store import active_version, load_engine
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
 Reader = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN, Role.HANDLER))]
 Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
 MAX_DAYS = 400

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.auth import require
 from api.deps import SessionDep, get_temporal
-from api.errors import ApiError, not_found
+from api.errors import ApiError, not_found, responses
 from api.rules_schemas import (
     Activated,
     CaseMigration,
@@ -32,13 +32,15 @@ from rules.engine import RulesEngine
 from rules.schema import RulesError, content_hash, parse_rules
 from rules.store import RulesNotFound, VersionConflict, activate, get_version, list_versions, publish
 
-router = APIRouter(prefix="/rules", tags=["rules"])
+router = APIRouter(prefix="/rules", tags=["rules"], responses=responses(401, 403))
 Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
 Reader = Annotated[Actor, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR))]
 YAML_BODY = {"requestBody": {"required": True, "content": {
     "application/yaml": {"schema": {"type": "string", "description": "a complete rules document (YAML)"}}}}}
-INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"description": "invalid rules: `errors` lists each problem with its YAML path, line and column"}}
+INVALID = responses(400, 413, 415, 422, s400="the body is not UTF-8 text, or empty",
+                    s415="the body is not YAML (application/yaml, text/yaml or text/plain)",
+                    s422="invalid rules: `errors` lists each problem with its YAML path, line and column")
+NOT_FOUND = responses(404, s404="no such rules version")
 
 
 async def _yaml_text(request: Request) -> str:
@@ -85,7 +87,7 @@ async def validate_rules(request: Request, actor: Admin) -> RulesCheck:
 
 @router.post("", status_code=201, response_model=RuleVersionPublic, openapi_extra=YAML_BODY,
              responses={200: {"model": RuleVersionPublic, "description": "the identical version was published before"},
-                        409: {"description": "the version exists with other content"}, **INVALID})
+                        **INVALID, **responses(409, s409="the version exists with other content")})
 async def publish_rules(request: Request, session: SessionDep, actor: Admin, response: Response) -> RuleVersionPublic:
     """Publish a new rules version (immutable, content-hashed); it takes effect only when activated."""
     text = await _yaml_text(request)
@@ -108,7 +110,7 @@ def list_rules(session: SessionDep, actor: Reader) -> RuleVersionsPublic:
                               active=next((r.version for r in rows if r.active), None))
 
 
-@router.get("/diff", response_model=RulesDiff)
+@router.get("/diff", response_model=RulesDiff, responses=NOT_FOUND)
 def diff_rules(session: SessionDep, actor: Reader, from_: Annotated[str, Query(alias="from")],
                to: Annotated[str, Query()]) -> RulesDiff:
     """A readable diff of two versions: routes, limits, templates and every other section that changed."""
@@ -123,7 +125,8 @@ def diff_rules(session: SessionDep, actor: Reader, from_: Annotated[str, Query(a
 
 
 @router.get("/{version}", response_class=Response,
-            responses={200: {"content": {"application/yaml": {}}, "description": "the exact published YAML"}})
+            responses={200: {"content": {"application/yaml": {}}, "description": "the exact published YAML"},
+                       **NOT_FOUND})
 def read_rules(version: str, session: SessionDep, actor: Reader) -> Response:
     """The exact YAML of a published version (ETag: its SHA-256)."""
     _found(session, version)
@@ -132,7 +135,7 @@ def read_rules(version: str, session: SessionDep, actor: Reader) -> Response:
                     headers={"ETag": f'"{row.sha256}"', "X-Rules-Active": str(row.active).lower()})
 
 
-@router.post("/{version}/activate", response_model=Activated)
+@router.post("/{version}/activate", response_model=Activated, responses=NOT_FOUND)
 def activate_rules(version: str, session: SessionDep, actor: Admin) -> Activated:
     """Make a version the one new cases use; open cases keep the version they pinned."""
     _found(session, version)
@@ -141,7 +144,8 @@ def activate_rules(version: str, session: SessionDep, actor: Admin) -> Activated
     return Activated(version=version, previous=previous)
 
 
-@router.post("/{version}/migrate", response_model=MigrationReport)
+@router.post("/{version}/migrate", response_model=MigrationReport,
+             responses={**NOT_FOUND, **responses(400, 413, 415, 422, 503, s503="the workflow service is unavailable")})
 async def migrate_rules(version: str, request: Request, session: SessionDep, actor: Admin,
                         body: MigrateIn | None = None,
                         dry_run: Annotated[bool, Query(description="only list what would change")] = False,

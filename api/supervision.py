@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from api import case_service as svc
 from api.auth import require
-from api.cases import act
+from api.cases import ACTION_ERRORS, act
 from api.deps import SessionDep, TemporalDep
-from api.errors import ApiError, not_found
+from api.errors import BODY_ERRORS, ApiError, not_found, responses
 from api.schemas import ActionResult, Strict
 from core.contracts import (
     OPEN_STATUSES,
@@ -31,7 +31,7 @@ from core.models import CaseArchive, CaseRating
 from rules.store import load_engine
 from workflows.case import CaseWorkflow
 
-router = APIRouter(prefix="/cases", tags=["supervision"])
+router = APIRouter(prefix="/cases", tags=["supervision"], responses=responses(401, 403))
 Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
 Auditor = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
 
@@ -84,7 +84,7 @@ class RatingPublic(BaseModel):
     rated_at: datetime
 
 
-@router.post("/{case_no}/escalate", response_model=ActionResult)
+@router.post("/{case_no}/escalate", response_model=ActionResult, responses=ACTION_ERRORS)
 async def escalate(case_no: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """督办升级: raise the escalation level; the lead department's head is notified."""
@@ -92,7 +92,7 @@ async def escalate(case_no: str, body: ReasonIn, session: SessionDep, temporal: 
                      EscalateInput(actor=actor, reason=body.reason))
 
 
-@router.post("/{case_no}/close", response_model=ActionResult)
+@router.post("/{case_no}/close", response_model=ActionResult, responses=ACTION_ERRORS)
 async def close_case(case_no: str, body: FindingIn, session: SessionDep, temporal: TemporalDep,
                      actor: Supervisor) -> ActionResult:
     """Close the case with a finding (复核结论)."""
@@ -100,7 +100,7 @@ async def close_case(case_no: str, body: FindingIn, session: SessionDep, tempora
                      CloseInput(actor=actor, finding=body.finding))
 
 
-@router.post("/{case_no}/terminate", response_model=ActionResult)
+@router.post("/{case_no}/terminate", response_model=ActionResult, responses=ACTION_ERRORS)
 async def terminate(case_no: str, body: TerminateIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """终结: end the case with a reason code (不合理诉求, 重复诉求, 无法联系, 法定途径, …) and a text."""
@@ -110,7 +110,7 @@ async def terminate(case_no: str, body: TerminateIn, session: SessionDep, tempor
                      TerminateInput(actor=actor, **body.model_dump()))
 
 
-@router.post("/{case_no}/merge", response_model=ActionResult)
+@router.post("/{case_no}/merge", response_model=ActionResult, responses=ACTION_ERRORS)
 async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: TemporalDep,
                 actor: Supervisor) -> ActionResult:
     """并单: this duplicate joins an open parent; its complainant will get the parent's result."""
@@ -121,7 +121,7 @@ async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: Temp
                      MergeInput(actor=actor, parent_case_no=body.parent_case_no))
 
 
-@router.post("/{case_no}/rehandle", response_model=ActionResult)
+@router.post("/{case_no}/rehandle", response_model=ActionResult, responses=ACTION_ERRORS)
 async def order_rehandle(case_no: str, body: NoteIn, session: SessionDep, temporal: TemporalDep,
                          actor: Supervisor) -> ActionResult:
     """上级复核: send the case back to the lead for another round."""
@@ -129,7 +129,8 @@ async def order_rehandle(case_no: str, body: NoteIn, session: SessionDep, tempor
                      RehandleOrder(actor=actor, note=body.note))
 
 
-@router.post("/{case_no}/rating", response_model=RatingPublic, status_code=201)
+@router.post("/{case_no}/rating", response_model=RatingPublic, status_code=201,
+             responses=responses(*BODY_ERRORS, 404, 409, s409="the case is not closed, or is already rated"))
 def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -> RatingPublic:
     """双评价: the supervisor rates the handling quality of a closed case (once)."""
     case = svc.find_case(session, case_no)
@@ -145,7 +146,7 @@ def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -
     return RatingPublic(**rating.model_dump())
 
 
-@router.get("/{case_no}/archive")
+@router.get("/{case_no}/archive", responses=responses(404, s404="no such case, or it is not archived yet"))
 def read_archive(case_no: str, session: SessionDep, actor: Auditor) -> dict[str, Any]:
     """一事一档: the archived file of a closed case (case, every event, partner tasks, notices, plan, chain head)."""
     archive = session.get(CaseArchive, case_no)

@@ -20,6 +20,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# Seconds to wait for a PostgreSQL server to answer a new connection: without it, a server that accepts the TCP
+# connection but never answers (hung, overloaded) makes libpq wait forever, and the request or activity with it.
+PG_CONNECT_TIMEOUT = 5
+
+
 @lru_cache(maxsize=4)
 def engine_for(url: str) -> sa.Engine:
     """One engine per URL; SQLite gets WAL and a busy timeout so the API and worker can share it."""
@@ -36,7 +41,11 @@ def engine_for(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    parsed = sa.engine.make_url(url)
+    connect_args: dict[str, object] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT  # a URL's own ?connect_timeout= wins
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 def get_engine(settings: Settings) -> sa.Engine:

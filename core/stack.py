@@ -78,6 +78,7 @@ class Stack:
 
     settings: Settings
     log_dir: Path
+    temporal_address: str = ""  # an outside server (e.g. the time-skipping test server); else our own dev server
     temporal_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -85,7 +86,8 @@ class Stack:
     def __post_init__(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.settings = self.settings.model_copy(update={
-            "temporal_address": f"127.0.0.1:{self.temporal_port}", "api_port": self.api_port})
+            "temporal_address": self.temporal_address or f"127.0.0.1:{self.temporal_port}",
+            "api_port": self.api_port})
 
     @property
     def api_url(self) -> str:
@@ -136,6 +138,11 @@ class Stack:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+    def alive(self, name: str) -> bool:
+        """Whether a child is running."""
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
 
     def peak_rss_mib(self, name: str) -> float | None:
         """Peak resident memory of a running child, MiB."""

@@ -3,6 +3,8 @@
 Only when JIESU_RECORD_HISTORIES is set (`jiesu histories record`); tests that record are marked `history`.
 Released histories stay as recorded: an existing file is rewritten only when the variable is ``overwrite``
 (`jiesu histories record --overwrite`), which is for paths whose workflow code has not been released yet.
+When ``<name>.json`` exists, the recording goes to ``<name>.<LATEST_PATCH>.json`` instead (once), so each
+workflow.patched() generation keeps a history of every path.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHandle
 
+from workflows.case_base import PATCH_LOCAL_IO
+
 DIR = Path(__file__).parent / "histories"
 ENV = "JIESU_RECORD_HISTORIES"
+LATEST_PATCH = PATCH_LOCAL_IO  # the newest workflow.patched() id: update when a newer patch is added
 
 
 async def record(name: str, handle: WorkflowHandle) -> Path | None:
@@ -24,6 +29,8 @@ async def record(name: str, handle: WorkflowHandle) -> Path | None:
     DIR.mkdir(exist_ok=True)
     path = DIR / f"{name}.json"
     if path.exists() and os.environ[ENV] != "overwrite":
-        return None
+        path = DIR / f"{name}.{LATEST_PATCH}.json"
+        if path.exists():
+            return None
     path.write_text((await handle.fetch_history()).to_json())
     return path

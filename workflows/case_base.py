@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from core.chain import GENESIS, event_hash
     from core.contracts import (
+        ACT_ARCHIVE,
         ACT_CLOCK,
         ACT_NOTIFY,
         ACT_PROJECT,
@@ -45,6 +46,12 @@ with workflow.unsafe.imports_passed_through():
 # IO activities retry until the database is back: an accepted case must never be lost.
 IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 IO_TIMEOUT = timedelta(seconds=30)
+# From this patch on, the short IO steps (plan, clocks, projection, notices) run as local activities: they execute
+# inside the workflow task instead of as separate activity tasks, so one step costs one workflow task on the
+# server instead of up to seven round trips. Archiving stays a normal activity. Histories recorded before the
+# patch replay the old path.
+PATCH_LOCAL_IO = "local-io-2026-11"
+REMOTE_ONLY = frozenset({ACT_ARCHIVE})
 
 
 def needs_rehandling(review: ReviewInput) -> bool:
@@ -216,5 +223,9 @@ class CaseCore:
         await self._queue_notice("rehandle", "department", f"rehandle-{s.round}", {"review_note": note})
 
     async def _activity(self, name: str, arg: Any, result_type: type | None) -> Any:
+        """Run an IO activity that retries until it succeeds (local for short steps, see PATCH_LOCAL_IO)."""
+        if name not in REMOTE_ONLY and workflow.patched(PATCH_LOCAL_IO):
+            return await workflow.execute_local_activity(name, arg, result_type=result_type,
+                                                         start_to_close_timeout=IO_TIMEOUT, retry_policy=IO_RETRY)
         return await workflow.execute_activity(name, arg, result_type=result_type,
                                                start_to_close_timeout=IO_TIMEOUT, retry_policy=IO_RETRY)
