@@ -1,0 +1,67 @@
+"""A local activity runs inside a workflow task; when a worker dies before the task commits, the retried task
+stamps its events anew (another time, so another hash). The projection must end up with the committed chain:
+the events of the lost task and everything after them are replaced, a plain retry changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, select
+
+from activities.projection import ProjectionActivities
+from api.case_service import create_case
+from api.schemas import CaseCreate
+from core.audit import verify_case
+from core.chain import GENESIS, event_hash
+from core.contracts import CaseEvent, CaseSnapshot, CaseStatus, ProjectInput
+from core.crypto import Cipher
+from core.models import CaseEventRow
+from rules.store import active_version, load_engine
+from tests.factories import complaint
+
+T0 = datetime(2026, 11, 23, 1, tzinfo=UTC)
+
+
+def chain(case_no: str, types: list[str], start: datetime, head: str = GENESIS, seq0: int = 1) -> list[CaseEvent]:
+    """Hash-chained events, one minute apart from ``start``."""
+    out = []
+    for i, type_ in enumerate(types):
+        at = start + timedelta(minutes=i)
+        digest = event_hash(head, case_no=case_no, seq=seq0 + i, type=type_, at=at, actor=None, data={})
+        out.append(CaseEvent(case_no=case_no, seq=seq0 + i, type=type_, at=at, prev_hash=head, hash=digest))
+        head = digest
+    return out
+
+
+def project(acts: ProjectionActivities, case_no: str, events: list[CaseEvent]) -> None:
+    acts.project_events(ProjectInput(case_no=case_no, events=events,
+                                     snapshot=CaseSnapshot(status=CaseStatus.HANDLING)))
+
+
+def stored(engine, case_no: str) -> list[tuple[int, str, datetime]]:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        rows = s.exec(select(CaseEventRow).where(CaseEventRow.case_no == case_no)).all()
+    return sorted((r.seq, r.type, r.at.replace(tzinfo=r.at.tzinfo or UTC)) for r in rows)
+
+
+def test_events_of_a_lost_workflow_task_are_replaced_by_the_committed_ones(engine, settings) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        case = create_case(session=session, case_in=CaseCreate(**complaint()),
+                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
+    no, acts = case.case_no or "", ProjectionActivities(engine)
+    first = chain(no, ["accepted", "dispatched"], T0)
+    project(acts, no, first)
+    lost = chain(no, ["signed_for", "contacted"], T0 + timedelta(hours=1), first[-1].hash, seq0=3)
+    for e in lost:  # the dead worker's task wrote these one by one, then never committed
+        project(acts, no, [e])
+    project(acts, no, [first[1]])  # an ordinary retry of an earlier write: nothing changes
+    assert [s[1] for s in stored(engine, no)] == ["accepted", "dispatched", "signed_for", "contacted"]
+    retried = chain(no, ["signed_for"], T0 + timedelta(hours=2), first[-1].hash, seq0=3)
+    project(acts, no, retried)  # the retried task: same seq, another time
+    assert stored(engine, no) == [(1, "accepted", T0), (2, "dispatched", T0 + timedelta(minutes=1)),
+                                  (3, "signed_for", T0 + timedelta(hours=2))]
+    with Session(engine) as s:
+        assert verify_case(s, no) == []
+    project(acts, no, chain(no, ["contacted"], T0 + timedelta(hours=3), retried[0].hash, seq0=4))
+    with Session(engine) as s:
+        assert verify_case(s, no) == [] and len(stored(engine, no)) == 4
