@@ -317,11 +317,14 @@ def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have
 def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
                  concurrency: int = typer.Option(32, help="requests in flight"),
                  database: str = typer.Option("", help="database URL (default: the configured PostgreSQL, "
-                                              "else a fresh SQLite file)")) -> None:
+                                              "else a fresh SQLite file)"),
+                 temporal: str = typer.Option("file", help="file: a dev server with its history in a SQLite file "
+                                              "(as make run); memory: in memory; or HOST:PORT of a server"),
+                 workers: int = typer.Option(1, help="worker processes")) -> None:
     """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
     from core import bench_intake
 
-    bench_intake.run(get_settings(), cases, concurrency, database or None, console)
+    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers)
 
 
 @bench_app.command("lifecycle")

@@ -83,8 +83,10 @@ async def posts(stack: Stack, bodies: list[dict], token: str, concurrency: int,
     return elapsed, latencies, answers
 
 
-def run(base: Settings, cases: int, concurrency: int, database: str | None, console: Console) -> dict[str, Any]:
-    """Start the stack, measure (a) and (b), print and save the numbers."""
+def run(base: Settings, cases: int, concurrency: int, database: str | None, console: Console,
+        temporal: str = "file", workers: int = 1) -> dict[str, Any]:
+    """Start the stack, measure (a) and (b), print and save the numbers. ``temporal``: ``file`` (a dev server
+    keeping history in a SQLite file, as `make run`), ``memory`` (the dev server in memory) or host:port."""
     settings = bench_settings(base, "intake", database)
     prepare(settings)
     engine = get_engine(settings)
@@ -95,11 +97,14 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
     with Session(engine) as session:
         rules = load_engine(session, active_version(session))
     bodies = complaints(rules, cases, f"bench-intake-{uuid.uuid4().hex[:6]}")
-    stack = Stack(settings, settings.data_dir)
+    outside = temporal not in ("file", "memory")
+    stack = Stack(settings, settings.data_dir, temporal_address=temporal if outside else "")
     try:
-        console.print(f"starting Temporal dev server, worker and API ({engine.dialect.name}) …")
-        stack.start_temporal()
-        stack.start_worker()
+        console.print(f"starting {'' if outside else 'Temporal dev server, '}worker and API ({engine.dialect.name}) …")
+        if not outside:
+            stack.start_temporal(in_memory=temporal == "memory")
+        for i in range(workers):
+            stack.start_worker(f"worker-{i + 1}" if i else "worker")
         stack.start_api()
         with Progress(console=console) as progress:
             raw_s = asyncio.run(raw_starts(stack.settings, cases, concurrency, progress))
@@ -107,18 +112,23 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
         worker_rss, api_rss = stack.peak_rss_mib("worker"), stack.peak_rss_mib("api")
     finally:
         stack.stop()
-    return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, raw_s=raw_s,
+    return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, temporal=temporal,
+                  workers=workers, raw_s=raw_s,
                   post_s=post_s, latencies=latencies, answers=answers, worker_rss=worker_rss, api_rss=api_rss)
 
 
-def report(console: Console, *, cases: int, concurrency: int, dialect: str, raw_s: float, post_s: float,
+def report(console: Console, *, cases: int, concurrency: int, dialect: str, temporal: str, workers: int,
+           raw_s: float,
+           post_s: float,
            latencies: list[float], answers: Counter, worker_rss: float | None,
            api_rss: float | None) -> dict[str, Any]:
     """Print the table and save the JSON."""
     raw_rate, post_rate = cases / raw_s, cases / post_s
     lat = percentiles(latencies)
     day_s = BEIJING_DAY / post_rate
-    table = Table(title=f"intake: {cases:,} cases, {concurrency} in flight, {dialect}", show_header=False)
+    table = Table(title=f"intake: {cases:,} cases, {concurrency} in flight, {dialect}, Temporal {temporal}, "
+                  f"{workers} worker process(es)",
+                  show_header=False)
     table.add_row("(a) SDK starts of an empty workflow", f"{raw_rate:,.1f} /s")
     table.add_row("(b) POST /api/v1/cases end to end", f"{post_rate:,.1f} /s")
     table.add_row("ratio (b) / (a)", f"{post_rate / raw_rate:.2f}")
@@ -126,9 +136,9 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, raw_
                   " / ".join(f"{lat[k] * 1000:,.0f} ms" for k in ("p50", "p95", "p99", "max")))
     table.add_row("answers", ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())))
     table.add_row(f"one Beijing day ({BEIJING_DAY:,} cases) at (b)", f"{day_s / 60:,.1f} min")
-    table.add_row("peak RSS worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
+    table.add_row("peak RSS (first) worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
     console.print(table)
-    out = {"cases": cases, "concurrency": concurrency, "dialect": dialect,
+    out = {"cases": cases, "concurrency": concurrency, "dialect": dialect, "temporal": temporal, "workers": workers,
            "raw_start_per_s": round(raw_rate, 1), "post_per_s": round(post_rate, 1),
            "ratio": round(post_rate / raw_rate, 3), "post_latency_s": lat, "answers": dict(answers),
            "beijing_day_minutes": round(day_s / 60, 1), "worker_peak_rss_mib": worker_rss,

@@ -101,19 +101,20 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_temporal(self) -> None:
-        """Start (or restart) the dev server on its port, history in <log_dir>/temporal.db."""
+    def start_temporal(self, in_memory: bool = False) -> None:
+        """Start (or restart) the dev server on its port, history in <log_dir>/temporal.db (or in memory)."""
         from core.devstack import temporal_binary
 
+        store = [] if in_memory else ["--db-filename", str(self.log_dir / "temporal.db")]
         proc = self._spawn("temporal", [
-            temporal_binary(), "server", "start-dev", "--db-filename", str(self.log_dir / "temporal.db"),
+            temporal_binary(), "server", "start-dev", *store,
             "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--headless", "--log-level", "error",
             "--namespace", self.settings.temporal_namespace])
         wait_until(lambda: port_open(self.temporal_port), "Temporal dev server", proc=proc)
 
-    def start_worker(self) -> None:
+    def start_worker(self, name: str = "worker") -> None:
         """Start a worker process (`python worker.py`): reconciler, schedules, workflows and activities."""
-        self._spawn("worker", [sys.executable, "worker.py"])
+        self._spawn(name, [sys.executable, "worker.py"])
 
     def start_api(self) -> None:
         """Start the API under uvicorn and wait for /api/v1/health."""
@@ -151,5 +152,5 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every child: API and worker first, the server last (SIGTERM, SIGKILL after 30 s)."""
-        for name in ("api", "worker", "temporal"):
+        for name in ["api", *(n for n in self.procs if n.startswith("worker")), "temporal"]:
             self.kill(name, signal.SIGTERM)
