@@ -81,6 +81,7 @@ class CasePath:
     handle: WorkflowHandle | None = None
     lead: str = ""
     partner: str = ""
+    district: str = ""
     defaults: list[str] = field(default_factory=list)  # the route's default partners, asked at sign-for
     tags: list[str] = field(default_factory=list)
 
@@ -174,8 +175,8 @@ class Driver:
         p.handle = await start_case(self.client, self.settings.task_queue, case)
         view = await p.handle.execute_update(CaseWorkflow.await_plan)
         assert view.plan is not None
-        p.lead, p.defaults = view.plan.lead_department, list(view.plan.partners)
-        p.partner = partner_for(self.rules, [p.lead, *p.defaults], body["district"])
+        p.lead, p.defaults, p.district = view.plan.lead_department, list(view.plan.partners), body["district"]
+        p.partner = partner_for(self.rules, [p.lead, *p.defaults], p.district)
 
     async def handle(self, p: CasePath, _: int) -> None:
         """Return (some), sign for, ask a partner (some), contact; partners that are not silent answer."""
@@ -188,6 +189,7 @@ class Driver:
                 await h.execute_update(CaseWorkflow.arbitrate, AssignInput(
                     actor=SUPERVISOR, department=p.lead, note="经审核属本单位职责"))
             p.lead = self.lead_of(h.id.removeprefix("case-"))
+            p.partner = partner_for(self.rules, [p.lead, *p.defaults], p.district)
         await h.execute_update(CaseWorkflow.sign_for, SignForInput(actor=handler(p.lead)))
         for department in p.defaults:  # 一单双派: the route's default partners were asked at sign-for
             await h.execute_update(CaseWorkflow.partner_reply, PartnerReplyInput(
