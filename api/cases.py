@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy.exc
@@ -24,6 +23,8 @@ from api.schemas import (
     CasePublic,
     CasesPublic,
     ContactIn,
+    Instant,
+    Offset,
     ReplyIn,
     ReviewIn,
     SignForIn,
@@ -110,9 +111,9 @@ async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, c
 @router.get("", response_model=CasesPublic)
 def list_cases(session: SessionDep, actor: Staff, status: str | None = None, department: str | None = None,
                overdue: Annotated[bool | None, Query(description="only open cases past a deadline")] = None,
-               due_before: Annotated[datetime | None, Query(description="open cases due before this time")] = None,
+               due_before: Annotated[Instant | None, Query(description="open cases due before this time")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-               offset: Annotated[int, Query(ge=0)] = 0) -> CasesPublic:
+               offset: Offset = 0) -> CasesPublic:
     """Work list of cases, newest first (handlers: their own department); supervisors filter overdue/due soon."""
     data, count = svc.list_cases(session, actor=actor, status=status, department=department, overdue=overdue,
                                  due_before=due_before, limit=limit, offset=offset)

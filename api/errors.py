@@ -85,7 +85,11 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 
 
 async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-    """Refuse bodies that are too large (413) or of the wrong media type (415) before any parsing."""
+    """Refuse a NUL character in the path or query (422: no database stores it), bodies that are too large (413)
+    or of the wrong media type (415) before any parsing."""
+    if "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b""):
+        return JSONResponse(_body("validation_error", "NUL characters are not allowed in the path or query"),
+                            status_code=422)
     if request.method in ("POST", "PUT", "PATCH"):
         yaml_body = request.url.path.rstrip("/") in YAML_PATHS
         limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))

@@ -6,19 +6,20 @@ import csv
 import io
 import logging
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.auth import require
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, responses
+from api.schemas import MAX_OFFSET, AwareInstant, Day
 from core.contracts import Actor, CaseKind, CaseStatus, Channel, Outcome, Resolution, Role, Satisfaction, Urgency
 from core.crypto import Cipher, normalise_phone
 from core.db import get_engine
@@ -61,13 +62,13 @@ class ExportFilters(BaseModel):
     valid_review: bool | None = None
     overdue: bool | None = None
     repeat: bool | None = Field(default=None, description="重复诉求 (the repeat flag)")
-    received_from: date | None = Field(default=None, description="first local day of receipt (inclusive)")
-    received_to: date | None = Field(default=None, description="last local day of receipt (inclusive)")
-    closed_from: AwareDatetime | None = Field(default=None, description="closed at or after (ISO, with offset)")
-    closed_to: AwareDatetime | None = Field(default=None, description="closed at or before (ISO, with offset)")
+    received_from: Day | None = Field(default=None, description="first local day of receipt (inclusive)")
+    received_to: Day | None = Field(default=None, description="last local day of receipt (inclusive)")
+    closed_from: AwareInstant | None = Field(default=None, description="closed at or after (ISO, with offset)")
+    closed_to: AwareInstant | None = Field(default=None, description="closed at or before (ISO, with offset)")
     phone: str | None = Field(default=None, max_length=20, description="the complainant's phone (matched by hash)")
     q: str | None = Field(default=None, min_length=1, max_length=200, description="text in the description")
-    limit: int | None = Field(default=None, ge=1, description="at most this many rows")
+    limit: int | None = Field(default=None, ge=1, le=MAX_OFFSET, description="at most this many rows")
 
 
 EQUAL_FILTERS = {"case_no": Case.case_no, "kind": Case.kind, "channel": Case.channel, "status": Case.status,

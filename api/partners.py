@@ -16,7 +16,7 @@ from api.auth import require
 from api.cases import ACTION_ERRORS, Handler, Staff, act, run_update
 from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.schemas import ActionResult, Strict
+from api.schemas import ActionResult, Instant, Offset, Strict
 from core.contracts import (
     Actor,
     AssignInput,
@@ -170,7 +170,7 @@ async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: 
 @router.get("/partner-tasks", response_model=PartnerTasksPublic)
 def partner_tasks(session: SessionDep, actor: Staff, status: str | None = None, department: str | None = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> PartnerTasksPublic:
+                  offset: Offset = 0) -> PartnerTasksPublic:
     """The partner work list (handlers: their own department's tasks only)."""
     if actor.role is Role.HANDLER:
         department = actor.department
@@ -199,8 +199,8 @@ class DispatchAccuracy(BaseModel):
 
 
 @router.get("/reports/dispatch-accuracy", response_model=DispatchAccuracy)
-def dispatch_accuracy(session: SessionDep, actor: Overseer, received_from: datetime | None = None,
-                      received_to: datetime | None = None) -> DispatchAccuracy:
+def dispatch_accuracy(session: SessionDep, actor: Overseer, received_from: Instant | None = None,
+                      received_to: Instant | None = None) -> DispatchAccuracy:
     """First-dispatch accuracy over cases received in a period (target ≥ 90 %)."""
     q = select(sa.func.count(), sa.func.sum(sa.case((Case.dispatch_count == 1, 1), else_=0)),  # type: ignore[arg-type]
                sa.func.sum(sa.case((Case.return_count > 0, 1), else_=0)),  # type: ignore[arg-type]

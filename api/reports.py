@@ -27,6 +27,7 @@ from api.report_schemas import (
     WorkItem,
     WorkList,
 )
+from api.schemas import Day, Offset
 from core import reports, spikes
 from core.contracts import Actor, Role
 from core.kpi import Counts, measures
@@ -66,8 +67,8 @@ def _name(rules: RulesEngine, code: str) -> str:
     return dept.name if dept else code
 
 
-From = Annotated[date | None, Query(alias="from", description="first day (Beijing); default: 1st of the month")]
-To = Annotated[date | None, Query(description="last day, inclusive; default today")]
+From = Annotated[Day | None, Query(alias="from", description="first day (Beijing); default: 1st of the month")]
+To = Annotated[Day | None, Query(description="last day, inclusive; default today")]
 
 
 @router.get("/departments", response_model=DepartmentReport)
@@ -121,7 +122,8 @@ def hotspots(session: SessionDep, actor: Reader, from_: From = None, to: To = No
 
 @router.get("/top-problems", response_model=TopProblems)
 def top_problems(session: SessionDep, actor: Reader,
-                 month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")] = None,
+                 month: Annotated[str | None, Query(pattern=r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$",
+                                                    description="YYYY-MM, 1970-01 to 2999-12")] = None,
                  limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TopProblems:
     """每月一题 candidates: the month's most frequent problems, their main districts and the change on last month."""
     first = date.fromisoformat(f"{month}-01") if month else today().replace(day=1)
@@ -143,7 +145,7 @@ def top_problems(session: SessionDep, actor: Reader,
 
 @router.get("/spikes", response_model=list[SpikePublic])
 def list_spikes(session: SessionDep, actor: Reader,
-                since: Annotated[date | None, Query(description="warnings still running on or after")] = None
+                since: Annotated[Day | None, Query(description="warnings still running on or after")] = None
                 ) -> list[SpikePublic]:
     """诉求激增预警: spikes seen (one row per spike, updated while it lasts), newest first."""
     since = since or today() - timedelta(days=30)
@@ -154,7 +156,7 @@ def list_spikes(session: SessionDep, actor: Reader,
 
 @router.post("/spikes/check", response_model=list[SpikePublic])
 def check_spikes(session: SessionDep, actor: Overseer,
-                 day: Annotated[date | None, Query(description="default today")] = None) -> list[SpikePublic]:
+                 day: Annotated[Day | None, Query(description="default today")] = None) -> list[SpikePublic]:
     """Run the spike check now for one day (the worker also runs it every 15 minutes); returns new warnings."""
     new = spikes.detect(session, day or today(), load_engine(session, active_version(session)))
     session.commit()
@@ -172,7 +174,7 @@ def worklist_counts(session: SessionDep, actor: Reader, department: str | None =
 def worklist(name: Literal["overdue", "due_soon", "awaiting_sign_for", "awaiting_review", "arbitration",
                            "escalated", "supervisor_review"], session: SessionDep, actor: Reader,
              department: str | None = None, hours: Annotated[int, Query(ge=1, le=720)] = 24,
-             limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> WorkList:
+             limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0) -> WorkList:
     """One work list, most urgent first (priority, then the earliest deadline)."""
     rows, count = reports.worklist(session, name, department=scope(actor, department), hours=hours, limit=limit,
                                    offset=offset)

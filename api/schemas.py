@@ -2,21 +2,73 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.contracts import CaseKind, Channel, Resolution, Satisfaction, Urgency
 from core.crypto import normalise_phone
 
 MAX_DESCRIPTION = 5000
+MAX_OFFSET = 2**31 - 1  # paging and row limits: far beyond any table, well inside the databases' integers
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)  # dates the API takes; far from date.min/max overflows
+
+
+def unstorable(value: Any, path: str = "") -> str | None:
+    """Where ``value`` holds text no database can store (NUL, lone surrogates), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path or "value"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "value"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if found := unstorable(key, f"{path}.{key}" if path else str(key)):
+                return found
+            if found := unstorable(item, f"{path}.{key}" if path else str(key)):
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if found := unstorable(item, f"{path}.{i}" if path else str(i)):
+                return found
+    return None
+
+
+def _day(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"dates must lie between {EARLIEST} and {LATEST}")
+    return value
+
+
+def _instant(value: datetime) -> datetime:
+    _day(value.date())
+    return value
+
+
+Day = Annotated[date, AfterValidator(_day)]
+"""A calendar day between EARLIEST and LATEST."""
+Instant = Annotated[datetime, AfterValidator(_instant)]
+"""A time whose (local) day lies between EARLIEST and LATEST."""
+AwareInstant = Annotated[AwareDatetime, AfterValidator(_instant)]
+"""An Instant with a time zone offset."""
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
 class Strict(BaseModel):
-    """Request bodies reject unknown fields."""
+    """Request bodies reject unknown fields and text a database cannot store (NUL characters)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        if where := unstorable(data):
+            raise ValueError(f"{where}: NUL characters and unpaired surrogates are not allowed")
+        return data
 
 
 class ComplainantIn(Strict):
@@ -48,7 +100,7 @@ class CaseCreate(Strict):
     special_groups: list[Annotated[str, Field(pattern=r"^[a-z_]{1,32}$")]] = Field(
         default_factory=list, max_length=5,
         description="特殊群体 codes of the rules (e.g. elderly, disabled): 绿色通道, higher priority")
-    received_at: datetime | None = Field(default=None, description="time of the call; default now")
+    received_at: Instant | None = Field(default=None, description="time of the call; default now")
 
     @field_validator("received_at")
     @classmethod
@@ -198,7 +250,7 @@ class ContactIn(Strict):
 
     method: Literal["phone", "visit", "sms", "online", "other"] = "phone"
     summary: str = Field(default="", max_length=4000)
-    contacted_at: datetime | None = None
+    contacted_at: Instant | None = None
 
 
 class ReplyIn(Strict):

@@ -87,3 +87,32 @@ async def test_injection_strings_are_stored_and_returned_inert(api, tokens) -> N
     case = (await api.get(f"/api/v1/cases/{r.json()['case_no']}", headers=auth(tokens["intake"]))).json()
     assert case["description"] == evil and case["address"] == evil
     assert r.headers["content-type"].startswith("application/json")
+
+
+BIG = "9223372036854775808"  # one past PostgreSQL's bigint
+
+
+@pytest.mark.parametrize(("role", "method", "url", "body"), [
+    ("supervisor", "GET", "/api/v1/cases/2026%00", None),
+    ("supervisor", "GET", "/api/v1/track/ABC%00", None),
+    ("supervisor", "GET", "/api/v1/reports/cases.csv?q=a%00b", None),
+    ("supervisor", "GET", f"/api/v1/cases?offset={BIG}", None),
+    ("supervisor", "GET", f"/api/v1/partner-tasks?offset={BIG}", None),
+    ("supervisor", "GET", f"/api/v1/reports/worklists/overdue?offset={BIG}", None),
+    ("supervisor", "GET", f"/api/v1/reports/cases.csv?limit={BIG}", None),
+    ("supervisor", "GET", "/api/v1/reports/top-problems?month=0000-00", None),
+    ("supervisor", "GET", "/api/v1/reports/top-problems?month=2026-13", None),
+    ("supervisor", "GET", "/api/v1/reports/hotspots?from=0001-01-01&to=0001-01-02", None),
+    ("supervisor", "GET", "/api/v1/reports/departments?from=9999-12-01&to=9999-12-31", None),
+    ("supervisor", "POST", "/api/v1/reports/spikes/check?day=0001-01-01", None),
+    ("supervisor", "GET", "/api/v1/reports/dispatch-accuracy?received_from=0001-01-01T00:00:00%2B14:00", None),
+    ("supervisor", "GET", "/api/v1/cases?due_before=9999-12-31T23:59:59-14:00", None),
+    ("intake", "POST", "/api/v1/cases", complaint(address="楼顶\x00")),
+    ("intake", "POST", "/api/v1/cases", complaint(received_at="0001-01-01T00:00:00+14:00")),
+    ("handler", "POST", "/api/v1/cases/2000010100000000/reply", {"content": "已处理\x00"}),
+])
+async def test_input_no_database_can_take_is_422(api, tokens, role, method, url, body) -> None:
+    """NUL characters (PostgreSQL refuses them; inside an action they would stall the case's projection), integers
+    past bigint, days at the ends of the calendar: 422 before any query, never a 500."""
+    r = await api.request(method, url, json=body, headers=auth(tokens[role]))
+    assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
