@@ -94,12 +94,25 @@ async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-de
         yaml_body = request.url.path.rstrip("/") in YAML_PATHS
         limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
+        chunked = length is None and "chunked" in request.headers.get("transfer-encoding", "").lower()
+        if (length and length.isdigit() and int(length) > limit) or (chunked and not await _read_up_to(request, limit)):
             return JSONResponse(_body("too_large", f"the body exceeds {limit} bytes"), status_code=413)
         ctype = request.headers.get("content-type", "")
-        if length not in (None, "0") and ctype.split(";")[0].strip().lower() not in types:
+        if (chunked or length not in (None, "0")) and ctype.split(";")[0].strip().lower() not in types:
             return JSONResponse(_body("unsupported_media_type", f"send the body as {types[0]}"), status_code=415)
     return await call_next(request)
+
+
+async def _read_up_to(request: Request, limit: int) -> bool:
+    """Read a body sent without Content-Length (chunked), stopping past ``limit``; keep it for the route."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return False
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # replayed to the route by Starlette's cached request
+    return True
 
 
 def _body(code: str, message: str, **extra: object) -> dict:

@@ -116,3 +116,23 @@ async def test_input_no_database_can_take_is_422(api, tokens, role, method, url,
     past bigint, days at the ends of the calendar: 422 before any query, never a 500."""
     r = await api.request(method, url, json=body, headers=auth(tokens[role]))
     assert r.status_code == 422 and r.json()["code"] == "validation_error", r.text
+
+
+async def test_a_chunked_body_is_held_to_the_same_limit(api, tokens, engine) -> None:
+    """Without Content-Length the size is counted while reading: too large is a 413, a good one is accepted."""
+    import json
+
+    headers = auth(tokens["intake"]) | {"content-type": "application/json"}
+
+    async def chunks(data: bytes):  # type: ignore[no-untyped-def]
+        for i in range(0, len(data), 4096):
+            yield data[i:i + 4096]
+
+    before = case_count(engine)
+    big = b"{" + b" " * 300_000 + b"}"
+    r = await api.post("/api/v1/cases", content=chunks(big), headers=headers)
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    good = json.dumps(complaint()).encode()
+    r = await api.post("/api/v1/cases", content=chunks(good), headers=headers)
+    assert r.status_code == 201, r.text
+    assert case_count(engine) == before + 1
