@@ -316,8 +316,8 @@ def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have
 @bench_app.command("intake")
 def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
                  concurrency: int = typer.Option(32, help="requests in flight"),
-                 database: str = typer.Option("", help="database URL (default: the configured PostgreSQL, "
-                                              "else a fresh SQLite file)"),
+                 database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
+                                              "SQLite file); never your configured one"),
                  temporal: str = typer.Option("file", help="file: a dev server with its history in a SQLite file "
                                               "(as make run); memory: in memory; or HOST:PORT of a server"),
                  workers: int = typer.Option(1, help="worker processes")) -> None:
@@ -331,8 +331,8 @@ def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
 def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intake to archive"),
                     concurrency: int = typer.Option(32, help="cases driven at once"),
                     seed: int = typer.Option(2026, help="seed of the mix"),
-                    database: str = typer.Option("", help="database URL (default: the configured PostgreSQL, "
-                                                 "else a fresh SQLite file)")) -> None:
+                    database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
+                                                 "SQLite file); never your configured one")) -> None:
     """A realistic mix (协办, silent partner, 重办, 退单, a holiday on the way) run to archive: cases/s, events/case."""
     from core import bench_lifecycle
 

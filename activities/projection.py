@@ -27,12 +27,17 @@ class ProjectionActivities:
 
         A stored event whose hash differs at the same seq was written from a workflow task that never
         committed (a local activity runs inside the task; a worker crash loses the task and the retry stamps
-        the event anew). The workflow's history is the truth: that event and every later one are replaced."""
+        the event anew). The retried task has a longer history (``inp.task``): its events replace that event and
+        every later one. A write from an older task than the row has seen (a lost task's worker still running)
+        is stale and ignored."""
         seqs = [e.seq for e in inp.events]
         with session_scope(self.engine) as session:
             case = session.exec(select(Case).where(Case.case_no == inp.case_no).with_for_update()).one_or_none()
             if case is None:
                 raise RuntimeError(f"case {inp.case_no} has no row yet")  # retried: intake writes it first
+            if inp.task < case.projected_task:
+                return
+            case.projected_task = inp.task
             stored = dict(session.exec(select(CaseEventRow.seq, CaseEventRow.hash).where(
                 CaseEventRow.case_no == inp.case_no, CaseEventRow.seq.in_(seqs))).all())  # type: ignore[attr-defined]
             stale = min((e.seq for e in inp.events if e.seq in stored and stored[e.seq] != e.hash), default=None)

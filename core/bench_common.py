@@ -28,13 +28,13 @@ TEXTS = [
 
 def bench_settings(base: Settings, name: str, database: str | None) -> Settings:
     """Settings of one bench run: its own folder under .data/bench, key and task queue; the database is
-    ``database``, else the configured one if it is PostgreSQL, else a fresh SQLite file in the folder."""
+    ``database`` (a scratch database: the bench's complaints are encrypted with the run's own key), else a fresh
+    SQLite file in the folder. Never the configured database."""
     stamp = f"{datetime.now():%Y%m%d-%H%M%S}"
     folder = base.data_dir / "bench" / f"{name}-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
-    url = database or (base.database_url if base.db_url.startswith("postgresql") else "")
     return base.model_copy(update={
-        "data_dir": folder, "database_url": url, "encryption_key": Fernet.generate_key().decode(),
+        "data_dir": folder, "database_url": database or "", "encryption_key": Fernet.generate_key().decode(),
         "task_queue": f"bench-{name}-{stamp}", "intake_plan_wait_seconds": 30.0})
 
 

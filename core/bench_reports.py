@@ -7,11 +7,9 @@ written as JSON under ``bench/results/``. Run it against PostgreSQL (JIESU_DATAB
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import time
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -20,16 +18,15 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from core.bench_common import save
 from core.bench_data import PREFIX, generate_closed_cases
 from core.contracts import Role
 from core.db import get_engine, session_scope
-from core.migrate import upgrade
+from core.devstack import prepare
 from core.models import Case
 from core.settings import Settings
-from rules.store import import_shipped
 
 START, DAYS = date(2025, 11, 1), 365
-RESULTS = Path("bench") / "results"
 
 
 def fill(settings: Settings, rows: int, console: Console) -> int:
@@ -94,9 +91,7 @@ async def time_reports(settings: Settings, repeat: int) -> list[dict[str, Any]]:
 
 def run(settings: Settings, rows: int, repeat: int, console: Console) -> dict[str, Any]:
     """The whole benchmark: migrate, rules, fill, time, print, save."""
-    upgrade(settings.db_url)
-    with session_scope(get_engine(settings)) as session:
-        import_shipped(session, settings.rules_dir)
+    prepare(settings)
     t0 = time.perf_counter()
     added = fill(settings, rows, console)
     generated_s = time.perf_counter() - t0
@@ -113,11 +108,7 @@ def run(settings: Settings, rows: int, repeat: int, console: Console) -> dict[st
     slowest = max(results, key=lambda r: r["median_s"])
     console.print(f"slowest median: {slowest['median_s']:.3f} s ({slowest['report']}); "
                   f"{sum(r['median_s'] < 1 for r in results)}/{len(results)} reports under 1 s")
-    report = {"bench": "reports", "at": datetime.now().isoformat(timespec="seconds"), "dialect": engine.dialect.name,
-              "cases": total, "generated": added, "generate_s": round(generated_s, 1), "repeat": repeat,
-              "results": results}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"reports-{datetime.now():%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    console.print(f"written {path}")
+    report = {"dialect": engine.dialect.name, "cases": total, "generated": added,
+              "generate_s": round(generated_s, 1), "repeat": repeat, "results": results}
+    save("reports", report, console)
     return report

@@ -283,6 +283,8 @@ class ProjectInput(BaseModel):
     case_no: str
     events: list[CaseEvent]
     snapshot: CaseSnapshot
+    # the workflow's history length when its task wrote this: grows with every retry of a lost task (0: unknown)
+    task: int = 0
 
 
 class NoticeInput(BaseModel):

@@ -53,23 +53,32 @@ def start_temporal(settings: Settings) -> subprocess.Popen | None:
          "--namespace", settings.temporal_namespace, "--log-level", "warn"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    deadline = time.monotonic() + 60
-    while not port_open(host, int(port)):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"Temporal dev server did not start; see {settings.data_dir / 'temporal.log'}")
-        time.sleep(0.3)
+    wait_until(lambda: port_open(host, int(port)), f"Temporal dev server (log: {settings.data_dir / 'temporal.log'})",
+               proc=proc)
     return proc
 
 
-def stop_process(proc: subprocess.Popen | None) -> None:
-    """Stop a child cleanly (SIGTERM, then SIGKILL after 10 s)."""
+def wait_until(check, what: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``check()`` until true; fail if ``proc`` dies or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    """Stop a child's process group with ``sig`` (SIGKILL is a crash), then SIGKILL after ``timeout`` s."""
     if proc is None or proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, sig)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def prepare(settings: Settings) -> None:

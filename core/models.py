@@ -118,6 +118,9 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = _ts(nullable=True)
     workflow_started: bool = Field(default=False, index=True)
     last_seq: int = 0
+    # history length of the workflow task whose writes this row shows: a write from an older (lost) task of the
+    # same workflow is stale and ignored (see activities/projection.py)
+    projected_task: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 

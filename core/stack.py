@@ -12,12 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from core.devstack import port_open, stop_process, temporal_binary, wait_until
 from core.settings import PROJECT_ROOT, Settings
 
 
@@ -41,24 +41,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     if settings.encryption_key:
         env["JIESU_ENCRYPTION_KEY"] = settings.encryption_key
     return env
-
-
-def wait_until(check, what: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:  # type: ignore[no-untyped-def]
-    """Poll ``check()`` until true; fail if ``proc`` dies or the time runs out."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.2)
-
-
-def port_open(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:port."""
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -103,14 +85,12 @@ class Stack:
 
     def start_temporal(self, in_memory: bool = False) -> None:
         """Start (or restart) the dev server on its port, history in <log_dir>/temporal.db (or in memory)."""
-        from core.devstack import temporal_binary
-
         store = [] if in_memory else ["--db-filename", str(self.log_dir / "temporal.db")]
         proc = self._spawn("temporal", [
             temporal_binary(), "server", "start-dev", *store,
             "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--headless", "--log-level", "error",
             "--namespace", self.settings.temporal_namespace])
-        wait_until(lambda: port_open(self.temporal_port), "Temporal dev server", proc=proc)
+        wait_until(lambda: port_open("127.0.0.1", self.temporal_port), "Temporal dev server", proc=proc)
 
     def start_worker(self, name: str = "worker") -> None:
         """Start a worker process (`python worker.py`): reconciler, schedules, workflows and activities."""
@@ -130,15 +110,7 @@ class Stack:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` (default SIGKILL, as a crash) to a child's process group and reap it."""
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process(self.procs.pop(name, None), sig, timeout=30)
 
     def alive(self, name: str) -> bool:
         """Whether a child is running."""

@@ -1,6 +1,7 @@
 """A local activity runs inside a workflow task; when a worker dies before the task commits, the retried task
 stamps its events anew (another time, so another hash). The projection must end up with the committed chain:
-the events of the lost task and everything after them are replaced, a plain retry changes nothing."""
+the events of the lost task and everything after them are replaced, a plain retry changes nothing, and a late
+write from the lost task (its worker still alive) is ignored."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def chain(case_no: str, types: list[str], start: datetime, head: str = GENESIS, 
     return out
 
 
-def project(acts: ProjectionActivities, case_no: str, events: list[CaseEvent]) -> None:
-    acts.project_events(ProjectInput(case_no=case_no, events=events,
+def project(acts: ProjectionActivities, case_no: str, events: list[CaseEvent], task: int = 10) -> None:
+    acts.project_events(ProjectInput(case_no=case_no, events=events, task=task,
                                      snapshot=CaseSnapshot(status=CaseStatus.HANDLING)))
 
 
@@ -57,11 +58,13 @@ def test_events_of_a_lost_workflow_task_are_replaced_by_the_committed_ones(engin
     project(acts, no, [first[1]])  # an ordinary retry of an earlier write: nothing changes
     assert [s[1] for s in stored(engine, no)] == ["accepted", "dispatched", "signed_for", "contacted"]
     retried = chain(no, ["signed_for"], T0 + timedelta(hours=2), first[-1].hash, seq0=3)
-    project(acts, no, retried)  # the retried task: same seq, another time
+    project(acts, no, retried, task=13)  # the retried task (longer history): same seq, another time
     assert stored(engine, no) == [(1, "accepted", T0), (2, "dispatched", T0 + timedelta(minutes=1)),
                                   (3, "signed_for", T0 + timedelta(hours=2))]
     with Session(engine) as s:
         assert verify_case(s, no) == []
-    project(acts, no, chain(no, ["contacted"], T0 + timedelta(hours=3), retried[0].hash, seq0=4))
+    project(acts, no, lost[1:], task=10)  # the lost task's worker was still alive: its late write is ignored
+    assert [s[1] for s in stored(engine, no)] == ["accepted", "dispatched", "signed_for"]
+    project(acts, no, chain(no, ["contacted"], T0 + timedelta(hours=3), retried[0].hash, seq0=4), task=16)
     with Session(engine) as s:
         assert verify_case(s, no) == [] and len(stored(engine, no)) == 4

@@ -151,7 +151,8 @@ class CaseCore:
                           prev_hash=s.head, hash=digest)
         s.head = digest
         await self._activity(ACT_PROJECT, ProjectInput(case_no=s.case.case_no, events=[event],
-                                                       snapshot=self._snapshot()), None)
+                                                       snapshot=self._snapshot(),
+                                                       task=workflow.info().get_current_history_length()), None)
 
     def _snapshot(self) -> CaseSnapshot:
         s = self.s

@@ -55,7 +55,7 @@ async def crash_run(run: Run, engine, n: int, fault) -> None:  # type: ignore[no
     cases = await drive(run, n, lambda: fault(run), at_step=n * 5 // 3)
     await wait_archived(engine, cases)
     check_end_states(engine, cases)
-    assert not run.stack.procs["worker"].poll(), "the worker died"
+    assert run.stack.alive("worker"), "the worker died"
 
 
 @pytest.mark.smoke
