@@ -31,7 +31,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from core.audit import verify_case
 from core.chain import verify_chain
@@ -191,8 +191,6 @@ class Ledger:
     signed: set[str] = field(default_factory=set)  # cases that must end signed for (handling)
     worker_attempts: int = 0  # connections the worker tried while the database was down
     late_plans: int = 0  # intake answers 201/200 without a plan (stored; the plan came later)
-    max_attempt: int = 0  # highest attempt of a pending (normal, not local) activity seen during the outage
-    last_failure: str = ""
 
     def note(self, phase: str, what: str, r: httpx.Response) -> None:
         self.answers[(phase, what, r.status_code)] += 1
@@ -247,15 +245,6 @@ async def action(stack: Stack, pg: Pg, ledger: Ledger, case_no: str, what: str, 
     ledger.note(phase, what, r)
     assert r.status_code in (200, 503), f"{phase}: {what} on {case_no} answered {r.status_code} {r.text}"
     return r, took
-
-
-async def watch_retries(handles: list[WorkflowHandle], ledger: Ledger) -> None:
-    """Note the highest attempt of the pending (projection) activities of these workflows."""
-    for handle in handles:
-        desc = await asyncio.wait_for(handle.describe(), timeout=10)
-        for pa in desc.raw_description.pending_activities:
-            if pa.attempt > ledger.max_attempt:
-                ledger.max_attempt, ledger.last_failure = pa.attempt, pa.last_failure.message
 
 
 def stored_count(engine: sa.Engine, external_ids: list[str]) -> int:
@@ -319,7 +308,6 @@ async def run_outage(stack: Stack, pg: Pg, *, cases: int, outage: float, burst: 
         id=f"fault-contact-{no}")) for no in signed]
     ledger.signed.update(direct_sign)
     ledger.contacts.update(signed)
-    watched = [client.get_workflow_handle(workflow_id(no)) for no in direct_sign + signed]
 
     phase("database cut")
     # 3. During the outage: intake and actions answer 503 + Retry-After, at once.
@@ -341,7 +329,6 @@ async def run_outage(stack: Stack, pg: Pg, *, cases: int, outage: float, burst: 
                               FAST * 2)
         ledger.note("outage", "GET /cases/{no}", r)
         assert_unavailable(r, took, "GET /cases/{no} during the outage")
-        await watch_retries(watched, ledger)
         assert not any(t.done() for t in direct), "an Update completed although its projection cannot be written"
         i += 1
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
@@ -439,8 +426,7 @@ def summary(stack: Stack, ledger: Ledger, outage: float, took: float) -> str:
                    for where, started, exc in stack.tap.errors if started)
     return (f"outage {outage:g} s, run {took:.1f} s: {len(ledger.accepted)} cases accepted and projected "
             f"({ledger.late_plans} answers without a plan); worker DB connection attempts while down "
-            f"{ledger.worker_attempts}; max pending activity attempt {ledger.max_attempt} "
-            f"({ledger.last_failure[:60]!r}); {answers}; "
+            f"{ledger.worker_attempts}; {answers}; "
             f"exceptions after the response was sent: {dict(late) or 'none'}; 503 messages: {dict(ledger.reasons)}")
 
 

@@ -15,7 +15,7 @@ its tracking code, the active rules version or a department, and body fields get
 (NUL, integers past bigint, days at the ends of the calendar).
 
 The smoke run (fuzzing phase, 3 examples per operation, deterministic) is part of ``make test``; the full run
-(examples, coverage, fuzzing and stateful phases, 30 examples per operation) is ``make test-fuzz``. Fuzzing leaves
+(examples, coverage, fuzzing and stateful phases, 25 examples per operation) is ``make test-fuzz``. Fuzzing leaves
 cases, ratings and spike warnings behind, so tests/fuzz/conftest.py runs these tests after all others.
 """
 
