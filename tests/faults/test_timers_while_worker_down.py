@@ -13,22 +13,18 @@ Test-server limits that shape this module (a real server has neither):
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.audit import verify_case
@@ -49,17 +45,6 @@ DELIVERED_ONCE: dict[str, list] = {
 }
 NOTHING: dict[str, list] = {k: [] for k in DELIVERED_ONCE}
 
-
-@pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of its own (a workflow left with work in flight would hold another's clock)."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
-        data_converter=pydantic_data_converter)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 def aware(t: datetime) -> datetime:
