@@ -188,7 +188,7 @@ def rules_migrate(version: str, dry_run: bool = typer.Option(False, "--dry-run",
     """Move open cases to a version: those whose department or deadline changes are re-planned by their workflow."""
     from core.contracts import Actor
     from core.rules_admin import plan_migration, run_migration
-    from worker import connect
+    from core.temporal import connect
 
     if not dry_run and not reason:
         console.print("[red]a migration needs --reason (or use --dry-run)[/red]")

@@ -10,7 +10,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
@@ -23,19 +22,17 @@ from core.db import get_engine
 from core.intake import reconcile
 from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
+from core.temporal import connect
 from workflows.case import CaseWorkflow
 from workflows.co_handling import CoHandlingWorkflow
 from workflows.retention import RetentionWorkflow
 from workflows.spike_watch import SpikeWatchWorkflow
 
 log = logging.getLogger("jiesu.worker")
+STARTUP_WAIT = 120.0  # seconds a starting worker waits for Temporal to come up
+ACTIVITY_SLOTS = 16
+LOCAL_ACTIVITY_SLOTS = 16
 WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow, SpikeWatchWorkflow]
-
-
-async def connect(settings: Settings) -> Client:
-    """A Temporal client with the pydantic data converter."""
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter)
 
 
 def activities_for(engine: sa.Engine, settings: Settings) -> list:
@@ -52,17 +49,21 @@ def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = 
                  task_queue: str | None = None, **options: Any) -> Worker:
     """A worker for the case task queue (sync activities run in a thread pool); ``options`` go to Worker."""
     engine = engine or get_engine(settings)
+    # Local activities share the thread pool with activities. Their start-to-close timeout runs while they wait
+    # for a thread, so at most as many run at once as there are threads left for them: a local activity never
+    # times out in a queue.
     return Worker(
         client, task_queue=task_queue or settings.task_queue, workflows=WORKFLOWS,
         activities=activities_for(engine, settings),
-        activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="jiesu-act"),
-        max_concurrent_activities=16, **options,
+        activity_executor=ThreadPoolExecutor(max_workers=ACTIVITY_SLOTS + LOCAL_ACTIVITY_SLOTS,
+                                             thread_name_prefix="jiesu-act"),
+        max_concurrent_activities=ACTIVITY_SLOTS, max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS, **options,
     )
 
 
 async def run_worker(settings: Settings, client: Client | None = None, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or forever); first restart any case whose workflow start was lost."""
-    client = client or await connect(settings)
+    client = client or await connect(settings, wait=STARTUP_WAIT)
     engine = get_engine(settings)
     await ensure_schedules(client, settings.task_queue)
     started = await reconcile(client, engine, settings.task_queue, older_than=timedelta(seconds=0))

@@ -49,7 +49,7 @@ async def get_temporal(request: Request) -> Client:
     if state.temporal is None:
         async with state.temporal_lock:
             if state.temporal is None:
-                from worker import connect
+                from core.temporal import connect
 
                 try:
                     state.temporal = await asyncio.wait_for(connect(state.settings), timeout=5)

@@ -51,7 +51,7 @@ async def _bounded(n: int, concurrency: int, one, progress: Progress, label: str
 
 async def raw_starts(settings: Settings, n: int, concurrency: int, progress: Progress) -> float:
     """Seconds for the SDK to start ``n`` empty workflows (type BenchEmpty, nobody polls; they expire)."""
-    from worker import connect
+    from core.temporal import connect
 
     client = await connect(settings)
     run = uuid.uuid4().hex[:8]

@@ -158,6 +158,11 @@ class Reminder(BaseModel):
     at: datetime
 
 
+# The unit of a working-day limit in a clock's ``limit`` text ("5 个工作日", "5 个工作日，延期 3 个工作日"); a clock
+# counted in working days has its deadline at the end of a working day, whatever moves it.
+WORKING_DAY_UNIT = "个工作日"
+
+
 class ClockPlan(BaseModel):
     """One named clock of a case with its due time fixed when it starts and its reminder instants."""
 
@@ -187,6 +192,11 @@ class ClockState(BaseModel):
     paused_since: datetime | None = None
     paused_seconds: float = 0.0
     extended_days: int = 0  # 延期 granted so far (working days), kept when a rules migration re-computes the clock
+
+    @property
+    def counts_working_days(self) -> bool:
+        """The limit is N working days (not natural or office hours): the deadline is the end of a working day."""
+        return self.limit.split("，")[0].endswith(WORKING_DAY_UNIT)
 
     @property
     def running(self) -> bool:

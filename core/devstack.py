@@ -123,7 +123,8 @@ async def serve(settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
-    from worker import connect, run_worker
+    from core.temporal import connect
+    from worker import run_worker
 
     client = await connect(settings)
     stop = asyncio.Event()

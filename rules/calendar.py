@@ -115,8 +115,11 @@ class WorkingTime:
         return total
 
     def add(self, start: datetime, seconds: float) -> datetime:
-        """The instant at which ``seconds`` of working time have passed after ``start``."""
+        """The earliest instant at which ``seconds`` of working time have passed after ``start`` (``start`` itself
+        for none: the end of a working day stays there instead of becoming the start of the next one)."""
         t = start.astimezone(self.cal.tz)
+        if seconds <= 0:
+            return t
         left, day = seconds, t.date()
         for _ in range(3660):  # ten years of days at most
             window = self._window(day)
@@ -129,6 +132,18 @@ class WorkingTime:
             day += timedelta(days=1)
             t = datetime.combine(day, time(0), tzinfo=self.cal.tz)
         raise ValueError("working time beyond ten years")
+
+    def day_deadline(self, t: datetime) -> datetime:
+        """The working-day deadline that ``t`` falls in: the end of its working day when ``t`` lies inside office
+        hours, else the end of the last working day before ``t`` (no working time separates the two, and a
+        deadline is the end of a working day, never the start of the next one)."""
+        local = t.astimezone(self.cal.tz)
+        day = local.date()
+        for back in range(3660):
+            window = self._window(day - timedelta(days=back))
+            if window and (window[0] < local <= window[1] or window[1] <= local):
+                return window[1]
+        raise ValueError("no working day in ten years")
 
 
 def calendar_warnings(calendar: WorkCalendar, today: date, horizon_days: int = 60) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from core.contracts import (
+    WORKING_DAY_UNIT,
     CaseInput,
     ClockPlan,
     ClockState,
@@ -169,7 +170,8 @@ class RulesEngine:
 
     def extend(self, clock: ClockState, working_days: int) -> ClockState:
         """延期: the clock with its due time N working days later and reminders re-placed; enforces the maximum."""
-        new_due, _ = self.calendar.extend_due(clock.due_at, working_days)
+        base = self.working_time.day_deadline(clock.due_at) if clock.counts_working_days else clock.due_at
+        new_due, _ = self.calendar.extend_due(base, working_days)
         longest, _ = self.calendar.add_working_days(clock.started_at, self.rules.clocks.extension_max_working_days)
         if new_due > longest:
             raise ExtensionTooLong(
@@ -177,20 +179,24 @@ class RulesEngine:
                 f"from the start ({longest.astimezone(UTC).isoformat()})")
         due = new_due.astimezone(UTC)
         return clock.model_copy(update={"due_at": due, "reminders": self.reminders(clock.started_at, due, True),
-                                        "limit": f"{clock.limit}，延期 {working_days} 个工作日",
+                                        "limit": f"{clock.limit}，延期 {working_days} {WORKING_DAY_UNIT}",
                                         "extended_days": clock.extended_days + working_days})
 
     def shift(self, clock: ClockState, paused_from: datetime, paused_to: datetime) -> tuple[ClockState, float]:
         """挂起: the clock with due time and pending reminders moved by the paused (working) time."""
         if clock.working:
-            paused = self.working_time.seconds(paused_from, paused_to)
+            # whole minutes: the latency of the resume request must not spill a deadline into the next day
+            paused = float(int(self.working_time.seconds(paused_from, paused_to)) // 60 * 60)
             move = lambda t: self.working_time.add(t, paused).astimezone(UTC)  # noqa: E731
         else:
             paused = (paused_to - paused_from).total_seconds()
             move = lambda t: t + timedelta(seconds=paused)  # noqa: E731
         reminders = [r if r.threshold in clock.fired else Reminder(threshold=r.threshold, at=move(r.at))
                      for r in clock.reminders]
-        return clock.model_copy(update={"due_at": move(clock.due_at), "reminders": reminders,
+        due = move(clock.due_at)
+        if clock.counts_working_days:
+            due = self.working_time.day_deadline(due).astimezone(UTC)
+        return clock.model_copy(update={"due_at": due, "reminders": reminders,
                                         "paused_seconds": clock.paused_seconds + paused}), paused
 
     def plan(self, case: CaseInput, text: str = "", groups: list[str] | None = None) -> HandlingPlan:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.contracts import (
     OPEN_STATUSES,
+    WORKING_DAY_UNIT,
     CaseStatus,
     ClockChange,
     ClockState,
@@ -70,13 +71,15 @@ def recompute(rules: RulesEngine, clock: ClockState, limit: Limit, now: datetime
     label = limit.label()
     if clock.extended_days:
         due = rules.calendar.extend_due(due, clock.extended_days)[0].astimezone(due.tzinfo)
-        label += f"，延期 {clock.extended_days} 个工作日"
+        label += f"，延期 {clock.extended_days} {WORKING_DAY_UNIT}"
     reminders = [] if clock.name == "review" else rules.reminders(clock.started_at, due, limit.working)
     if clock.paused_seconds:  # time spent paused moves the due time and the reminders (as on resume)
         def move(t: datetime) -> datetime:
             return (rules.working_time.add(t, clock.paused_seconds) if limit.working
                     else t + timedelta(seconds=clock.paused_seconds)).astimezone(UTC)
         due = move(due)
+        if limit.working_days is not None:
+            due = rules.working_time.day_deadline(due).astimezone(UTC)
         reminders = [Reminder(threshold=r.threshold, at=move(r.at)) for r in reminders]
     reminders = [r for r in reminders if r.threshold not in clock.fired]
     reminders += [r for r in clock.reminders if r.threshold in clock.fired]

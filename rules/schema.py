@@ -8,7 +8,7 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
-from core.contracts import Urgency
+from core.contracts import WORKING_DAY_UNIT, Urgency
 
 LEVELS = ("市", "区", "街道")  # from the top down: a department's depth
 
@@ -107,7 +107,7 @@ class Limit(BaseModel):
         """Chinese text of the limit."""
         if self.hours:
             return f"{self.hours} 小时"
-        return f"{self.working_hours} 个工作小时" if self.working_hours else f"{self.working_days} 个工作日"
+        return f"{self.working_hours} 个工作小时" if self.working_hours else f"{self.working_days} {WORKING_DAY_UNIT}"
 
 
 class Clocks(BaseModel):

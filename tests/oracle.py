@@ -23,8 +23,23 @@ def in_office(t: datetime) -> bool:
     return is_workday(local.date()) and 9 <= local.hour < 18
 
 
-def shift_by_office_time(due: datetime, paused_from: datetime, paused_to: datetime) -> datetime:
-    """``due`` moved forward by the office minutes between paused_from and paused_to."""
+def end_of_working_day(t: datetime) -> datetime:
+    """A working-day deadline: 18:00 of the working day whose office time ``t`` closes (an instant at or before
+    09:00, or on a day off, closes the previous working day)."""
+    local = t.astimezone(TZ)
+    day = local.date()
+    after_opening = local.replace(tzinfo=None) > datetime(day.year, day.month, day.day, 9)
+    if not (is_workday(day) and after_opening):
+        day -= timedelta(days=1)
+    while not is_workday(day):
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 18, tzinfo=TZ).astimezone(UTC)
+
+
+def shift_by_office_time(due: datetime, paused_from: datetime, paused_to: datetime, *, day_clock: bool = False
+                         ) -> datetime:
+    """``due`` moved forward by the office minutes between paused_from and paused_to (``day_clock``: then to the
+    end of that working day, as a working-day deadline)."""
     minute = timedelta(minutes=1)
     paused, t = 0, paused_from
     while t < paused_to:
@@ -34,4 +49,4 @@ def shift_by_office_time(due: datetime, paused_from: datetime, paused_to: dateti
     while paused > 0:
         paused -= in_office(t)
         t += minute
-    return t.astimezone(UTC)
+    return end_of_working_day(t) if day_clock else t.astimezone(UTC)

@@ -171,7 +171,7 @@ async def test_pause_and_resume_shift_due_by_paused_working_time(ts_env, ts_work
     view = await handle.execute_update(CaseWorkflow.resume, ResumeInput(actor=LEAD))
     after = view.clocks["resolution"]
     paused_to = paused_from + timedelta(days=3)
-    expected = shift_by_office_time(before.due_at, paused_from, paused_to)
+    expected = shift_by_office_time(before.due_at, paused_from, paused_to, day_clock=True)
     assert abs(after.due_at - expected) < timedelta(seconds=120), (after.due_at, expected)
     assert after.paused_seconds > 0 and not view.paused
     assert events(engine, case_no(handle), "resumed")[0].data["due"]["resolution"] == after.due_at.isoformat()

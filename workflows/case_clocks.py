@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
@@ -32,12 +31,9 @@ class ClockActions(CaseCore):
         async with self._lock:
             self._check_request_extension(inp)
             s = self.s
-            try:
-                proposed = await self._activity(ACT_EXTEND, ExtendRequest(
-                    rules_version=s.case.rules_version, clock=s.clocks["resolution"], working_days=inp.working_days),
-                    ClockState)
-            except ActivityError as exc:
-                raise conflict(getattr(exc.cause, "message", "") or "extension refused") from exc
+            proposed = await self._activity(ACT_EXTEND, ExtendRequest(  # refused past the maximum: 409
+                rules_version=s.case.rules_version, clock=s.clocks["resolution"], working_days=inp.working_days),
+                ClockState)
             s.extension = (inp, proposed)
             await self._record("extension_requested", inp.actor, {
                 "working_days": inp.working_days, "reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
@@ -87,11 +86,8 @@ class DispatchActions(CaseCore):
     async def _dispatch(self, department: str, *, forced: bool, actor: Actor | None, event: str, note: str) -> None:
         """Dispatch to a department: new sign-for clock and return window (caller holds the lock)."""
         s = self.s
-        try:
-            plan = await self._activity(ACT_DISPATCH, DispatchRequest(
-                rules_version=s.case.rules_version, department=department, at=workflow.now()), DispatchPlan)
-        except ActivityError as exc:
-            raise conflict(getattr(exc.cause, "message", "") or f"cannot dispatch to {department}") from exc
+        plan = await self._activity(ACT_DISPATCH, DispatchRequest(  # an unknown department: 409
+            rules_version=s.case.rules_version, department=department, at=workflow.now()), DispatchPlan)
         s.lead, s.status, s.forced, s.return_due = department, CaseStatus.DISPATCHED, forced, plan.return_due
         s.dispatch_count += 1
         s.tried.append(department)

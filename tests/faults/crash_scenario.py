@@ -20,12 +20,12 @@ from pathlib import Path
 import httpx
 from sqlmodel import Session, select
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from core.audit import verify_case
 from core.models import Case, CaseEventRow, Notice
 from core.settings import Settings
 from core.stack import Stack
+from core.temporal import connect as temporal_connect
 from tests.conftest import auth
 from tests.factories import complaint
 
@@ -50,7 +50,7 @@ def stack_for(settings: Settings, folder: Path) -> Stack:
 
 async def connect(stack: Stack) -> Client:
     """A client of the stack's dev server."""
-    return await Client.connect(stack.settings.temporal_address, data_converter=pydantic_data_converter)
+    return await temporal_connect(stack.settings, wait=30)
 
 
 async def call(run: Run, path: str, body: dict, token: str, key: str | None) -> dict:

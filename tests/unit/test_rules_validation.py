@@ -446,12 +446,12 @@ def test_paused_time_is_kept() -> None:
     paused, seconds = E2.shift(running(E2, "resolution"), datetime(2026, 11, 3, 14, 0, tzinfo=SH),
                                datetime(2026, 11, 3, 17, 0, tzinfo=SH))
     assert seconds == 3 * 3600
-    # 11.9 18:00 + 3 office hours → 11.10 12:00
-    assert paused.due_at == datetime(2026, 11, 10, 12, 0, tzinfo=SH)
+    # 11.9 18:00 + 3 office hours → 11.10 12:00, a working-day deadline: the end of 11.10
+    assert paused.due_at == datetime(2026, 11, 10, 18, 0, tzinfo=SH)
     result = rebase(E3, request(CaseStatus.HANDLING, {"resolution": paused}))
     moved = result.clocks["resolution"]
-    # 11.5 18:00 + 3 office hours → 11.6 12:00
-    assert moved.due_at == datetime(2026, 11, 6, 12, 0, tzinfo=SH)
+    # 11.5 18:00 + 3 office hours → 11.6 12:00 → the end of 11.6
+    assert moved.due_at == datetime(2026, 11, 6, 18, 0, tzinfo=SH)
     assert moved.paused_seconds == 3 * 3600
     assert result.clock_changes == [ClockChange(name="resolution", old_due=paused.due_at, new_due=moved.due_at)]
 
