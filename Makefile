@@ -32,7 +32,8 @@ test-fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core rules workflows
+	$(BIN)/mypy core rules workflows services
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -12,7 +12,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import select
 
 from core.contracts import Role
 from core.db import get_engine, session_scope
@@ -35,7 +34,7 @@ console = Console()
 @app.command()
 def dev() -> None:
     """Start the Temporal dev server, the worker and the API in the foreground (Ctrl-C stops all)."""
-    from core import devstack
+    from tools import devstack
 
     settings = get_settings()
     devstack.prepare(settings)
@@ -90,7 +89,7 @@ def migrate() -> None:
 @rules_app.command("import")
 def rules_import(directory: Path = typer.Option(None, help="folder of *.yaml versions")) -> None:
     """Store the shipped rules versions that the database does not have yet."""
-    from rules.store import import_shipped
+    from services.rules_store import import_shipped
 
     settings = get_settings()
     with session_scope(get_engine(settings)) as session:
@@ -101,7 +100,7 @@ def rules_import(directory: Path = typer.Option(None, help="folder of *.yaml ver
 @rules_app.command("list")
 def rules_list() -> None:
     """List published versions, newest first (* = active)."""
-    from rules.store import list_versions
+    from services.rules_store import list_versions
 
     with session_scope(get_engine(get_settings())) as session:
         rows = [(r.active, r.version, r.sha256, r.source, r.title) for r in list_versions(session)]
@@ -112,7 +111,7 @@ def rules_list() -> None:
 @rules_app.command("activate")
 def rules_activate(version: str) -> None:
     """Make a stored version the one new cases use (open cases keep theirs)."""
-    from rules.store import RulesNotFound, activate
+    from services.rules_store import RulesNotFound, activate
 
     try:
         with session_scope(get_engine(get_settings())) as session:
@@ -148,7 +147,7 @@ def rules_validate(file: Path) -> None:
 @rules_app.command("publish")
 def rules_publish(file: Path) -> None:
     """Publish a rules file as a new immutable version (activate it separately)."""
-    from rules.store import VersionConflict, publish
+    from services.rules_store import VersionConflict, publish
 
     text, _ = _checked(file)
     try:
@@ -166,7 +165,7 @@ def rules_publish(file: Path) -> None:
 def rules_diff(old: str, new: str) -> None:
     """A readable diff of two versions (stored version names or YAML files)."""
     from rules import diff
-    from rules.store import RulesNotFound, get_version
+    from services.rules_store import RulesNotFound, get_version
 
     def text_of(ref: str) -> str:
         if Path(ref).is_file():
@@ -187,8 +186,8 @@ def rules_migrate(version: str, dry_run: bool = typer.Option(False, "--dry-run",
                   reason: str = typer.Option("", help="why (recorded in each case's timeline)")) -> None:
     """Move open cases to a version: those whose department or deadline changes are re-planned by their workflow."""
     from core.contracts import Actor
-    from core.rules_admin import plan_migration, run_migration
     from core.temporal import connect
+    from services.rules_admin import plan_migration, run_migration
 
     if not dry_run and not reason:
         console.print("[red]a migration needs --reason (or use --dry-run)[/red]")
@@ -224,7 +223,7 @@ def rules_check(version: str = typer.Option(None, help="default: the active vers
     from zoneinfo import ZoneInfo
 
     from rules.calendar import calendar_warnings
-    from rules.store import active_version, load_engine
+    from services.rules_store import active_version, load_engine
 
     with session_scope(get_engine(get_settings())) as session:
         engine = load_engine(session, version or active_version(session))
@@ -239,9 +238,9 @@ def rules_check(version: str = typer.Option(None, help="default: the active vers
 def keys_create(role: Role = typer.Option(...), department: str = typer.Option(None),
                 name: str = typer.Option(""), expires_days: int = typer.Option(None)) -> None:
     """Create an API token; it is printed once and stored hashed."""
-    from api.auth import create_key
     from core.models import utcnow
-    from rules.store import active_version, load_engine
+    from services.keys import create_key
+    from services.rules_store import active_version, load_engine
 
     with session_scope(get_engine(get_settings())) as session:
         if department and department not in load_engine(session, active_version(session)).departments:
@@ -260,10 +259,10 @@ def keys_create(role: Role = typer.Option(...), department: str = typer.Option(N
 @keys_app.command("list")
 def keys_list() -> None:
     """List API keys (never the tokens)."""
-    from core.models import ApiKey
+    from services.keys import list_keys
 
     with session_scope(get_engine(get_settings())) as session:
-        for k in session.exec(select(ApiKey).order_by(ApiKey.created_at)).all():  # type: ignore[arg-type]
+        for k in list_keys(session):
             state = "revoked" if k.revoked_at else "active"
             console.print(f"{k.id}  {k.role:<10} {k.department or '-':<20} {state:<8} {k.name}")
 
@@ -271,22 +270,19 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
     """Revoke an API key."""
-    from core.models import ApiKey, utcnow
+    from services.keys import revoke_key
 
     with session_scope(get_engine(get_settings())) as session:
-        key = session.get(ApiKey, key_id)
-        if key is None:
+        if revoke_key(session, key_id) is None:
             console.print(f"[red]no key {key_id}[/red]")
             raise typer.Exit(2)
-        key.revoked_at = utcnow()
-        session.add(key)
     console.print(f"{key_id} revoked")
 
 
 @audit_app.command("verify")
 def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Option(False, "--all")) -> None:
     """Recompute hash chains and report altered or missing events."""
-    from core.audit import verify_cases
+    from services.audit import verify_cases
 
     if not case_no and not all_cases:
         console.print("[red]give a case number or --all[/red]")
@@ -305,7 +301,7 @@ def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Op
 def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have in the database"),
                   repeat: int = typer.Option(5, help="timed runs per report (after one cold run)")) -> None:
     """Fill the database with closed cases (synthetic, marked bench-*) and time every report (use PostgreSQL)."""
-    from core import bench_reports as bench
+    from tools.bench import reports as bench
 
     settings = get_settings()
     if not settings.db_url.startswith("postgresql"):
@@ -322,7 +318,7 @@ def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
                                               "(as make run); memory: in memory; or HOST:PORT of a server"),
                  workers: int = typer.Option(1, help="worker processes")) -> None:
     """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
-    from core import bench_intake
+    from tools.bench import intake as bench_intake
 
     bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers)
 
@@ -334,7 +330,7 @@ def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intak
                     database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
                                                  "SQLite file); never your configured one")) -> None:
     """A realistic mix (协办, silent partner, 重办, 退单, a holiday on the way) run to archive: cases/s, events/case."""
-    from core import bench_lifecycle
+    from tools.bench import lifecycle as bench_lifecycle
 
     bench_lifecycle.run(get_settings(), cases, concurrency, seed, database or None, console)
 

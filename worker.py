@@ -19,10 +19,10 @@ from activities.projection import ProjectionActivities
 from activities.retention import RetentionActivities
 from activities.spikes import SpikeActivities
 from core.db import get_engine
-from core.intake import reconcile
-from core.schedules import ensure_schedules
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from services.intake import reconcile
+from services.schedules import ensure_schedules
 from workflows.case import CaseWorkflow
 from workflows.co_handling import CoHandlingWorkflow
 from workflows.retention import RetentionWorkflow

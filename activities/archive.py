@@ -14,7 +14,7 @@ from core.chain import canonical, verify_chain
 from core.contracts import ACT_ARCHIVE, ArchiveInput, ArchiveResult
 from core.db import session_scope
 from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow, RuleVersion, utcnow
-from rules.store import load_engine
+from services.rules_store import load_engine
 
 
 def case_events(session: Session, case_no: str, up_to: int | None = None) -> list[CaseEventRow]:

@@ -13,7 +13,7 @@ from core.db import session_scope
 from core.models import Case, Notice
 from core.settings import Settings
 from rules.engine import RulesEngine
-from rules.store import load_engine
+from services.rules_store import load_engine
 
 
 def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from core.contracts import (
 from core.models import Case
 from rules.engine import ExtensionTooLong, RulesEngine, UnknownReference
 from rules.migration import rebase
-from rules.store import RulesNotFound, load_engine
+from services.rules_store import RulesNotFound, load_engine
 
 
 class PlanningActivities:

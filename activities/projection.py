@@ -10,7 +10,7 @@ from core.contracts import ACT_PROJECT, ProjectInput, Satisfaction
 from core.db import session_scope
 from core.models import Case, CaseEventRow, PartnerTaskRow, utcnow
 from rules.engine import RulesEngine
-from rules.store import load_engine
+from services.rules_store import load_engine
 
 LATE_CLOCKS = ("sign_for", "first_contact", "resolution")
 

@@ -8,9 +8,9 @@ import sqlalchemy as sa
 from temporalio import activity
 
 from core.db import session_scope
-from core.reports import TZ
-from core.spikes import detect
-from rules.store import active_version, load_engine
+from services.reports import TZ
+from services.rules_store import active_version, load_engine
+from services.spikes import detect
 from workflows.spike_watch import ACT_DETECT_SPIKES
 
 

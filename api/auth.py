@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from api.deps import SessionDep
 from api.errors import ApiError
 from core.contracts import Actor, Role
-from core.crypto import new_token, token_hash
+from core.crypto import token_hash
 from core.models import ApiKey, utcnow
 
 bearer = HTTPBearer(auto_error=False, description="API token from `jiesu keys create`")
@@ -46,16 +45,3 @@ def require(*roles: Role) -> Callable[[Actor], Actor]:
         return actor
 
     return check
-
-
-def create_key(session: Session, *, role: Role, department: str | None, name: str = "",
-               expires_at=None) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
-    """Store a new key and return it with its token (shown once, never stored in clear)."""
-    if (role is Role.HANDLER) != bool(department):
-        raise ValueError("a handler key needs exactly one department; other roles take none")
-    token = new_token("jsk")
-    key = ApiKey(id=f"key_{secrets.token_hex(6)}", name=name, role=role.value,
-                 department=department, token_hash=token_hash(token), expires_at=expires_at)
-    session.add(key)
-    session.flush()
-    return key, token

@@ -12,7 +12,6 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import case_service as svc
 from api.auth import require
 from api.deps import IDEMPOTENCY_KEY, SessionDep, SettingsDep, TemporalDep
 from api.errors import BODY_ERRORS, ApiError, responses, unavailable
@@ -41,9 +40,11 @@ from core.contracts import (
     workflow_id,
 )
 from core.crypto import Cipher
-from core.intake import start_case
 from rules.engine import RulesEngine
-from rules.store import active_version, load_engine
+from services import cases as svc
+from services import intake
+from services.intake import start_case
+from services.rules_store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403))
@@ -64,19 +65,19 @@ ACTION_ERRORS = responses(*BODY_ERRORS, 404, 409, 503, s409="the action does not
 async def create_case(case_in: CaseCreate, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
                       actor: Intake, response: Response) -> CaseCreated:
     """Accept a complaint (受理): store it, start its workflow, answer with number, tracking code and plan."""
-    case = svc.find_by_external_id(session, case_in.external_id)
+    case = intake.find_by_external_id(session, case_in.external_id)
     if case is None:
         rules = load_engine(session, active_version(session))
         try:
-            case = svc.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings))
+            case = intake.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings))
         except sqlalchemy.exc.IntegrityError:
             session.rollback()  # a concurrent post of the same external_id won the race
-            case = svc.find_by_external_id(session, case_in.external_id)
+            case = intake.find_by_external_id(session, case_in.external_id)
             if case is None:
                 raise
     else:
         response.status_code = 200
-    if case.intake_hash and case.intake_hash != svc.intake_fingerprint(case_in) and response.status_code == 200:
+    if case.intake_hash and case.intake_hash != intake.intake_fingerprint(case_in) and response.status_code == 200:
         raise ApiError(409, "external_id_conflict",
                        f"external_id {case_in.external_id} was already used for a different complaint "
                        f"(case {case.case_no})")

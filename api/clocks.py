@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api import case_service as svc
 from api.auth import require
 from api.cases import ACTION_ERRORS, CASE_ERRORS, Handler, Staff, act
 from api.deps import SessionDep, TemporalDep
@@ -16,6 +15,7 @@ from api.errors import responses
 from api.schemas import ActionResult, Strict
 from core.contracts import Actor, ClockState, DecisionInput, ExtensionInput, PauseInput, ResumeInput, Role
 from core.models import utcnow
+from services import cases as svc
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["clocks"], responses=responses(401, 403))

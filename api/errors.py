@@ -13,6 +13,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.errors import ServiceError, not_found, unavailable
+
+__all__ = ["ApiError", "ServiceError", "not_found", "unavailable", "install", "responses"]
+
 log = logging.getLogger("jiesu.api")
 
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -59,23 +63,7 @@ def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, 
 BODY_ERRORS = (400, 413, 415, 422)  # every route with a request body
 
 
-class ApiError(Exception):
-    """An error the API answers with ``status`` and {"code", "message"}."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                 **extra: object) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers, self.extra = status, code, message, headers, extra
-
-
-def not_found(what: str) -> ApiError:
-    """404 for a missing thing."""
-    return ApiError(404, "not_found", f"{what} not found")
-
-
-def unavailable(what: str, retry_after: int = 5) -> ApiError:
-    """503 with Retry-After when a backing service is down."""
-    return ApiError(503, "unavailable", f"{what} is unavailable, retry later", {"Retry-After": str(retry_after)})
+ApiError = ServiceError  # the API raises the services' error type (one exception, one handler)
 
 
 MAX_BODY_BYTES = 256 * 1024

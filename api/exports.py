@@ -26,7 +26,7 @@ from core.db import get_engine
 from core.models import Case, RuleVersion
 from core.settings import Settings
 from rules.engine import RulesEngine
-from rules.store import load_engine
+from services.rules_store import load_engine
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
 log = logging.getLogger("jiesu.export")

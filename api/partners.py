@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api import case_service as svc
 from api.auth import require
 from api.cases import ACTION_ERRORS, Handler, Staff, act, run_update
 from api.deps import SessionDep, TemporalDep
@@ -29,7 +28,8 @@ from core.contracts import (
 )
 from core.models import Case, PartnerTaskRow
 from rules.engine import LevelProhibited
-from rules.store import load_engine
+from services import cases as svc
+from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
 
 router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 403))

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import select
 
 from api.auth import require
-from api.case_service import summary
 from api.deps import SessionDep
 from api.errors import ApiError, responses
 from api.report_schemas import (
@@ -28,12 +27,13 @@ from api.report_schemas import (
     WorkList,
 )
 from api.schemas import Day, Offset
-from core import reports, spikes
 from core.contracts import Actor, Role
-from core.kpi import Counts, measures
 from core.models import SpikeWarning
 from rules.engine import RulesEngine
-from rules.store import active_version, load_engine
+from rules.kpi import Counts, measures
+from services import reports, spikes
+from services.cases import summary
+from services.rules_store import active_version, load_engine
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
 Reader = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN, Role.HANDLER))]

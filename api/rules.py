@@ -25,12 +25,12 @@ from api.rules_schemas import (
     RuleVersionsPublic,
 )
 from core.contracts import Actor, Role
-from core.rules_admin import MigrationPlan, plan_migration, run_migration
 from rules import diff as rules_diff
 from rules.calendar import calendar_warnings
 from rules.engine import RulesEngine
 from rules.schema import RulesError, content_hash, parse_rules
-from rules.store import RulesNotFound, VersionConflict, activate, get_version, list_versions, publish
+from services.rules_admin import MigrationPlan, plan_migration, run_migration
+from services.rules_store import RulesNotFound, VersionConflict, activate, get_version, list_versions, publish
 
 router = APIRouter(prefix="/rules", tags=["rules"], responses=responses(401, 403))
 Admin = Annotated[Actor, Depends(require(Role.ADMIN))]

@@ -10,7 +10,6 @@ import sqlalchemy.exc
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api import case_service as svc
 from api.auth import require
 from api.cases import ACTION_ERRORS, act
 from api.deps import SessionDep, TemporalDep
@@ -28,7 +27,8 @@ from core.contracts import (
     TerminateInput,
 )
 from core.models import CaseArchive, CaseRating
-from rules.store import load_engine
+from services import cases as svc
+from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["supervision"], responses=responses(401, 403))

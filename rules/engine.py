@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from core.contracts import (
     WORKING_DAY_UNIT,
     CaseInput,
+    ClockName,
     ClockPlan,
     ClockState,
     DispatchPlan,
@@ -20,15 +21,6 @@ from rules import templates
 from rules.calendar import WorkCalendar, WorkingTime
 from rules.checks import min_level
 from rules.schema import LEVELS, Category, Department, Limit, Route, Rules, leaves
-
-CLOCK_LABELS = {
-    "sign_for": "签收",
-    "first_contact": "首次联系",
-    "resolution": "办理",
-    "review": "回访",
-    "partner_reply": "协办答复",
-    "return_window": "退单",
-}
 
 
 class ExtensionTooLong(ValueError):
@@ -154,7 +146,7 @@ class RulesEngine:
         """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
         due, gaps = self._due(start, limit)
         working = limit.working
-        plan = ClockPlan(name=name, label=CLOCK_LABELS[name], started_at=start, due_at=due.astimezone(UTC),
+        plan = ClockPlan(name=name, label=ClockName(name).label, started_at=start, due_at=due.astimezone(UTC),
                          limit=limit.label(), working=working)
         plan.reminders = self.reminders(start, plan.due_at, working)
         return plan, gaps

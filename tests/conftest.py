@@ -18,11 +18,11 @@ from temporalio.worker import Worker
 
 from core.contracts import Role
 from core.db import get_engine, session_scope
-from core.devstack import temporal_test_server
 from core.migrate import upgrade
 from core.settings import Settings
-from rules.store import import_shipped
+from services.rules_store import import_shipped
 from tests.dbutil import reset_schema, test_database
+from tools.devstack import temporal_test_server
 
 BIN = Path(sys.executable).parent
 
@@ -97,7 +97,7 @@ async def worker(client: Client, settings: Settings) -> AsyncIterator[Worker]:
 @pytest.fixture(scope="session")
 def tokens(settings: Settings) -> dict[str, str]:
     """One token per role; the handler belongs to xicheng-cgzf, 'other_handler' to chaoyang-cgzf."""
-    from api.auth import create_key
+    from services.keys import create_key
 
     out = {}
     with session_scope(get_engine(settings)) as session:

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select
 
-from api.auth import create_key
 from core.contracts import Role
 from core.db import session_scope
 from core.models import ApiKey, Case, utcnow
+from services.keys import create_key
 from tests.conftest import auth
 from tests.factories import complaint
 

@@ -9,15 +9,14 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from api.case_service import create_case
 from api.schemas import CaseCreate
-from core.audit import verify_case
 from core.contracts import Actor, ContactInput, ReplyInput, Resolution, ReviewInput, Role, Satisfaction, SignForInput
 from core.crypto import Cipher
 from core.db import session_scope
-from core.intake import reconcile
 from core.models import CaseEventRow
-from rules.store import active_version, load_engine
+from services.audit import verify_case
+from services.intake import create_case, reconcile
+from services.rules_store import active_version, load_engine
 from tests.factories import complaint
 from workflows.case import CaseWorkflow
 

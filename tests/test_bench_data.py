@@ -7,8 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from core.bench_data import clear_generated, generate_closed_cases
 from core.migrate import upgrade
+from tools.bench.data import clear_generated, generate_closed_cases
 
 
 def test_generates_closed_cases_continues_numbering_and_clears(tmp_path: Path) -> None:

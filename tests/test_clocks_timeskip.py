@@ -13,7 +13,6 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from api.case_service import create_case
 from api.schemas import CaseCreate
 from core.contracts import (
     Actor,
@@ -28,9 +27,9 @@ from core.contracts import (
     workflow_id,
 )
 from core.crypto import Cipher
-from core.intake import case_input
 from core.models import CaseEventRow, Notice
-from rules.store import active_version, load_engine
+from services.intake import case_input, create_case
+from services.rules_store import active_version, load_engine
 from tests.factories import complaint
 from tests.oracle import shift_by_office_time
 from workflows.case import CaseWorkflow

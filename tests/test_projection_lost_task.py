@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from activities.projection import ProjectionActivities
-from api.case_service import create_case
 from api.schemas import CaseCreate
-from core.audit import verify_case
 from core.chain import GENESIS, event_hash
 from core.contracts import CaseEvent, CaseSnapshot, CaseStatus, ProjectInput
 from core.crypto import Cipher
 from core.models import CaseEventRow
-from rules.store import active_version, load_engine
+from services.audit import verify_case
+from services.intake import create_case
+from services.rules_store import active_version, load_engine
 from tests.factories import complaint
 
 T0 = datetime(2026, 11, 23, 1, tzinfo=UTC)

@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import Session, select
 
 from core.db import get_engine
-from core.kpi import Counts, measures
 from core.models import Case, Notice, PartnerTaskRow
-from core.reports import department_counts
+from rules.kpi import Counts, measures
 from rules.schema import KpiRules
+from services.reports import department_counts
 from tests.conftest import auth
 
 pytestmark = pytest.mark.temporal

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from core.contracts import workflow_id
 from core.db import session_scope
 from core.models import Case, CaseArchive, Notice, RetentionRun, utcnow
-from core.schedules import RETENTION_SCHEDULE, ensure_schedules
+from services.schedules import RETENTION_SCHEDULE, ensure_schedules
 from tests.conftest import auth
 from tests.factories import complaint
 from tests.histories import record

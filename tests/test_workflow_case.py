@@ -12,7 +12,6 @@ from sqlmodel import Session
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from api.case_service import create_case
 from api.schemas import CaseCreate
 from core.contracts import (
     ERR_FORBIDDEN,
@@ -29,8 +28,8 @@ from core.contracts import (
     workflow_id,
 )
 from core.crypto import Cipher
-from core.intake import case_input
-from rules.store import active_version, load_engine
+from services.intake import case_input, create_case
+from services.rules_store import active_version, load_engine
 from tests.factories import complaint
 from tests.histories import record
 from workflows.case import CaseWorkflow

@@ -1,6 +1,6 @@
 """A crash scenario: many cases driven over REST to their archive while a fault is injected mid-run.
 
-The system runs as processes (core.stack): a Temporal dev server with its history in a SQLite file and a
+The system runs as processes (tools.stack): a Temporal dev server with its history in a SQLite file and a
 worker process, so a test can kill -9 either and start it again on the same data. The API runs in the test
 process (the real app on an httpx ASGI transport). Every action carries an Idempotency-Key and is retried on
 503, as a real intake system or department client would; the checks afterwards are what an auditor would ask:
@@ -21,13 +21,13 @@ import httpx
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from core.audit import verify_case
 from core.models import Case, CaseEventRow, Notice
 from core.settings import Settings
-from core.stack import Stack
 from core.temporal import connect as temporal_connect
+from services.audit import verify_case
 from tests.conftest import auth
 from tests.factories import complaint
+from tools.stack import Stack
 
 LEAD, PARTNER = "xicheng-cgzf", "xicheng-sthj"
 

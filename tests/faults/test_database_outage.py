@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 from temporalio.client import Client
 
-from core.audit import verify_case
 from core.chain import verify_chain
 from core.contracts import Actor, CaseView, ContactInput, Role, SignForInput, workflow_id
 from core.crypto import token_hash
@@ -41,7 +40,8 @@ from core.db import PG_CONNECT_TIMEOUT, engine_for, session_scope
 from core.migrate import upgrade
 from core.models import ApiKey, Case, CaseEventRow, Notice
 from core.settings import Settings
-from rules.store import import_shipped
+from services.audit import verify_case
+from services.rules_store import import_shipped
 from tests.conftest import auth
 from tests.factories import complaint
 from tests.faults.tcpproxy import TcpProxy
@@ -71,7 +71,7 @@ class Pg:
 @pytest.fixture(scope="module")
 def pg(request: pytest.FixtureRequest, db_url: str, settings: Settings) -> Pg:
     """The session database when it is PostgreSQL, else the local PostgreSQL (migrated, rules, keys)."""
-    from api.auth import create_key
+    from services.keys import create_key
 
     if sa.engine.make_url(db_url).get_backend_name() == "postgresql":
         url, tokens = db_url, request.getfixturevalue("tokens")

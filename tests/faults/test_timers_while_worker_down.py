@@ -27,9 +27,9 @@ from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSki
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from core.audit import verify_case
 from core.contracts import CaseView, ClockState
 from core.models import Case, CaseEventRow, Notice
+from services.audit import verify_case
 from tests.test_clocks_timeskip import case_no, start
 from workflows.case import CaseWorkflow
 

@@ -1,18 +1,14 @@
-"""Case reads and writes behind the case routes (keyword-only, no HTTP types except ApiError)."""
+"""Case reads and visibility: one case a caller may see, the staff view with its timeline, work lists."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from api.errors import ApiError, not_found
-from api.schemas import (
-    CaseCreate,
+from core.contracts import OPEN_VALUES, Actor, CaseStatus, HandlingPlan, Role
+from core.contracts.case_io import (
     CasePublic,
     CaseSummary,
     ComplainantPublic,
@@ -20,82 +16,9 @@ from api.schemas import (
     PlanPublic,
     ScreeningPublic,
 )
-from core.chain import canonical
-from core.contracts import OPEN_VALUES, Actor, CaseStatus, HandlingPlan, Role
-from core.crypto import Cipher, mask_name, mask_phone
-from core.models import Case, CaseEventRow, utcnow
-from rules.engine import RulesEngine, UnknownReference
-
-TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-TZ = ZoneInfo("Asia/Shanghai")
-FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew allowed for received_at
-
-
-def intake_fingerprint(case_in: CaseCreate) -> str:
-    """Hash of what the intake system sent (to tell a retry from a different complaint with the same id)."""
-    return hashlib.sha256(canonical(case_in.model_dump(mode="json", exclude_unset=True)).encode()).hexdigest()
-
-
-def new_tracking_code() -> str:
-    """10 characters without look-alikes (0/O, 1/I)."""
-    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
-
-
-def find_by_external_id(session: Session, external_id: str) -> Case | None:
-    """The case an intake id already created."""
-    return session.exec(select(Case).where(Case.external_id == external_id)).first()
-
-
-def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, cipher: Cipher) -> Case:
-    """Store a new case with encrypted personal data and give it its number (YYYYMMDD + 8-digit serial)."""
-    try:
-        rules.check_place(case_in.category, case_in.district, case_in.street)
-    except UnknownReference as exc:
-        raise ApiError(422, "unknown_reference", str(exc)) from exc
-    groups = rules.rules.urgency.special_groups
-    unknown = [g for g in case_in.special_groups if g not in groups]
-    if unknown:
-        raise ApiError(422, "unknown_reference", f"unknown special group {', '.join(unknown)}; use one of "
-                       f"{', '.join(f'{k} ({v.name})' for k, v in groups.items()) or '(none in these rules)'}")
-    received = case_in.received_at or utcnow()
-    if received > utcnow() + FUTURE_TOLERANCE:
-        raise ApiError(422, "validation_error", "received_at lies in the future")
-    phone = case_in.complainant.phone
-    case = Case(
-        external_id=case_in.external_id, tracking_code=new_tracking_code(), kind=case_in.kind.value,
-        channel=case_in.channel.value, category=case_in.category, district=case_in.district,
-        street=case_in.street, address=case_in.address, description=case_in.description,
-        name_enc=cipher.encrypt(case_in.complainant.name), phone_enc=cipher.encrypt(phone),
-        phone_hash=cipher.phone_hash(phone), name_masked=mask_name(case_in.complainant.name),
-        phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
-        rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
-        special_groups=sorted(set(case_in.special_groups)), received_date=received.astimezone(TZ).date(),
-    )
-    link_repeats(session, case, rules)
-    session.add(case)
-    session.flush()
-    case.case_no = f"{received.astimezone(TZ):%Y%m%d}{case.id:08d}"
-    session.add(case)
-    session.commit()
-    return case
-
-
-def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
-    """重复投诉: link the case to earlier cases of the same phone, category and district within the window;
-    flag it at the rules' count; name an open parent for automatic 并单 when the rules say so."""
-    cfg = rules.rules.repeat
-    earlier = session.exec(select(Case.case_no, Case.status).where(
-        Case.phone_hash == case.phone_hash, Case.category == case.category, Case.district == case.district,
-        Case.received_at >= case.received_at - timedelta(days=cfg.window_days),
-        Case.case_no.is_not(None),  # type: ignore[union-attr]
-    ).order_by(Case.received_at)).all()  # type: ignore[arg-type]
-    if not earlier:
-        return
-    case.repeat_of = earlier[-1][0]
-    case.repeat_count = len(earlier) + 1
-    case.repeat_flag = case.repeat_count >= cfg.flag_at
-    if cfg.auto_merge:
-        case.merge_parent = next((no for no, status in earlier if status in OPEN_VALUES), None)
+from core.models import Case, CaseEventRow
+from rules.engine import RulesEngine
+from services.errors import ServiceError, not_found
 
 
 def find_case(session: Session, case_no: str) -> Case:
@@ -109,7 +32,7 @@ def find_case(session: Session, case_no: str) -> Case:
 def require_code(codes: dict[str, str], code: str) -> None:
     """422 unless ``code`` is one of the rules' reason codes (退单 / 终结)."""
     if code not in codes:
-        raise ApiError(422, "unknown_reference", f"unknown reason_code {code!r}; use one of "
+        raise ServiceError(422, "unknown_reference", f"unknown reason_code {code!r}; use one of "
                        f"{', '.join(f'{k} ({v})' for k, v in codes.items())}")
 
 
@@ -117,9 +40,9 @@ def get_case(session: Session, case_no: str, actor: Actor) -> Case:
     """A case the actor may see (handlers: only their department's)."""
     case = find_case(session, case_no)
     if actor.role is Role.HANDLER and case.lead_department is None:
-        raise ApiError(409, "state_conflict", f"case {case_no} is still being dispatched, retry in a moment")
+        raise ServiceError(409, "state_conflict", f"case {case_no} is still being dispatched, retry in a moment")
     if actor.role is Role.HANDLER and case.lead_department != actor.department:
-        raise ApiError(403, "forbidden", f"case {case_no} belongs to another department")
+        raise ServiceError(403, "forbidden", f"case {case_no} belongs to another department")
     return case
 
 
@@ -185,7 +108,7 @@ def list_cases(session: Session, *, actor: Actor, status: str | None, department
         q = q.where(Case.status.in_(OPEN_VALUES))  # type: ignore[attr-defined]
     if due_before is not None:
         if due_before.tzinfo is None:
-            raise ApiError(422, "validation_error", "due_before needs a time zone offset")
+            raise ServiceError(422, "validation_error", "due_before needs a time zone offset")
         q = q.where(Case.due_resolution < due_before)  # type: ignore[operator]
     if actor.role is Role.HANDLER:
         department = actor.department

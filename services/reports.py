@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.contracts import OPEN_VALUES
-from core.kpi import Counts
 from core.models import Case, PartnerTaskRow, RuleAudit, utcnow
-from rules.store import active_version
+from rules.kpi import Counts
+from services.rules_store import active_version
 
 C: Any = Case.__table__.c  # type: ignore[attr-defined]  # columns (typed loosely: SQL expressions)
 T: Any = PartnerTaskRow.__table__.c  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ from core.db import get_engine, session_scope
 from core.migrate import upgrade
 from core.models import ApiKey
 from core.settings import Settings
-from rules.store import import_shipped
+from services.rules_store import import_shipped
 
 DEV_HANDLER_DEPARTMENT = "xicheng-cgzf"
 
@@ -96,8 +96,8 @@ def prepare(settings: Settings) -> None:
 
 def dev_tokens(settings: Settings) -> dict[str, str]:
     """One development token per role, created once and kept in <data_dir>/dev-tokens.json."""
-    from api.auth import create_key
     from core.crypto import token_hash
+    from services.keys import create_key
 
     path = settings.data_dir / "dev-tokens.json"
     tokens: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}

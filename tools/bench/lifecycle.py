@@ -33,9 +33,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.case_service import create_case
 from api.schemas import CaseCreate
-from core.bench_common import bench_settings, complaints, percentiles, save
 from core.contracts import (
     Actor,
     AssignInput,
@@ -54,13 +52,14 @@ from core.contracts import (
 )
 from core.crypto import Cipher
 from core.db import get_engine, session_scope
-from core.devstack import prepare, temporal_test_server
-from core.intake import start_case
 from core.models import Case, CaseEventRow
 from core.settings import Settings
-from core.stack import Stack
 from rules.engine import RulesEngine
-from rules.store import activate, active_version, get_version, load_engine, publish
+from services.intake import create_case, start_case
+from services.rules_store import activate, active_version, get_version, load_engine, publish
+from tools.bench.common import bench_settings, complaints, percentiles, save
+from tools.devstack import prepare, temporal_test_server
+from tools.stack import Stack
 from workflows.case import CaseWorkflow
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -12,18 +12,18 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 from core.models import Case, PartnerTaskRow
+from core.settings import PROJECT_ROOT
 from rules.engine import RulesEngine
 from rules.schema import parse_rules
 
 PREFIX = "bench-"
 TZ = ZoneInfo("Asia/Shanghai")
-RULES_FILE = Path(__file__).resolve().parent.parent / "rules" / "versions" / "2026.2.yaml"
+RULES_FILE = PROJECT_ROOT / "rules" / "versions" / "2026.2.yaml"
 POOL_SIZE = 4096  # (category, district, street) slots, each combination repeated in proportion to its volume
 # Requests per 大类, Beijing 12345 in 2020 (shared/data/beijing.yaml); the others get less than the tenth largest.
 VOLUME = {"市场管理": 980_000, "公共服务": 648_000, "住房": 612_000, "城乡建设": 548_000, "交通管理": 472_000}

@@ -21,13 +21,13 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import Session
 
-from core.bench_common import bench_settings, complaints, percentiles, save
 from core.contracts import Role
 from core.db import get_engine, session_scope
-from core.devstack import prepare
 from core.settings import Settings
-from core.stack import Stack
-from rules.store import active_version, load_engine
+from services.rules_store import active_version, load_engine
+from tools.bench.common import bench_settings, complaints, percentiles, save
+from tools.devstack import prepare
+from tools.stack import Stack
 
 BEIJING_DAY = 66_000
 
@@ -91,7 +91,7 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
     prepare(settings)
     engine = get_engine(settings)
     with session_scope(engine) as session:
-        from api.auth import create_key
+        from services.keys import create_key
 
         token = create_key(session, role=Role.INTAKE, department=None, name="bench intake")[1]
     with Session(engine) as session:

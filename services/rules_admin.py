@@ -21,10 +21,10 @@ from core.contracts import (
     Urgency,
     workflow_id,
 )
-from core.intake import case_input
 from core.models import Case, utcnow
 from rules.migration import rebase
-from rules.store import audit, get_version, load_engine
+from services.intake import case_input
+from services.rules_store import audit, get_version, load_engine
 
 SIGNAL_CONCURRENCY = 32
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from core.devstack import port_open, stop_process, temporal_binary, wait_until
 from core.settings import PROJECT_ROOT, Settings
+from tools.devstack import port_open, stop_process, temporal_binary, wait_until
 
 
 def free_port() -> int:

@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from core.bench_common import save
-from core.bench_data import PREFIX, generate_closed_cases
 from core.contracts import Role
 from core.db import get_engine, session_scope
-from core.devstack import prepare
 from core.models import Case
 from core.settings import Settings
+from tools.bench.common import save
+from tools.bench.data import PREFIX, generate_closed_cases
+from tools.devstack import prepare
 
 START, DAYS = date(2025, 11, 1), 365
 
@@ -68,7 +68,7 @@ def queries() -> list[tuple[str, str, dict[str, Any]]]:
 async def time_reports(settings: Settings, repeat: int) -> list[dict[str, Any]]:
     """Median and max seconds of each report (the first, cold run is counted separately)."""
     from api.app import create_app
-    from api.auth import create_key
+    from services.keys import create_key
 
     with session_scope(get_engine(settings)) as session:
         token = create_key(session, role=Role.ADMIN, department=None, name="bench reports")[1]

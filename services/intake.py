@@ -1,0 +1,138 @@
+"""Intake (受理): store a complaint with its personal data encrypted, link repeats, start its workflow; and the
+reconciler that starts any stored case whose workflow start was lost."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from core.chain import canonical
+from core.contracts import OPEN_VALUES, CaseInput, CaseKind, Channel, Urgency, workflow_id
+from core.contracts.case_io import CaseCreate
+from core.crypto import Cipher, mask_name, mask_phone
+from core.models import Case, utcnow
+from rules.engine import RulesEngine, UnknownReference
+from services.errors import ServiceError
+
+log = logging.getLogger("jiesu.intake")
+TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew allowed for received_at
+
+
+def intake_fingerprint(case_in: CaseCreate) -> str:
+    """Hash of what the intake system sent (to tell a retry from a different complaint with the same id)."""
+    return hashlib.sha256(canonical(case_in.model_dump(mode="json", exclude_unset=True)).encode()).hexdigest()
+
+
+def new_tracking_code() -> str:
+    """10 characters without look-alikes (0/O, 1/I)."""
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+
+
+def find_by_external_id(session: Session, external_id: str) -> Case | None:
+    """The case an intake id already created."""
+    return session.exec(select(Case).where(Case.external_id == external_id)).first()
+
+
+def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, cipher: Cipher) -> Case:
+    """Store a new case with encrypted personal data and give it its number (YYYYMMDD + 8-digit serial)."""
+    try:
+        rules.check_place(case_in.category, case_in.district, case_in.street)
+    except UnknownReference as exc:
+        raise ServiceError(422, "unknown_reference", str(exc)) from exc
+    groups = rules.rules.urgency.special_groups
+    unknown = [g for g in case_in.special_groups if g not in groups]
+    if unknown:
+        raise ServiceError(422, "unknown_reference", f"unknown special group {', '.join(unknown)}; use one of "
+                       f"{', '.join(f'{k} ({v.name})' for k, v in groups.items()) or '(none in these rules)'}")
+    received = case_in.received_at or utcnow()
+    if received > utcnow() + FUTURE_TOLERANCE:
+        raise ServiceError(422, "validation_error", "received_at lies in the future")
+    phone = case_in.complainant.phone
+    case = Case(
+        external_id=case_in.external_id, tracking_code=new_tracking_code(), kind=case_in.kind.value,
+        channel=case_in.channel.value, category=case_in.category, district=case_in.district,
+        street=case_in.street, address=case_in.address, description=case_in.description,
+        name_enc=cipher.encrypt(case_in.complainant.name), phone_enc=cipher.encrypt(phone),
+        phone_hash=cipher.phone_hash(phone), name_masked=mask_name(case_in.complainant.name),
+        phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
+        rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
+        special_groups=sorted(set(case_in.special_groups)), received_date=received.astimezone(rules.calendar.tz).date(),
+    )
+    link_repeats(session, case, rules)
+    session.add(case)
+    session.flush()
+    case.case_no = f"{received.astimezone(rules.calendar.tz):%Y%m%d}{case.id:08d}"
+    session.add(case)
+    session.commit()
+    return case
+
+
+def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
+    """重复投诉: link the case to earlier cases of the same phone, category and district within the window;
+    flag it at the rules' count; name an open parent for automatic 并单 when the rules say so."""
+    cfg = rules.rules.repeat
+    earlier = session.exec(select(Case.case_no, Case.status).where(
+        Case.phone_hash == case.phone_hash, Case.category == case.category, Case.district == case.district,
+        Case.received_at >= case.received_at - timedelta(days=cfg.window_days),
+        Case.case_no.is_not(None),  # type: ignore[union-attr]
+    ).order_by(Case.received_at)).all()  # type: ignore[arg-type]
+    if not earlier:
+        return
+    case.repeat_of = earlier[-1][0]
+    case.repeat_count = len(earlier) + 1
+    case.repeat_flag = case.repeat_count >= cfg.flag_at
+    if cfg.auto_merge:
+        case.merge_parent = next((no for no, status in earlier if status in OPEN_VALUES), None)
+
+
+
+
+def case_input(case: Case) -> CaseInput:
+    """The workflow input of a stored case: facts only, no personal data or free text."""
+    assert case.case_no is not None
+    return CaseInput(
+        case_no=case.case_no, kind=CaseKind(case.kind), channel=Channel(case.channel), category=case.category,
+        district=case.district, street=case.street,
+        urgency=Urgency(case.urgency_requested) if case.urgency_requested else None,
+        received_at=case.received_at, rules_version=case.rules_version, repeat_of=case.repeat_of,
+        repeat_count=case.repeat_count, repeat_flag=case.repeat_flag, merge_into=case.merge_parent,
+    )
+
+
+async def start_case(client: Client, task_queue: str, case: Case) -> WorkflowHandle:
+    """Start the case's workflow once; a second call (retry, reconcile) returns the existing one."""
+    from workflows.case import CaseWorkflow
+
+    wf_id = workflow_id(case_input(case).case_no)
+    try:
+        return await client.start_workflow(
+            CaseWorkflow.run, case_input(case), id=wf_id, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(wf_id)
+
+
+async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta) -> int:
+    """Start workflows for stored cases whose start never reached Temporal (crash between DB and start)."""
+    cutoff = utcnow() - older_than
+    with Session(engine) as session:
+        rows = session.exec(select(Case).where(
+            Case.workflow_started == False,  # noqa: E712
+            Case.case_no.is_not(None),  # type: ignore[union-attr]
+            Case.created_at < cutoff,
+        ).limit(1000)).all()
+    for case in rows:
+        await start_case(client, task_queue, case)
+        log.info("reconciled case %s: workflow started", case.case_no)
+    return len(rows)

@@ -1,0 +1,1 @@
+"""Benchmarks: `jiesu bench intake|lifecycle|reports` (numbers printed and written to bench/results/)."""
