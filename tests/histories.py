@@ -14,7 +14,7 @@ from pathlib import Path
 
 from temporalio.client import WorkflowHandle
 
-from workflows.case_base import PATCH_LOCAL_IO
+from workflows.io_steps import PATCH_LOCAL_IO
 
 DIR = Path(__file__).parent / "histories"
 ENV = "JIESU_RECORD_HISTORIES"

@@ -1,8 +1,10 @@
 """CaseWorkflow: one complaint from intake to archive (受理—派单—签收—办理—答复—回访—办结—归档).
 
 Clocks (签收, 首次联系, 办理) run inside the workflow: reminders (催办) at the rules' thresholds, breach → overdue,
-督办 notice and a higher escalation level. Extension and pause (case_clocks), co-handling (case_partners), dispatch
-disputes (case_dispatch), screening and rules migration (case_rules) are mixins; shared state is in case_base.
+督办 notice and a higher escalation level. The handler groups — extension and pause (case_clocks), co-handling
+(case_partners), dispatch disputes (case_dispatch), supervision (case_supervision), screening and rules migration
+(case_rules) — each build on CaseCore (case_base) alone; the state is one CaseState (case_state); which action fits
+which status is one table (fits).
 """
 
 from __future__ import annotations
@@ -22,27 +24,38 @@ with workflow.unsafe.imports_passed_through():
         CaseInput,
         CaseStatus,
         CaseView,
+        ClockName,
         ClockPlan,
         ClockRequest,
         ClockState,
         ContactInput,
+        EventType,
         HandlingPlan,
+        NoticeTemplate,
         Outcome,
+        Recipient,
         ReplyInput,
         ReviewInput,
         Role,
         Satisfaction,
         SignForInput,
     )
-    from workflows.case_base import CaseState, conflict, forbidden, needs_rehandling
+    from workflows.alarm import Alarm
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
+    from workflows.case_partners import PartnerActions
     from workflows.case_rules import PATCH_SCREENING, RulesActions
+    from workflows.case_state import CaseState, needs_rehandling
+    from workflows.case_supervision import SupervisionActions
     from workflows.clocks import next_alarm, start_clock
+    from workflows.fits import Action, conflict, forbidden
+    from workflows.io_steps import run_step
+
+E, T, R = EventType, NoticeTemplate, Recipient
 
 
 @workflow.defn
-class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
+class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionActions, RulesActions):
     """One complaint. Department, review and supervisor actions are Updates so a misfit gets a clear refusal."""
 
     @workflow.init
@@ -50,18 +63,15 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
         # State exists before the first handler runs: Updates may arrive in the very first workflow task.
         self.s = CaseState(case)
         self._lock = asyncio.Lock()
-        self._wake = False
-        self._dispatch_projected = False
-        self._children = {}
-        self._merged = []
+        self.alarm = Alarm()
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseView:
         """Plan, dispatch, run the clocks until the case closes, archive."""
         s = self.s
-        plan = await self._activity(ACT_PLAN, case, HandlingPlan)
+        plan = await run_step(ACT_PLAN, case, HandlingPlan)
         async with self._lock:
-            await self._record("accepted", None, {
+            await self._record(E.ACCEPTED, None, {
                 "kind": case.kind.value, "channel": case.channel.value, "category": case.category,
                 "district": case.district, "street": case.street, "rules_version": case.rules_version,
                 "repeat_of": case.repeat_of, "repeat_count": case.repeat_count,
@@ -70,11 +80,11 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
                 await self._screen(plan)  # 即时转 / 法定途径 / 不予受理: routed away, not handled
             elif case.merge_into:  # rules: repeat.auto_merge — the duplicate joins its open parent at once
                 s.plan, s.status = plan, CaseStatus.DISPATCHED
-                self._dispatch_projected = True
+                s.dispatch_projected = True
                 try:
                     await self._merge_into(case.merge_into, None)
                 except ApplicationError:
-                    await self._record("merge_skipped", None, {"parent": case.merge_into, "why": "parent not open"})
+                    await self._record(E.MERGE_SKIPPED, None, {"parent": case.merge_into, "why": "parent not open"})
             if s.status is not CaseStatus.CLOSED:
                 await self._dispatch_new(plan)
         await self._run_clocks()
@@ -87,39 +97,33 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
         s.plan, s.status, s.lead, s.return_due = plan, CaseStatus.DISPATCHED, plan.lead_department, plan.return_due
         s.tried.append(plan.lead_department)
         s.clocks = {name: start_clock(c, 1) for name, c in plan.clocks.items()}
-        await self._record("dispatched", None, {
+        await self._record(E.DISPATCHED, None, {
             "department": plan.lead_department, "department_name": plan.lead_department_name,
             "urgency": plan.urgency.value, "candidates": plan.candidates,
             "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items()},
         })
         if plan.calendar_gaps:
-            await self._record("calendar_gap", None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
-            await self._queue_notice("calendar_gap", "supervisor", "calendar-gap",
+            await self._record(E.CALENDAR_GAP, None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
+            await self._queue_notice(T.CALENDAR_GAP, R.SUPERVISOR, "calendar-gap",
                                      {"years": ", ".join(map(str, plan.calendar_gaps))})
-        self._dispatch_projected = True
-        await self._queue_notice("acceptance", "complainant", "acceptance")
-        await self._queue_notice("dispatch", "department", "dispatch-1", {
-            "due_sign_for": plan.clocks["sign_for"].due_at.isoformat(), "return_due": plan.return_due})
+        s.dispatch_projected = True
+        await self._queue_notice(T.ACCEPTANCE, R.COMPLAINANT, "acceptance")
+        await self._queue_notice(T.DISPATCH, R.DEPARTMENT, "dispatch-1", {
+            "due_sign_for": plan.clocks[ClockName.SIGN_FOR].due_at.isoformat(), "return_due": plan.return_due})
         if case.repeat_flag:
-            await self._record("repeat_flagged", None, {"repeat_of": case.repeat_of,
+            await self._record(E.REPEAT_FLAGGED, None, {"repeat_of": case.repeat_of,
                                                         "repeat_count": case.repeat_count})
-            await self._queue_notice("repeat", "supervisor", "repeat", {
+            await self._queue_notice(T.REPEAT, R.SUPERVISOR, "repeat", {
                 "repeat_of": case.repeat_of, "repeat_count": case.repeat_count})
 
     async def _run_clocks(self) -> None:
         """Sleep until the next reminder or breach (or a change), fire what is due; until the case closes."""
         s = self.s
         while s.status is not CaseStatus.CLOSED:
-            wake_at = next_alarm(s.clocks)
-            timeout = max((wake_at - workflow.now()).total_seconds(), 0) if wake_at else None
-            self._wake = False
-            try:
-                await workflow.wait_condition(lambda: self._wake or s.status is CaseStatus.CLOSED, timeout=timeout)
-            except TimeoutError:
-                pass
+            await self.alarm.sleep_until(next_alarm(s.clocks), lambda: s.status is CaseStatus.CLOSED)
             async with self._lock:
                 for clock in list(s.clocks.values()):
-                    if clock.name == "review":
+                    if clock.name == ClockName.REVIEW:
                         if clock.running and clock.due_at <= workflow.now() and s.status is CaseStatus.REPLIED:
                             await self._close_unrated(clock)
                     else:
@@ -130,7 +134,7 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
     @workflow.update
     async def await_plan(self) -> CaseView:
         """Wait until the case is planned and its dispatch is in the projection (intake answers with the plan)."""
-        await workflow.wait_condition(lambda: self._dispatch_projected)
+        await workflow.wait_condition(lambda: self.s.dispatch_projected)
         return self.view()
 
     @workflow.update
@@ -139,8 +143,8 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
         async with self._lock:
             self._check_sign_for(inp)
             self.s.status = CaseStatus.HANDLING
-            self._stop_clock("sign_for")
-            await self._record("signed_for", inp.actor, {"department": inp.actor.department, "note": inp.note})
+            self._stop_clock(ClockName.SIGN_FOR)
+            await self._record(E.SIGNED_FOR, inp.actor, {"department": inp.actor.department, "note": inp.note})
             assert self.s.plan is not None
             for department in self.s.plan.partners:  # 一单双派: the rules' default partners of the category
                 if department != self.s.lead:
@@ -149,7 +153,7 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
 
     @sign_for.validator
     def _check_sign_for(self, inp: SignForInput) -> None:
-        self._require(CaseStatus.DISPATCHED, "sign for")
+        self._require(Action.SIGN_FOR)
         self._require_lead(inp.actor)
 
     @workflow.update
@@ -160,16 +164,16 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
             s = self.s
             s.contacts += 1
             s.contacted_ever = True
-            self._stop_clock("first_contact")
+            self._stop_clock(ClockName.FIRST_CONTACT)
             at = inp.contacted_at or workflow.now()
-            await self._record("contacted", inp.actor, {
+            await self._record(E.CONTACTED, inp.actor, {
                 "method": inp.method, "summary": inp.summary, "contacted_at": at.isoformat(), "round": s.round,
             })
         return self.view()
 
     @record_contact.validator
     def _check_contact(self, inp: ContactInput) -> None:
-        self._require(CaseStatus.HANDLING, "record a contact")
+        self._require(Action.CONTACT)
         self._require_lead(inp.actor)
 
     @workflow.update
@@ -179,24 +183,24 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
             self._check_reply(inp)
             s = self.s
             s.status = CaseStatus.REPLIED
-            self._stop_clock("resolution")
+            self._stop_clock(ClockName.RESOLUTION)
             assert s.plan is not None
-            review = await self._activity(ACT_CLOCK, ClockRequest(
-                rules_version=s.case.rules_version, name="review", urgency=s.plan.urgency,
+            review = await run_step(ACT_CLOCK, ClockRequest(
+                rules_version=s.case.rules_version, name=ClockName.REVIEW, urgency=s.plan.urgency,
                 started_at=workflow.now()), ClockPlan)
-            s.clocks["review"] = start_clock(review, s.round)
-            self._wake = True
-            await self._record("replied", inp.actor, {"content": inp.content, "round": s.round,
+            s.clocks[ClockName.REVIEW] = start_clock(review, s.round)
+            self.alarm.poke()
+            await self._record(E.REPLIED, inp.actor, {"content": inp.content, "round": s.round,
                                                       "review_due": review.due_at.isoformat()})
-            await self._queue_notice("result", "complainant", f"result-{s.round}", {"reply": inp.content})
-            for merged in self._merged:  # 并单: the duplicates' complainants get this result too
-                await self._queue_notice("result", "complainant", f"result-of-{s.case.case_no}-{s.round}",
+            await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-{s.round}", {"reply": inp.content})
+            for merged in s.merged:  # 并单: the duplicates' complainants get this result too
+                await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-of-{s.case.case_no}-{s.round}",
                                          {"reply": inp.content}, for_case=merged)
         return self.view()
 
     @submit_reply.validator
     def _check_reply(self, inp: ReplyInput) -> None:
-        self._require(CaseStatus.HANDLING, "submit a reply")
+        self._require(Action.REPLY)
         self._require_lead(inp.actor)
         if self.s.contacts < 1:
             raise conflict("at least one contact with the complainant must be recorded in this round before replying")
@@ -214,11 +218,11 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
             self._check_review(inp)
             s = self.s
             s.review = inp
-            await self._record("reviewed", inp.actor, {
+            await self._record(E.REVIEWED, inp.actor, {
                 "resolution": inp.resolution.value, "satisfaction": inp.satisfaction.value, "note": inp.note,
                 "round": s.round,
             })
-            self._stop_clock("review")
+            self._stop_clock(ClockName.REVIEW)
             assert s.plan is not None
             if not needs_rehandling(inp):
                 await self._close(Outcome.RESOLVED, None, {
@@ -227,9 +231,9 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
                 await self._start_round(inp.note)
             else:  # 上级复核: rounds exhausted — the supervisor orders another round, closes or terminates
                 s.status = CaseStatus.SUPERVISOR_REVIEW
-                await self._record("supervisor_review_requested", None, {"rounds": s.round,
+                await self._record(E.SUPERVISOR_REVIEW_REQUESTED, None, {"rounds": s.round,
                                                                          "max_rounds": s.plan.max_rounds})
-                await self._queue_notice("supervisor_review", "supervisor", f"supervisor-review-{s.round}",
+                await self._queue_notice(T.SUPERVISOR_REVIEW, R.SUPERVISOR, f"supervisor-review-{s.round}",
                                          {"rounds": s.round})
         return self.view()
 
@@ -237,24 +241,26 @@ class CaseWorkflow(RulesActions, DispatchActions, ClockActions):
         """No review answer within the window: recorded as 未评价, the case closes (caller holds the lock)."""
         s = self.s
         self._stop_clock(clock.name)
-        await self._record("review_timeout", None, {"satisfaction": Satisfaction.NOT_RATED.value,
+        await self._record(E.REVIEW_TIMEOUT, None, {"satisfaction": Satisfaction.NOT_RATED.value,
                                                     "review_due": clock.due_at.isoformat(), "round": s.round})
         await self._close(Outcome.UNRATED, None, {"satisfaction": Satisfaction.NOT_RATED.value})
 
     @record_review.validator
     def _check_review(self, inp: ReviewInput) -> None:
-        self._require(CaseStatus.REPLIED, "record a review")
+        self._require(Action.REVIEW)
         if inp.actor.role not in (Role.INTAKE, Role.SUPERVISOR):
             raise forbidden("only the intake system records reviews")
 
     # ---- internals -------------------------------------------------------------------------------------
 
     async def _archive(self) -> None:
+        """一事一档 once every Update and Signal handler has finished (none is cut off by the workflow's end)."""
         s = self.s
+        await workflow.wait_condition(workflow.all_handlers_finished)
         async with self._lock:
-            result = await self._activity(
+            result = await run_step(
                 ACT_ARCHIVE, ArchiveInput(case_no=s.case.case_no, last_seq=s.seq, head_hash=s.head), ArchiveResult)
             s.status = CaseStatus.ARCHIVED
-            await self._record("archived", None, {"bundle_sha256": result.bundle_sha256, "events": result.events,
+            await self._record(E.ARCHIVED, None, {"bundle_sha256": result.bundle_sha256, "events": result.events,
                                                   "head_hash": result.head_hash})
 

@@ -1,131 +1,83 @@
-"""Shared state and helpers of CaseWorkflow: the hash-chained timeline, projection, notices, refusals."""
+"""CaseCore: the one core class of CaseWorkflow. Its handler groups (case_clocks, case_dispatch, case_partners,
+case_supervision, case_rules) each build on this class alone, never on each other; the steps they share live
+here: the hash-chained timeline and its projection, notices, clocks firing, dispatch, a new round, partner
+requests, closing."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.chain import GENESIS, event_hash
+    from core.chain import event_hash
     from core.contracts import (
-        ACT_ARCHIVE,
         ACT_CLOCK,
+        ACT_DISPATCH,
         ACT_NOTIFY,
+        ACT_PARTNER_CLOCK,
         ACT_PROJECT,
-        ERR_FORBIDDEN,
-        ERR_STATE,
         Actor,
         CaseEvent,
-        CaseInput,
         CaseSnapshot,
         CaseStatus,
         CaseView,
+        ClockName,
         ClockPlan,
         ClockRequest,
         ClockState,
-        ExtensionInput,
-        HandlingPlan,
+        CoHandlingInput,
+        DispatchPlan,
+        DispatchRequest,
+        EventType,
         MergedIn,
         NoticeInput,
+        NoticeTemplate,
         Outcome,
+        PartnerClockRequest,
+        PartnerStatus,
         PartnerTask,
-        PauseInput,
         ProjectInput,
-        Resolution,
-        ReviewInput,
+        Recipient,
         Role,
         Satisfaction,
+        workflow_id,
     )
+    from workflows.alarm import Alarm
+    from workflows.case_state import CaseState
     from workflows.clocks import due_alarms, overdue, start_clock
+    from workflows.co_handling import CoHandlingWorkflow
+    from workflows.fits import Action, conflict, forbidden, refusal
+    from workflows.io_steps import run_step
 
-# IO activities retry until the database is back: an accepted case must never be lost.
-IO_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-IO_TIMEOUT = timedelta(seconds=30)
-# From this patch on, the short IO steps (plan, clocks, projection, notices) run as local activities: they execute
-# inside the workflow task instead of as separate activity tasks, so one step costs one workflow task on the
-# server instead of up to seven round trips. Archiving stays a normal activity. Histories recorded before the
-# patch replay the old path.
-PATCH_LOCAL_IO = "local-io-2026-11"
-REMOTE_ONLY = frozenset({ACT_ARCHIVE})
-# A local activity runs once (no SDK retry, see _activity); it must answer well inside the workflow task timeout.
-LOCAL_ONCE = RetryPolicy(maximum_attempts=1)
-LOCAL_TIMEOUT = timedelta(seconds=5)
-
-
-def needs_rehandling(review: ReviewInput) -> bool:
-    """Unresolved or dissatisfied → another handling round (重办)."""
-    return review.resolution is Resolution.UNRESOLVED or review.satisfaction is Satisfaction.DISSATISFIED
-
-
-def conflict(message: str) -> ApplicationError:
-    """A refusal the API answers with 409."""
-    return ApplicationError(message, type=ERR_STATE, non_retryable=True)
-
-
-def forbidden(message: str) -> ApplicationError:
-    """A refusal the API answers with 403."""
-    return ApplicationError(message, type=ERR_FORBIDDEN, non_retryable=True)
-
-
-class CaseState:
-    """Everything the workflow knows about its case."""
-
-    def __init__(self, case: CaseInput) -> None:
-        self.case = case
-        self.status = CaseStatus.RECEIVED
-        self.plan: HandlingPlan | None = None
-        self.lead: str | None = None  # the department that owns the case now (changes on return/arbitration)
-        self.round = 1
-        self.contacts = 0
-        self.contacted_ever = False
-        self.seq = 0
-        self.head = GENESIS
-        self.review: ReviewInput | None = None
-        self.closed_at: Any = None
-        self.clocks: dict[str, ClockState] = {}
-        self.escalation = 0
-        self.extension: tuple[ExtensionInput, ClockState] | None = None
-        self.pause: PauseInput | None = None
-        self.paused_since: Any = None
-        self.partners: dict[str, PartnerTask] = {}
-        self.dispatch_count = 1
-        self.returns = 0
-        self.forced = False
-        self.return_due: Any = None
-        self.tried: list[str] = []  # departments this case was dispatched to
-        self.outcome: Outcome | None = None
-        self.merged_into: str | None = None
+E, T, R = EventType, NoticeTemplate, Recipient
 
 
 class CaseCore:
-    """State, locking and the helpers every group of handlers uses (the mixins build on this)."""
+    """State, locking, checks and the steps every group of handlers uses."""
 
     s: CaseState
     _lock: asyncio.Lock
-    _wake: bool
+    alarm: Alarm
 
     @workflow.query
     def view(self) -> CaseView:
         """The live state of the case."""
         s = self.s
-        pending = "extension" if s.extension else "pause" if s.pause else None
         return CaseView(case_no=s.case.case_no, status=s.status, plan=s.plan, round=s.round, contacts=s.contacts,
                         last_seq=s.seq, head_hash=s.head, clocks=s.clocks, escalation_level=s.escalation,
-                        paused=s.paused_since is not None, pending=pending, partners=list(s.partners.values()),
+                        paused=s.paused_since is not None, pending=s.pending, partners=list(s.partners.values()),
                         return_count=s.returns, forced=s.forced)
 
-    def _require(self, status: CaseStatus, action: str) -> None:
-        current = self.s.status
-        if current is CaseStatus.RECEIVED:
-            raise conflict(f"cannot {action}: the case is still being planned, retry in a moment")
-        if current is not status:
-            raise conflict(f"cannot {action}: the case is {current.value} ({current.label}), "
-                           f"this needs {status.value} ({status.label})")
+    # ---- checks (validators) -----------------------------------------------------------------------------
+
+    def _require(self, action: Action) -> None:
+        """409 unless the action fits the case's status (workflows/fits.py)."""
+        why = refusal(action, self.s.status)
+        if why:
+            raise conflict(why)
 
     def _require_lead(self, actor: Actor) -> None:
         if actor.role is not Role.HANDLER or self.s.lead is None or actor.department != self.s.lead:
@@ -136,26 +88,21 @@ class CaseCore:
         if actor.role is not Role.SUPERVISOR:
             raise forbidden("only a supervisor may decide this")
 
-    def _stop_clock(self, name: str) -> None:
-        clock = self.s.clocks.get(name)
-        if clock and clock.stopped_at is None:
-            clock.stopped_at = workflow.now()
-            self._wake = True
+    # ---- timeline, projection, notices -------------------------------------------------------------------
 
-    async def _record(self, type_: str, actor: Actor | None, data: dict[str, Any]) -> None:
+    async def _record(self, type_: EventType, actor: Actor | None, data: dict[str, Any]) -> None:
         """Append one hash-chained event and project it with the case row (caller holds the lock)."""
         s = self.s
         s.seq += 1
         at = workflow.now()
         actor_json = actor.model_dump(mode="json") if actor else None
-        digest = event_hash(s.head, case_no=s.case.case_no, seq=s.seq, type=type_, at=at, actor=actor_json,
+        digest = event_hash(s.head, case_no=s.case.case_no, seq=s.seq, type=type_.value, at=at, actor=actor_json,
                             data=data)
-        event = CaseEvent(case_no=s.case.case_no, seq=s.seq, type=type_, at=at, actor=actor, data=data,
+        event = CaseEvent(case_no=s.case.case_no, seq=s.seq, type=type_.value, at=at, actor=actor, data=data,
                           prev_hash=s.head, hash=digest)
         s.head = digest
-        await self._activity(ACT_PROJECT, ProjectInput(case_no=s.case.case_no, events=[event],
-                                                       snapshot=self._snapshot(),
-                                                       task=workflow.info().get_current_history_length()), None)
+        await run_step(ACT_PROJECT, ProjectInput(case_no=s.case.case_no, events=[event], snapshot=self._snapshot(),
+                                                 task=workflow.info().get_current_history_length()), None)
 
     def _snapshot(self) -> CaseSnapshot:
         s = self.s
@@ -174,7 +121,7 @@ class CaseCore:
             screening=s.plan.screening.code if s.plan and s.plan.screening else None,
         )
 
-    async def _queue_notice(self, template: str, recipient: str, key: str, context: dict | None = None,
+    async def _queue_notice(self, template: str, recipient: Recipient, key: str, context: dict | None = None,
                             department: str | None = None, for_case: MergedIn | None = None) -> None:
         """Render a notice into the outbox and record it in the timeline (caller holds the lock).
 
@@ -182,14 +129,22 @@ class CaseCore:
         """
         s = self.s
         notice = NoticeInput(case_no=for_case.case_no if for_case else s.case.case_no, template=template,
-                             recipient=recipient, department=department or s.lead, key=key,  # type: ignore[arg-type]
-                             rules_version=for_case.rules_version if for_case else s.case.rules_version,
+                             recipient=recipient.value, department=department or s.lead,  # type: ignore[arg-type]
+                             key=key, rules_version=for_case.rules_version if for_case else s.case.rules_version,
                              context=context or {})
-        notice_id = await self._activity(ACT_NOTIFY, notice, int)
-        await self._record("notice_queued", None, {
-            "template": template, "recipient": recipient, "notice_id": notice_id,
-            "department": notice.department if recipient in ("department", "department_head") else None,
+        notice_id = await run_step(ACT_NOTIFY, notice, int)
+        await self._record(E.NOTICE_QUEUED, None, {
+            "template": template, "recipient": recipient.value, "notice_id": notice_id,
+            "department": notice.department if recipient in (R.DEPARTMENT, R.DEPARTMENT_HEAD) else None,
             **({"for_case": for_case.case_no} if for_case else {})})
+
+    # ---- clocks ------------------------------------------------------------------------------------------
+
+    def _stop_clock(self, name: str) -> None:
+        clock = self.s.clocks.get(name)
+        if clock and clock.stopped_at is None:
+            clock.stopped_at = workflow.now()
+            self.alarm.poke()
 
     async def _fire(self, clock: ClockState) -> None:
         """Send each due reminder once (催办); on breach mark overdue, escalate and notify the supervisor (督办)."""
@@ -198,18 +153,39 @@ class CaseCore:
         for r in reminders:
             clock.fired.append(r.threshold)
             pct = round(r.threshold * 100)
-            await self._record("reminder", None, {"clock": clock.name, "threshold": r.threshold,
+            await self._record(E.REMINDER, None, {"clock": clock.name, "threshold": r.threshold,
                                                   "due": clock.due_at.isoformat(), "round": clock.round})
-            await self._queue_notice("reminder", "department", f"reminder-{clock.name}-{clock.round}-{pct}",
+            await self._queue_notice(T.REMINDER, R.DEPARTMENT, f"reminder-{clock.name}-{clock.round}-{pct}",
                                      {"clock_label": clock.label, "percent": pct, "due": clock.due_at.isoformat()})
         if breach:
             clock.breached_at = workflow.now()
             s.escalation += 1
-            await self._record("overdue", None, {"clock": clock.name, "due": clock.due_at.isoformat(),
+            await self._record(E.OVERDUE, None, {"clock": clock.name, "due": clock.due_at.isoformat(),
                                                  "round": clock.round, "escalation_level": s.escalation})
-            await self._queue_notice("supervise", "supervisor", f"overdue-{clock.name}-{clock.round}",
+            await self._queue_notice(T.SUPERVISE, R.SUPERVISOR, f"overdue-{clock.name}-{clock.round}",
                                      {"clock_label": clock.label, "due": clock.due_at.isoformat(),
                                       "escalation_level": s.escalation})
+
+    # ---- shared steps --------------------------------------------------------------------------------------
+
+    async def _dispatch(self, department: str, *, forced: bool, actor: Actor | None, event: EventType,
+                        note: str) -> None:
+        """Dispatch to a department: new sign-for clock and return window (caller holds the lock)."""
+        s = self.s
+        plan = await run_step(ACT_DISPATCH, DispatchRequest(  # an unknown department: 409
+            rules_version=s.case.rules_version, department=department, at=workflow.now()), DispatchPlan)
+        s.lead, s.status, s.forced, s.return_due = department, CaseStatus.DISPATCHED, forced, plan.return_due
+        s.dispatch_count += 1
+        s.tried.append(department)
+        s.contacts = 0
+        s.clocks[ClockName.SIGN_FOR] = start_clock(plan.sign_for, s.round)
+        self.alarm.poke()
+        await self._record(event, actor, {
+            "department": department, "department_name": plan.department_name, "forced": forced, "note": note,
+            "due_sign_for": plan.sign_for.due_at.isoformat(), "return_due": plan.return_due.isoformat(),
+            "dispatch_no": s.dispatch_count})
+        await self._queue_notice(T.DISPATCH, R.DEPARTMENT, f"dispatch-{s.dispatch_count}", {
+            "due_sign_for": plan.sign_for.due_at.isoformat(), "return_due": plan.return_due.isoformat()})
 
     async def _start_round(self, note: str) -> None:
         """重办: a new round for the lead department with a fresh resolution clock (caller holds the lock)."""
@@ -217,43 +193,59 @@ class CaseCore:
         assert s.plan is not None
         s.round += 1
         s.contacts = 0
-        plan = await self._activity(ACT_CLOCK, ClockRequest(
-            rules_version=s.case.rules_version, name="resolution", urgency=s.plan.urgency,
+        plan = await run_step(ACT_CLOCK, ClockRequest(
+            rules_version=s.case.rules_version, name=ClockName.RESOLUTION, urgency=s.plan.urgency,
             started_at=workflow.now()), ClockPlan)
-        s.clocks["resolution"] = start_clock(plan, s.round)
+        s.clocks[ClockName.RESOLUTION] = start_clock(plan, s.round)
         s.status = CaseStatus.HANDLING
-        self._wake = True
-        await self._record("rehandle_started", None, {"round": s.round, "due_resolution": plan.due_at.isoformat()})
-        await self._queue_notice("rehandle", "department", f"rehandle-{s.round}", {"review_note": note})
+        self.alarm.poke()
+        await self._record(E.REHANDLE_STARTED, None, {"round": s.round, "due_resolution": plan.due_at.isoformat()})
+        await self._queue_notice(T.REHANDLE, R.DEPARTMENT, f"rehandle-{s.round}", {"review_note": note})
 
-    async def _activity(self, name: str, arg: Any, result_type: type | None) -> Any:
-        """Run an IO activity that retries until it succeeds (local for short steps, see PATCH_LOCAL_IO).
+    async def _close(self, outcome: Outcome, actor: Actor | None, data: dict[str, Any]) -> None:
+        """Close the case: cancel open partner requests, stop the clocks, record why (caller holds the lock)."""
+        s = self.s
+        await self._cancel_partners(f"case closed ({outcome.value})")
+        for name in list(s.clocks):
+            self._stop_clock(name)
+        s.status, s.closed_at, s.outcome = CaseStatus.CLOSED, workflow.now(), outcome
+        await self._record(E.CLOSED, actor, {"outcome": outcome.value, "round": s.round, **data})
 
-        A local activity gets one attempt and is never retried by the SDK (a retried local activity can panic the
-        SDK core: sdk-rust #1454); when that attempt fails for a retryable reason (database down, timeout), the
-        step runs again as a normal activity, which the server retries until it succeeds. A non-retryable
-        refusal of the rules (an extension past the maximum, an unknown department) is a 409 conflict."""
-        try:
-            if name not in REMOTE_ONLY and workflow.patched(PATCH_LOCAL_IO):
-                try:
-                    return await workflow.execute_local_activity(
-                        name, arg, result_type=result_type, start_to_close_timeout=LOCAL_TIMEOUT,
-                        retry_policy=LOCAL_ONCE)
-                except FailureError as exc:
-                    if isinstance(exc, CancelledError) or refusal(exc) is not None:
-                        raise
-                    workflow.logger.warning("local activity %s failed once (%s); running it as an activity",
-                                            name, type(exc.cause or exc).__name__)
-            return await workflow.execute_activity(name, arg, result_type=result_type,
-                                                   start_to_close_timeout=IO_TIMEOUT, retry_policy=IO_RETRY)
-        except FailureError as exc:
-            refused = refusal(exc)
-            if refused is None:
-                raise
-            raise conflict(refused.message or f"{name} refused") from exc
+    # ---- partner requests (协办) ---------------------------------------------------------------------------
 
+    def _open_partners(self) -> list[PartnerTask]:
+        return [t for t in self.s.partners.values() if t.status is PartnerStatus.OPEN and t.round == self.s.round]
 
-def refusal(exc: FailureError) -> ApplicationError | None:
-    """The non-retryable application error an activity failed with (local activities raise it bare)."""
-    failure = exc.cause if isinstance(exc, ActivityError) else exc
-    return failure if isinstance(failure, ApplicationError) and failure.non_retryable else None
+    async def _open_partner(self, department: str, question: str, actor: Actor | None) -> None:
+        """Start one partner request: its clock (activity), its child workflow, the timeline and the notice."""
+        s = self.s
+        plan = await run_step(ACT_PARTNER_CLOCK, PartnerClockRequest(
+            rules_version=s.case.rules_version, started_at=workflow.now()), ClockPlan)
+        task = PartnerTask(department=department, round=s.round, question=question, requested_at=workflow.now(),
+                           due_at=plan.due_at)
+        s.partners[task.key] = task
+        s.children[task.key] = await workflow.start_child_workflow(
+            CoHandlingWorkflow.run,
+            CoHandlingInput(case_no=s.case.case_no, department=department, round=s.round,
+                            rules_version=s.case.rules_version, clock=start_clock(plan, s.round)),
+            id=f"{workflow_id(s.case.case_no)}-partner-{department}-r{s.round}",
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+        )
+        await self._record(E.PARTNER_REQUESTED, actor, {"department": department, "question": question,
+                                                        "due": plan.due_at.isoformat(), "round": s.round})
+        await self._queue_notice(T.PARTNER_REQUEST, R.DEPARTMENT, f"partner-{task.key}", {
+            "partner": department, "question": question, "partner_due": plan.due_at.isoformat()},
+            department=department)
+
+    async def _cancel_partners(self, reason: str) -> None:
+        """Closing or terminating the case cancels every open partner request (caller holds the lock)."""
+        for task in [t for t in self.s.partners.values() if t.status is PartnerStatus.OPEN]:
+            task.status, task.note = PartnerStatus.CANCELLED, reason
+            await self._finish_child(task, "cancelled")
+            await self._record(E.PARTNER_CANCELLED, None, {"department": task.department, "round": task.round,
+                                                           "reason": reason})
+
+    async def _finish_child(self, task: PartnerTask, outcome: str) -> None:
+        child = self.s.children.get(task.key)
+        if child is not None:
+            await child.signal(CoHandlingWorkflow.finish, outcome)

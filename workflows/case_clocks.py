@@ -8,18 +8,26 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import (
         ACT_EXTEND,
         ACT_SHIFT,
-        CaseStatus,
         CaseView,
+        ClockName,
         ClockState,
         DecisionInput,
+        EventType,
         ExtendRequest,
         ExtensionInput,
+        NoticeTemplate,
         PauseInput,
+        Recipient,
         ResumeInput,
         Role,
         ShiftRequest,
     )
-    from workflows.case_base import CaseCore, conflict
+    from workflows.case_base import CaseCore
+    from workflows.fits import Action, conflict
+    from workflows.io_steps import run_step
+
+E, T, R = EventType, NoticeTemplate, Recipient
+
 
 
 class ClockActions(CaseCore):
@@ -31,21 +39,21 @@ class ClockActions(CaseCore):
         async with self._lock:
             self._check_request_extension(inp)
             s = self.s
-            proposed = await self._activity(ACT_EXTEND, ExtendRequest(  # refused past the maximum: 409
-                rules_version=s.case.rules_version, clock=s.clocks["resolution"], working_days=inp.working_days),
-                ClockState)
+            proposed = await run_step(ACT_EXTEND, ExtendRequest(  # refused past the maximum: 409
+                rules_version=s.case.rules_version, clock=s.clocks[ClockName.RESOLUTION],
+                working_days=inp.working_days), ClockState)
             s.extension = (inp, proposed)
-            await self._record("extension_requested", inp.actor, {
+            await self._record(E.EXTENSION_REQUESTED, inp.actor, {
                 "working_days": inp.working_days, "reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})
-            await self._queue_notice("extension_request", "supervisor", f"extension-{s.seq}",
+            await self._queue_notice(T.EXTENSION_REQUEST, R.SUPERVISOR, f"extension-{s.seq}",
                                      {"reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})
         return self.view()
 
     @request_extension.validator
     def _check_request_extension(self, inp: ExtensionInput) -> None:
-        self._require(CaseStatus.HANDLING, "request an extension")
+        self._require(Action.EXTENSION)
         self._require_lead(inp.actor)
-        clock = self.s.clocks.get("resolution")
+        clock = self.s.clocks.get(ClockName.RESOLUTION)
         if self.s.extension is not None:
             raise conflict("an extension request is already waiting for a decision")
         if clock is None or clock.breached_at is not None:
@@ -61,17 +69,18 @@ class ClockActions(CaseCore):
             request, proposed = s.extension
             s.extension = None
             if inp.approve:
-                old = s.clocks["resolution"]
-                s.clocks["resolution"] = proposed.model_copy(update={"fired": old.fired, "round": old.round})
-                self._wake = True
-            await self._record("extension_approved" if inp.approve else "extension_rejected", inp.actor, {
+                old = s.clocks[ClockName.RESOLUTION]
+                s.clocks[ClockName.RESOLUTION] = proposed.model_copy(update={"fired": old.fired, "round": old.round})
+                self.alarm.poke()
+            await self._record(E.EXTENSION_APPROVED if inp.approve else E.EXTENSION_REJECTED, inp.actor, {
                 "note": inp.note, "working_days": request.working_days,
-                "due": s.clocks["resolution"].due_at.isoformat()})
+                "due": s.clocks[ClockName.RESOLUTION].due_at.isoformat()})
         return self.view()
 
     @decide_extension.validator
     def _check_decide_extension(self, inp: DecisionInput) -> None:
         self._require_supervisor(inp.actor)
+        self._require(Action.DECIDE_EXTENSION)
         if self.s.extension is None:
             raise conflict("no extension request is waiting for a decision")
 
@@ -81,13 +90,13 @@ class ClockActions(CaseCore):
         async with self._lock:
             self._check_request_pause(inp)
             self.s.pause = inp
-            await self._record("pause_requested", inp.actor, {"reason": inp.reason})
-            await self._queue_notice("pause_request", "supervisor", f"pause-{self.s.seq}", {"reason": inp.reason})
+            await self._record(E.PAUSE_REQUESTED, inp.actor, {"reason": inp.reason})
+            await self._queue_notice(T.PAUSE_REQUEST, R.SUPERVISOR, f"pause-{self.s.seq}", {"reason": inp.reason})
         return self.view()
 
     @request_pause.validator
     def _check_request_pause(self, inp: PauseInput) -> None:
-        self._require(CaseStatus.HANDLING, "request a pause")
+        self._require(Action.PAUSE)
         self._require_lead(inp.actor)
         if self.s.pause is not None or self.s.paused_since is not None:
             raise conflict("the case is already paused or a pause is waiting for a decision")
@@ -104,14 +113,15 @@ class ClockActions(CaseCore):
                 for clock in s.clocks.values():
                     if clock.stopped_at is None:
                         clock.paused_since = s.paused_since
-                self._wake = True
-            await self._record("paused" if inp.approve else "pause_rejected", inp.actor, {
+                self.alarm.poke()
+            await self._record(E.PAUSED if inp.approve else E.PAUSE_REJECTED, inp.actor, {
                 "note": inp.note, "reason": request.reason if request else ""})
         return self.view()
 
     @decide_pause.validator
     def _check_decide_pause(self, inp: DecisionInput) -> None:
         self._require_supervisor(inp.actor)
+        self._require(Action.DECIDE_PAUSE)
         if self.s.pause is None:
             raise conflict("no pause request is waiting for a decision")
 
@@ -126,19 +136,20 @@ class ClockActions(CaseCore):
             for name, clock in list(s.clocks.items()):
                 if clock.paused_since is None:
                     continue
-                shifted = await self._activity(ACT_SHIFT, ShiftRequest(
+                shifted = await run_step(ACT_SHIFT, ShiftRequest(
                     rules_version=s.case.rules_version, clock=clock, paused_from=clock.paused_since,
                     paused_to=now), ClockState)
                 s.clocks[name] = shifted.model_copy(update={"paused_since": None})
                 moved[name] = shifted.due_at.isoformat()
             s.paused_since = None
-            self._wake = True
-            await self._record("resumed", inp.actor, {"note": inp.note, "paused_from": since.isoformat(),
+            self.alarm.poke()
+            await self._record(E.RESUMED, inp.actor, {"note": inp.note, "paused_from": since.isoformat(),
                                                       "due": moved})
         return self.view()
 
     @resume.validator
     def _check_resume(self, inp: ResumeInput) -> None:
+        self._require(Action.RESUME)
         if self.s.paused_since is None:
             raise conflict("the case is not paused")
         if inp.actor.role is not Role.SUPERVISOR:

@@ -3,38 +3,30 @@
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
-        ACT_PARTNER_CLOCK,
-        Actor,
-        CaseStatus,
         CaseView,
-        ClockPlan,
-        CoHandlingInput,
+        EventType,
+        NoticeTemplate,
         PartnerAlarm,
-        PartnerClockRequest,
         PartnerReplyInput,
         PartnersInput,
         PartnerStatus,
         PartnerTask,
+        Recipient,
         Role,
         WaiveInput,
-        workflow_id,
     )
-    from workflows.case_base import CaseCore, conflict, forbidden
-    from workflows.clocks import start_clock
-    from workflows.co_handling import CoHandlingWorkflow
+    from workflows.case_base import CaseCore
+    from workflows.fits import Action, conflict, forbidden
+
+E, T, R = EventType, NoticeTemplate, Recipient
+
 
 
 class PartnerActions(CaseCore):
     """Partner requests run as CoHandlingWorkflow children; their tasks live here, in the case."""
-
-    _children: dict[str, ChildWorkflowHandle]
-
-    def _open_partners(self) -> list[PartnerTask]:
-        return [t for t in self.s.partners.values() if t.status is PartnerStatus.OPEN and t.round == self.s.round]
 
     @workflow.update
     async def request_partners(self, inp: PartnersInput) -> CaseView:
@@ -47,7 +39,7 @@ class PartnerActions(CaseCore):
 
     @request_partners.validator
     def _check_request_partners(self, inp: PartnersInput) -> None:
-        self._require(CaseStatus.HANDLING, "request partners")
+        self._require(Action.PARTNERS)
         self._require_lead(inp.actor)
         wanted = [r.department for r in inp.requests]
         if len(set(wanted)) != len(wanted):
@@ -57,27 +49,6 @@ class PartnerActions(CaseCore):
         busy = {t.department for t in self._open_partners()} & set(wanted)
         if busy:
             raise conflict(f"already waiting for {', '.join(sorted(busy))} in this round")
-
-    async def _open_partner(self, department: str, question: str, actor: Actor | None) -> None:
-        """Start one partner request: its clock (activity), its child workflow, the timeline and the notice."""
-        s = self.s
-        plan = await self._activity(ACT_PARTNER_CLOCK, PartnerClockRequest(
-            rules_version=s.case.rules_version, started_at=workflow.now()), ClockPlan)
-        task = PartnerTask(department=department, round=s.round, question=question, requested_at=workflow.now(),
-                           due_at=plan.due_at)
-        s.partners[task.key] = task
-        self._children[task.key] = await workflow.start_child_workflow(
-            CoHandlingWorkflow.run,
-            CoHandlingInput(case_no=s.case.case_no, department=department, round=s.round,
-                            rules_version=s.case.rules_version, clock=start_clock(plan, s.round)),
-            id=f"{workflow_id(s.case.case_no)}-partner-{department}-r{s.round}",
-            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-        )
-        await self._record("partner_requested", actor, {"department": department, "question": question,
-                                                        "due": plan.due_at.isoformat(), "round": s.round})
-        await self._queue_notice("partner_request", "department", f"partner-{task.key}", {
-            "partner": department, "question": question, "partner_due": plan.due_at.isoformat()},
-            department=department)
 
     @workflow.update
     async def partner_reply(self, inp: PartnerReplyInput) -> CaseView:
@@ -89,13 +60,14 @@ class PartnerActions(CaseCore):
             now = workflow.now()
             task.status, task.replied_at, task.reply = PartnerStatus.REPLIED, now, inp.content
             await self._finish_child(task, "replied")
-            await self._record("partner_replied", inp.actor, {
+            await self._record(E.PARTNER_REPLIED, inp.actor, {
                 "department": task.department, "content": inp.content, "round": task.round,
                 "late": now > task.due_at})
         return self.view()
 
     @partner_reply.validator
     def _check_partner_reply(self, inp: PartnerReplyInput) -> None:
+        self._require(Action.PARTNER_REPLY)
         if inp.actor.role is not Role.HANDLER:
             raise forbidden("only a handler of the partner department may reply")
         task = self._task_of(inp.actor.department or "")
@@ -117,13 +89,14 @@ class PartnerActions(CaseCore):
             task = next(t for t in self._open_partners() if t.department == inp.department)
             task.status, task.note = PartnerStatus.WAIVED, inp.reason
             await self._finish_child(task, "waived")
-            await self._record("partner_waived", inp.actor, {"department": inp.department, "reason": inp.reason,
+            await self._record(E.PARTNER_WAIVED, inp.actor, {"department": inp.department, "reason": inp.reason,
                                                              "round": task.round})
         return self.view()
 
     @waive_partner.validator
     def _check_waive(self, inp: WaiveInput) -> None:
         self._require_supervisor(inp.actor)
+        self._require(Action.WAIVE)
         if inp.department not in {t.department for t in self._open_partners()}:
             raise conflict(f"no open partner request of {inp.department} in this round")
 
@@ -135,27 +108,14 @@ class PartnerActions(CaseCore):
             if task is None or task.status is not PartnerStatus.OPEN:
                 return
             if alarm.kind == "reminder":
-                await self._record("partner_reminder", None, {"department": alarm.department,
+                await self._record(E.PARTNER_REMINDER, None, {"department": alarm.department,
                                                               "threshold": alarm.threshold, "round": alarm.round})
                 return
             task.overdue = True
             self.s.escalation += 1
-            await self._record("partner_overdue", None, {"department": alarm.department, "round": alarm.round,
+            await self._record(E.PARTNER_OVERDUE, None, {"department": alarm.department, "round": alarm.round,
                                                          "due": task.due_at.isoformat(),
                                                          "escalation_level": self.s.escalation})
             ctx = {"partner": alarm.department, "partner_due": task.due_at.isoformat()}
-            await self._queue_notice("partner_overdue", "department", f"partner-overdue-{task.key}", ctx)
-            await self._queue_notice("partner_overdue", "supervisor", f"partner-overdue-sup-{task.key}", ctx)
-
-    async def _cancel_partners(self, reason: str) -> None:
-        """Closing or terminating the case cancels every open partner request (caller holds the lock)."""
-        for task in [t for t in self.s.partners.values() if t.status is PartnerStatus.OPEN]:
-            task.status, task.note = PartnerStatus.CANCELLED, reason
-            await self._finish_child(task, "cancelled")
-            await self._record("partner_cancelled", None, {"department": task.department, "round": task.round,
-                                                           "reason": reason})
-
-    async def _finish_child(self, task: PartnerTask, outcome: str) -> None:
-        child = self._children.get(task.key)
-        if child is not None:
-            await child.signal(CoHandlingWorkflow.finish, outcome)
+            await self._queue_notice(T.PARTNER_OVERDUE, R.DEPARTMENT, f"partner-overdue-{task.key}", ctx)
+            await self._queue_notice(T.PARTNER_OVERDUE, R.SUPERVISOR, f"partner-overdue-sup-{task.key}", ctx)

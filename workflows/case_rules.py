@@ -8,14 +8,19 @@ with workflow.unsafe.imports_passed_through():
     from core.contracts import (
         ACT_REBASE,
         CaseStatus,
+        ClockName,
+        EventType,
         HandlingPlan,
+        NoticeTemplate,
         Outcome,
         RebaseRequest,
         RebaseResult,
+        Recipient,
         RulesMigration,
     )
-    from workflows.case_supervision import SupervisionActions
+    from workflows.case_base import CaseCore
     from workflows.clocks import start_clock
+    from workflows.io_steps import run_step
 
 # workflow.patched() ids: behaviour added after histories were released
 PATCH_SCREENING = "screening-2026-11"
@@ -23,40 +28,41 @@ PATCH_SCREENING = "screening-2026-11"
 SCREEN_OUTCOMES = {"transfer": Outcome.TRANSFERRED, "legal_channel": Outcome.LEGAL_CHANNEL,
                    "not_accepted": Outcome.NOT_ACCEPTED}
 
+E, T, R = EventType, NoticeTemplate, Recipient
 
-class RulesActions(SupervisionActions):
+
+
+class RulesActions(CaseCore):
     """Screening at intake and the migration signal."""
-
-    _dispatch_projected: bool
 
     async def _screen(self, plan: HandlingPlan) -> None:
         """即时转 / 告知法定途径 / 不予受理: record, tell the complainant, close (caller holds the lock)."""
         s, screening = self.s, plan.screening
         assert screening is not None
         s.plan = plan
-        await self._record("screened", None, {
+        await self._record(E.SCREENED, None, {
             "rule": screening.code, "name": screening.name, "action": screening.action,
             "target": screening.target, "matched": screening.matched})
-        self._dispatch_projected = True
-        await self._queue_notice(screening.action, "complainant", "screened",
+        s.dispatch_projected = True
+        await self._queue_notice(screening.action, R.COMPLAINANT, "screened",
                                  {"reply": screening.reply, "target": screening.target or ""})
         await self._close(SCREEN_OUTCOMES[screening.action], None, {"rule": screening.code})
 
     @workflow.signal
     async def migrate_rules(self, order: RulesMigration) -> None:
         """规则迁移: re-plan the open case under another rules version and record why (an admin's explicit act)."""
-        await workflow.wait_condition(lambda: self._dispatch_projected)
+        await workflow.wait_condition(lambda: self.s.dispatch_projected)
         async with self._lock:
             s = self.s
             if s.status in (CaseStatus.CLOSED, CaseStatus.ARCHIVED) or s.case.rules_version == order.version:
                 return  # closed meanwhile, or a repeated signal: nothing to move
             assert s.plan is not None
-            result = await self._activity(ACT_REBASE, RebaseRequest(
+            result = await run_step(ACT_REBASE, RebaseRequest(
                 case=s.case, to_version=order.version, status=s.status, lead=s.lead,
                 dispatch_count=s.dispatch_count, urgency=s.plan.urgency, round=s.round, clocks=s.clocks,
                 at=workflow.now()), RebaseResult)
             if result.skipped:
-                await self._record("rules_migration_skipped", order.actor, {
+                await self._record(E.RULES_MIGRATION_SKIPPED, order.actor, {
                     "to_version": order.version, "why": result.skipped, "migration": order.migration_id})
                 return
             await self._apply_migration(order, result)
@@ -73,14 +79,14 @@ class RulesActions(SupervisionActions):
             s.lead, s.return_due = dispatch.department, dispatch.return_due
             s.tried.append(dispatch.department)
             s.dispatch_count += 1
-            s.clocks["sign_for"] = start_clock(dispatch.sign_for, s.round)
-        self._wake = True
-        await self._record("rules_migrated", order.actor, {
+            s.clocks[ClockName.SIGN_FOR] = start_clock(dispatch.sign_for, s.round)
+        self.alarm.poke()
+        await self._record(E.RULES_MIGRATED, order.actor, {
             "from_version": result.from_version, "to_version": order.version, "reason": order.reason,
             "migration": order.migration_id,
             "clocks": [{"clock": c.name, "round": c.round, "from": c.old_due.isoformat(),
                         "to": c.new_due.isoformat()} for c in result.clock_changes],
             "department": {"from": result.old_department, "to": dispatch.department} if dispatch else None})
         if dispatch:
-            await self._queue_notice("dispatch", "department", f"dispatch-migration-{order.migration_id}", {
+            await self._queue_notice(T.DISPATCH, R.DEPARTMENT, f"dispatch-migration-{order.migration_id}", {
                 "due_sign_for": dispatch.sign_for.due_at.isoformat(), "return_due": dispatch.return_due})

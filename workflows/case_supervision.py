@@ -3,47 +3,34 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
-        OPEN_STATUSES,
         Actor,
-        CaseStatus,
         CaseView,
         CloseInput,
         EscalateInput,
+        EventType,
         MergedIn,
         MergeInput,
+        NoticeTemplate,
         Outcome,
+        Recipient,
         RehandleOrder,
         TerminateInput,
         workflow_id,
     )
-    from workflows.case_base import conflict
-    from workflows.case_partners import PartnerActions
+    from workflows.case_base import CaseCore
+    from workflows.fits import Action, conflict
+
+E, T, R = EventType, NoticeTemplate, Recipient
 
 
 
-class SupervisionActions(PartnerActions):
-    """Supervisor Updates and the closing paths they share with the review."""
 
-    _merged: list[MergedIn]
-
-    def _require_open(self, action: str) -> None:
-        if self.s.status not in OPEN_STATUSES:
-            raise conflict(f"cannot {action}: the case is {self.s.status.value} ({self.s.status.label})")
-
-    async def _close(self, outcome: Outcome, actor: Actor | None, data: dict[str, Any]) -> None:
-        """Close the case: cancel open partner requests, stop the clocks, record why (caller holds the lock)."""
-        s = self.s
-        await self._cancel_partners(f"case closed ({outcome.value})")
-        for name in list(s.clocks):
-            self._stop_clock(name)
-        s.status, s.closed_at, s.outcome = CaseStatus.CLOSED, workflow.now(), outcome
-        await self._record("closed", actor, {"outcome": outcome.value, "round": s.round, **data})
+class SupervisionActions(CaseCore):
+    """Supervisor Updates: escalate, close, terminate, merge, order another round."""
 
     @workflow.update
     async def escalate(self, inp: EscalateInput) -> CaseView:
@@ -51,15 +38,15 @@ class SupervisionActions(PartnerActions):
         async with self._lock:
             self._check_escalate(inp)
             self.s.escalation += 1
-            await self._record("escalated", inp.actor, {"reason": inp.reason, "escalation_level": self.s.escalation})
-            await self._queue_notice("escalate", "department_head", f"escalate-{self.s.escalation}",
+            await self._record(E.ESCALATED, inp.actor, {"reason": inp.reason, "escalation_level": self.s.escalation})
+            await self._queue_notice(T.ESCALATE, R.DEPARTMENT_HEAD, f"escalate-{self.s.escalation}",
                                      {"reason": inp.reason, "escalation_level": self.s.escalation})
         return self.view()
 
     @escalate.validator
     def _check_escalate(self, inp: EscalateInput) -> None:
         self._require_supervisor(inp.actor)
-        self._require_open("escalate")
+        self._require(Action.ESCALATE)
         if self.s.lead is None:
             raise conflict("the case has no lead department to escalate to (it is in arbitration)")
 
@@ -74,7 +61,7 @@ class SupervisionActions(PartnerActions):
     @close_case.validator
     def _check_close(self, inp: CloseInput) -> None:
         self._require_supervisor(inp.actor)
-        self._require_open("close the case")
+        self._require(Action.CLOSE)
 
     @workflow.update
     async def terminate(self, inp: TerminateInput) -> CaseView:
@@ -87,21 +74,21 @@ class SupervisionActions(PartnerActions):
     @terminate.validator
     def _check_terminate(self, inp: TerminateInput) -> None:
         self._require_supervisor(inp.actor)
-        self._require_open("terminate")
+        self._require(Action.TERMINATE)
 
     @workflow.update
     async def order_rehandle(self, inp: RehandleOrder) -> CaseView:
         """上级复核: the supervisor sends the case back to the lead for another round."""
         async with self._lock:
             self._check_order_rehandle(inp)
-            await self._record("rehandle_ordered", inp.actor, {"note": inp.note, "round": self.s.round})
+            await self._record(E.REHANDLE_ORDERED, inp.actor, {"note": inp.note, "round": self.s.round})
             await self._start_round(inp.note)
         return self.view()
 
     @order_rehandle.validator
     def _check_order_rehandle(self, inp: RehandleOrder) -> None:
         self._require_supervisor(inp.actor)
-        self._require(CaseStatus.SUPERVISOR_REVIEW, "order another round")
+        self._require(Action.REHANDLE)
 
     @workflow.update
     async def merge(self, inp: MergeInput) -> CaseView:
@@ -115,7 +102,7 @@ class SupervisionActions(PartnerActions):
     def _check_merge(self, inp: MergeInput) -> None:
         if inp.actor is not None:
             self._require_supervisor(inp.actor)
-        self._require_open("merge")
+        self._require(Action.MERGE)
         if inp.parent_case_no == self.s.case.case_no:
             raise conflict("a case cannot be merged into itself")
 
@@ -129,11 +116,11 @@ class SupervisionActions(PartnerActions):
             raise conflict(f"case {parent} is not open: it cannot take a merged case") from exc
         s.merged_into = parent
         await self._close(Outcome.MERGED, actor, {"parent": parent})
-        await self._queue_notice("merged", "complainant", "merged", {"parent_case_no": parent})
+        await self._queue_notice(T.MERGED, R.COMPLAINANT, "merged", {"parent_case_no": parent})
 
     @workflow.signal
     async def merge_in(self, merged: MergedIn) -> None:
         """A duplicate joined this case: its complainant gets this case's result notice too."""
         async with self._lock:
-            self._merged.append(merged)
-            await self._record("merged_in", None, {"case_no": merged.case_no})
+            self.s.merged.append(merged)
+            await self._record(E.MERGED_IN, None, {"case_no": merged.case_no})

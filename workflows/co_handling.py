@@ -12,8 +12,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import ACT_NOTIFY, CoHandlingInput, NoticeInput, PartnerAlarm
-    from workflows.case_base import IO_RETRY, IO_TIMEOUT
     from workflows.clocks import due_alarms
+    from workflows.io_steps import IO_RETRY, IO_TIMEOUT
 
 
 

@@ -1,0 +1,68 @@
+"""Everything CaseWorkflow knows about its case, in one object (the workflow's only state besides its lock and
+alarm clock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from core.chain import GENESIS
+    from core.contracts import (
+        CaseInput,
+        CaseStatus,
+        ClockState,
+        ExtensionInput,
+        HandlingPlan,
+        MergedIn,
+        Outcome,
+        PartnerTask,
+        PauseInput,
+        Resolution,
+        ReviewInput,
+        Satisfaction,
+    )
+
+
+def needs_rehandling(review: ReviewInput) -> bool:
+    """Unresolved or dissatisfied → another handling round (重办)."""
+    return review.resolution is Resolution.UNRESOLVED or review.satisfaction is Satisfaction.DISSATISFIED
+
+
+class CaseState:
+    """The live state of one case."""
+
+    def __init__(self, case: CaseInput) -> None:
+        self.case = case
+        self.status = CaseStatus.RECEIVED
+        self.plan: HandlingPlan | None = None
+        self.lead: str | None = None  # the department that owns the case now (changes on return/arbitration)
+        self.round = 1
+        self.contacts = 0
+        self.contacted_ever = False
+        self.seq = 0  # the hash chain: last event's seq and hash
+        self.head = GENESIS
+        self.review: ReviewInput | None = None
+        self.closed_at: Any = None
+        self.clocks: dict[str, ClockState] = {}
+        self.escalation = 0
+        self.extension: tuple[ExtensionInput, ClockState] | None = None
+        self.pause: PauseInput | None = None
+        self.paused_since: Any = None
+        self.partners: dict[str, PartnerTask] = {}
+        self.children: dict[str, Any] = {}  # partner task key → its CoHandlingWorkflow handle
+        self.dispatch_count = 1
+        self.returns = 0
+        self.forced = False
+        self.return_due: Any = None
+        self.tried: list[str] = []  # departments this case was dispatched to
+        self.outcome: Outcome | None = None
+        self.merged_into: str | None = None
+        self.merged: list[MergedIn] = []  # duplicates merged into this case (their complainants get the result)
+        self.dispatch_projected = False  # the first dispatch (or screening) is in the projection
+
+    @property
+    def pending(self) -> str | None:
+        """A request waiting for a supervisor's decision."""
+        return "extension" if self.extension else "pause" if self.pause else None
