@@ -41,7 +41,7 @@ def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for the test session (own data dir, key and task queue)."""
     s = Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"),
                  encryption_key=Fernet.generate_key().decode(), task_queue=f"test-{uuid.uuid4()}",
-                 intake_plan_wait_seconds=20)
+                 intake_plan_wait_seconds=60)  # a loaded 2-core machine can take seconds
     with session_scope(get_engine(s)) as session:
         import_shipped(session, s.rules_dir)
     return s

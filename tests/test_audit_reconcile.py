@@ -34,7 +34,7 @@ async def test_reconciler_starts_lost_workflow_and_audit_catches_tampering(clien
     case = stored_case(engine, settings)  # stored, but the API "crashed" before starting the workflow
     assert await reconcile(client, engine, settings.task_queue, older_than=timedelta(0)) >= 1
     handle = client.get_workflow_handle(f"case-{case.case_no}")
-    await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), 30)
+    await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), 60)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))
     await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="已处理"))
