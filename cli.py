@@ -16,6 +16,7 @@ from rich.table import Table
 from core.contracts import Role
 from core.db import get_engine, session_scope
 from core.settings import get_settings
+from tools.bench.cli import bench_app
 
 app = typer.Typer(help="jiesu — the 12345 接诉即办 case engine", no_args_is_help=True)
 rules_app = typer.Typer(help="Handling rules versions", no_args_is_help=True)
@@ -26,7 +27,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 histories_app = typer.Typer(help="Recorded workflow histories (tests/histories/)", no_args_is_help=True)
 app.add_typer(histories_app, name="histories")
-bench_app = typer.Typer(help="Benchmarks that print numbers (results under bench/results/)", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 console = Console()
 
@@ -295,44 +295,6 @@ def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Op
     bad = sum(1 for p in report.values() if p)
     console.print(json.dumps({"checked": len(report), "with_problems": bad}))
     raise typer.Exit(1 if bad else 0)
-
-
-@bench_app.command("reports")
-def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have in the database"),
-                  repeat: int = typer.Option(5, help="timed runs per report (after one cold run)")) -> None:
-    """Fill the database with closed cases (synthetic, marked bench-*) and time every report (use PostgreSQL)."""
-    from tools.bench import reports as bench
-
-    settings = get_settings()
-    if not settings.db_url.startswith("postgresql"):
-        console.print("[yellow]warning: not PostgreSQL — the target is measured on PostgreSQL[/yellow]")
-    bench.run(settings, rows, repeat, console)
-
-
-@bench_app.command("intake")
-def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
-                 concurrency: int = typer.Option(32, help="requests in flight"),
-                 database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
-                                              "SQLite file); never your configured one"),
-                 temporal: str = typer.Option("file", help="file: a dev server with its history in a SQLite file "
-                                              "(as make run); memory: in memory; or HOST:PORT of a server"),
-                 workers: int = typer.Option(1, help="worker processes")) -> None:
-    """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
-    from tools.bench import intake as bench_intake
-
-    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers)
-
-
-@bench_app.command("lifecycle")
-def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intake to archive"),
-                    concurrency: int = typer.Option(32, help="cases driven at once"),
-                    seed: int = typer.Option(2026, help="seed of the mix"),
-                    database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
-                                                 "SQLite file); never your configured one")) -> None:
-    """A realistic mix (协办, silent partner, 重办, 退单, a holiday on the way) run to archive: cases/s, events/case."""
-    from tools.bench import lifecycle as bench_lifecycle
-
-    bench_lifecycle.run(get_settings(), cases, concurrency, seed, database or None, console)
 
 
 @histories_app.command("record")

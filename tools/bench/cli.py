@@ -1,0 +1,49 @@
+"""`jiesu bench intake|lifecycle|reports`: benchmarks that print numbers (results under bench/results/)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from core.settings import get_settings
+
+bench_app = typer.Typer(help="Benchmarks that print numbers (results under bench/results/)", no_args_is_help=True)
+console = Console()
+
+
+@bench_app.command("reports")
+def bench_reports(rows: int = typer.Option(1_000_000, help="closed cases to have in the database"),
+                  repeat: int = typer.Option(5, help="timed runs per report (after one cold run)")) -> None:
+    """Fill the database with closed cases (synthetic, marked bench-*) and time every report (use PostgreSQL)."""
+    from tools.bench import reports as bench
+
+    settings = get_settings()
+    if not settings.db_url.startswith("postgresql"):
+        console.print("[yellow]warning: not PostgreSQL — the target is measured on PostgreSQL[/yellow]")
+    bench.run(settings, rows, repeat, console)
+
+
+@bench_app.command("intake")
+def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
+                 concurrency: int = typer.Option(32, help="requests in flight"),
+                 database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
+                                              "SQLite file); never your configured one"),
+                 temporal: str = typer.Option("file", help="file: a dev server with its history in a SQLite file "
+                                              "(as make run); memory: in memory; or HOST:PORT of a server"),
+                 workers: int = typer.Option(1, help="worker processes")) -> None:
+    """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
+    from tools.bench import intake as bench_intake
+
+    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers)
+
+
+@bench_app.command("lifecycle")
+def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intake to archive"),
+                    concurrency: int = typer.Option(32, help="cases driven at once"),
+                    seed: int = typer.Option(2026, help="seed of the mix"),
+                    database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
+                                                 "SQLite file); never your configured one")) -> None:
+    """A realistic mix (协办, silent partner, 重办, 退单, a holiday on the way) run to archive: cases/s, events/case."""
+    from tools.bench import lifecycle as bench_lifecycle
+
+    bench_lifecycle.run(get_settings(), cases, concurrency, seed, database or None, console)
