@@ -6,8 +6,9 @@ import asyncio
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from api import cases, clocks, errors, exports, partners, public, reports, rules, supervision
+from api import errors
 from api.deps import idempotency_key
+from api.routes import cases, clocks, exports, partners, public, reports, rules, supervision
 from core.settings import Settings, get_settings
 
 

@@ -46,6 +46,11 @@ def get_case(session: Session, case_no: str, actor: Actor) -> Case:
     return case
 
 
+def department_scope(actor: Actor, department: str | None) -> str | None:
+    """The department a list or report may cover: handlers are held to their own, others get what they asked."""
+    return actor.department if actor.role is Role.HANDLER else department
+
+
 def screening_public(code: str | None, rules: RulesEngine) -> ScreeningPublic | None:
     """The screening rule that routed a case away, as intake sees it."""
     rule = next((r for r in rules.rules.screening if r.code == code), None)
@@ -110,8 +115,7 @@ def list_cases(session: Session, *, actor: Actor, status: str | None, department
         if due_before.tzinfo is None:
             raise ServiceError(422, "validation_error", "due_before needs a time zone offset")
         q = q.where(Case.due_resolution < due_before)  # type: ignore[operator]
-    if actor.role is Role.HANDLER:
-        department = actor.department
+    department = department_scope(actor, department)
     if department:
         q = q.where(Case.lead_department == department)
     if status:

@@ -22,8 +22,8 @@ from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api import exports
 from api.app import create_app
+from api.routes import exports
 from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, utcnow
 from core.settings import Settings

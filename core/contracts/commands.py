@@ -1,4 +1,8 @@
-"""Commands: the inputs of the case workflow's Updates and Signals (each carries the acting principal)."""
+"""Commands: the inputs of the case workflow's Updates and Signals (each carries the acting principal).
+
+The fields a caller sends sit in a ``…Fields`` base model; the command adds the acting principal (``Acting``) and
+the HTTP body (api.schemas) adds the strict request config, so both share one set of field limits. A command lists
+``Acting`` last among its bases, so ``actor`` stays its first field (same JSON as before the split)."""
 
 from __future__ import annotations
 
@@ -10,148 +14,200 @@ from pydantic import BaseModel, Field
 from core.contracts.clocks import ClockState
 from core.contracts.vocabulary import Actor, Resolution, Satisfaction
 
+NOTE = 2000  # short texts: notes, reasons
+LONG = 4000  # summaries, findings, termination texts
+ANSWER = 8000  # replies to the complainant or the lead
+CODE = 32  # department, reason and case codes
 
-class SignForInput(BaseModel):
+
+class Acting(BaseModel):
+    """The principal behind a command (signed by the API, verified by the workflow)."""
+
+    actor: Actor
+
+
+class SignForFields(BaseModel):
+    """签收."""
+
+    note: str = Field(default="", max_length=NOTE)
+
+
+class SignForInput(SignForFields, Acting):
     """签收: the lead department's handler takes the case."""
 
-    actor: Actor
-    note: str = Field(default="", max_length=2000)
 
+class ContactFields(BaseModel):
+    """A contact with the complainant."""
 
-class ContactInput(BaseModel):
-    """A contact with the complainant (联系诉求人)."""
-
-    actor: Actor
     method: Literal["phone", "visit", "sms", "online", "other"] = "phone"
-    summary: str = Field(default="", max_length=4000)
+    summary: str = Field(default="", max_length=LONG)
     contacted_at: datetime | None = None
 
 
-class ReplyInput(BaseModel):
+class ContactInput(ContactFields, Acting):
+    """A contact with the complainant (联系诉求人)."""
+
+
+class ReplyFields(BaseModel):
+    """办结答复."""
+
+    content: str = Field(min_length=1, max_length=ANSWER)
+
+
+class ReplyInput(ReplyFields, Acting):
     """办结答复: the lead department's answer to the complainant."""
 
-    actor: Actor
-    content: str = Field(min_length=1, max_length=8000)
 
+class ReviewFields(BaseModel):
+    """回访 result."""
 
-class ReviewInput(BaseModel):
-    """回访: the complainant's verdict, recorded by the intake system."""
-
-    actor: Actor
     resolution: Resolution
     satisfaction: Satisfaction
-    note: str = Field(default="", max_length=4000)
+    note: str = Field(default="", max_length=LONG)
 
 
-class ExtensionInput(BaseModel):
+class ReviewInput(ReviewFields, Acting):
+    """回访: the complainant's verdict, recorded by the intake system."""
+
+
+class ExtensionFields(BaseModel):
+    """延期申请."""
+
+    working_days: int = Field(ge=1, le=30, description="working days added to the current resolution deadline")
+    reason: str = Field(min_length=1, max_length=NOTE)
+
+
+class ExtensionInput(ExtensionFields, Acting):
     """延期申请 by the lead department."""
 
-    actor: Actor
-    working_days: int = Field(ge=1, le=30)
-    reason: str = Field(min_length=1, max_length=2000)
+
+class ReasonFields(BaseModel):
+    """A reason."""
+
+    reason: str = Field(min_length=1, max_length=NOTE)
 
 
-class PauseInput(BaseModel):
+class PauseInput(ReasonFields, Acting):
     """挂起申请 by the lead department (waiting on the complainant or a third party)."""
 
-    actor: Actor
-    reason: str = Field(min_length=1, max_length=2000)
+
+class DecisionFields(BaseModel):
+    """A supervisor's decision."""
+
+    approve: bool
+    note: str = Field(default="", max_length=NOTE)
 
 
-class DecisionInput(BaseModel):
+class DecisionInput(DecisionFields, Acting):
     """A supervisor's decision on a pending extension or pause."""
 
-    actor: Actor
-    approve: bool
-    note: str = Field(default="", max_length=2000)
+
+class NoteFields(BaseModel):
+    """A note."""
+
+    note: str = Field(default="", max_length=NOTE)
 
 
-class ResumeInput(BaseModel):
+class ResumeInput(NoteFields, Acting):
     """Resume a paused case."""
-
-    actor: Actor
-    note: str = Field(default="", max_length=2000)
 
 
 class PartnerRequest(BaseModel):
     """One partner and the question for it."""
 
-    department: str = Field(min_length=1, max_length=32)
-    question: str = Field(min_length=1, max_length=2000)
+    department: str = Field(min_length=1, max_length=CODE)
+    question: str = Field(min_length=1, max_length=NOTE)
 
 
-class PartnersInput(BaseModel):
-    """The lead asks partner departments for help (协办申请)."""
+class PartnersFields(BaseModel):
+    """协办申请: partner departments with one question each."""
 
-    actor: Actor
     requests: list[PartnerRequest] = Field(min_length=1, max_length=10)
 
 
-class PartnerReplyInput(BaseModel):
+class PartnersInput(PartnersFields, Acting):
+    """The lead asks partner departments for help (协办申请)."""
+
+
+class PartnerReplyInput(ReplyFields, Acting):
     """A partner department's answer to the lead."""
 
-    actor: Actor
-    content: str = Field(min_length=1, max_length=8000)
+
+class PartnerDepartment(BaseModel):
+    """The partner department a command is about (from the request path)."""
+
+    department: str
 
 
-class WaiveInput(BaseModel):
+class WaiveInput(ReasonFields, PartnerDepartment, Acting):
     """The supervisor waives an open partner request so the lead may reply."""
 
-    actor: Actor
-    department: str
-    reason: str = Field(min_length=1, max_length=2000)
+
+class ReturnFields(BaseModel):
+    """退单 with a reason code from the rules and a text."""
+
+    reason_code: str = Field(min_length=1, max_length=CODE)
+    text: str = Field(min_length=1, max_length=NOTE)
 
 
-class ReturnInput(BaseModel):
+class ReturnInput(ReturnFields, Acting):
     """退单: the dispatched department returns the case within the return window."""
 
-    actor: Actor
-    reason_code: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=2000)
+
+class AssignFields(BaseModel):
+    """The department that must take the case."""
+
+    department: str = Field(min_length=1, max_length=CODE)
+    note: str = Field(default="", max_length=NOTE)
 
 
-class AssignInput(BaseModel):
+class AssignInput(AssignFields, Acting):
     """Supervisor arbitration (派单异议审核) or reassignment (改派): the department that must take the case."""
 
-    actor: Actor
-    department: str = Field(min_length=1, max_length=32)
-    note: str = Field(default="", max_length=2000)
 
-
-class EscalateInput(BaseModel):
+class EscalateInput(ReasonFields, Acting):
     """督办升级: raise the level with a reason; the department head is notified."""
 
-    actor: Actor
-    reason: str = Field(min_length=1, max_length=2000)
+
+class CloseFields(BaseModel):
+    """复核结论."""
+
+    finding: str = Field(min_length=1, max_length=LONG)
 
 
-class CloseInput(BaseModel):
+class CloseInput(CloseFields, Acting):
     """A supervisor closes the case with a finding (复核结论)."""
 
-    actor: Actor
-    finding: str = Field(min_length=1, max_length=4000)
+
+class TerminateFields(BaseModel):
+    """终结: a reason code of the rules and a text."""
+
+    reason_code: str = Field(min_length=1, max_length=CODE)
+    text: str = Field(min_length=1, max_length=LONG)
 
 
-class TerminateInput(BaseModel):
+class TerminateInput(TerminateFields, Acting):
     """终结 with a reason code of the rules and a text."""
 
-    actor: Actor
-    reason_code: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=4000)
+
+class MergeFields(BaseModel):
+    """并单 into an open parent case."""
+
+    parent_case_no: str = Field(min_length=1, max_length=CODE)
 
 
-class MergeInput(BaseModel):
-    """并单: this (duplicate) case joins an open parent case."""
+class MaybeActing(BaseModel):
+    """A principal, absent when the system merges on its own."""
 
     actor: Actor | None = None
-    parent_case_no: str = Field(min_length=1, max_length=32)
 
 
-class RehandleOrder(BaseModel):
+class MergeInput(MergeFields, MaybeActing):
+    """并单: this (duplicate) case joins an open parent case."""
+
+
+class RehandleOrder(NoteFields, Acting):
     """上级复核: the supervisor orders another handling round."""
-
-    actor: Actor
-    note: str = Field(default="", max_length=2000)
 
 
 class MergedIn(BaseModel):

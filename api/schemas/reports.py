@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.schemas import CaseSummary
+from api.schemas.cases import CaseSummary
 
 
 class DepartmentRow(BaseModel):

@@ -1,14 +1,14 @@
-"""HTTP bodies and answers of the API. Case I/O lives in core.contracts.case_io (services build it); this module
-re-exports it for the routes and adds what only HTTP has (query parameters, action bodies)."""
+"""HTTP bodies and answers of the case routes. Case I/O lives in core.contracts.case_io (services build it); this
+module re-exports it for the routes and adds what only HTTP has (query parameters, action bodies: the command's
+fields from core.contracts.commands with the strict request config)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from core.contracts import Resolution, Satisfaction
 from core.contracts.case_io import (
     MAX_DESCRIPTION,
     MAX_OFFSET,
@@ -29,6 +29,7 @@ from core.contracts.case_io import (
     Strict,
     TrackPublic,
 )
+from core.contracts.commands import ContactFields, ReplyFields, ReviewFields, SignForFields
 
 __all__ = [
     "ActorPublic",
@@ -54,32 +55,22 @@ __all__ = [
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
-class SignForIn(Strict):
+class SignForIn(SignForFields, Strict):
     """签收."""
 
-    note: str = Field(default="", max_length=2000)
 
-
-class ContactIn(Strict):
+class ContactIn(ContactFields, Strict):
     """A contact with the complainant."""
 
-    method: Literal["phone", "visit", "sms", "online", "other"] = "phone"
-    summary: str = Field(default="", max_length=4000)
     contacted_at: Instant | None = None
 
 
-class ReplyIn(Strict):
+class ReplyIn(ReplyFields, Strict):
     """办结答复."""
 
-    content: str = Field(min_length=1, max_length=8000)
 
-
-class ReviewIn(Strict):
+class ReviewIn(ReviewFields, Strict):
     """回访 result."""
-
-    resolution: Resolution
-    satisfaction: Satisfaction
-    note: str = Field(default="", max_length=4000)
 
 
 class ActionResult(BaseModel):

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
 
-from api.auth import require
+from api.auth import Admin, Overseer
 from api.deps import SessionDep, get_temporal
 from api.errors import ApiError, not_found, responses
-from api.rules_schemas import (
+from api.schemas.rules import (
     Activated,
     CaseMigration,
     ChangePublic,
@@ -24,7 +24,6 @@ from api.rules_schemas import (
     RuleVersionPublic,
     RuleVersionsPublic,
 )
-from core.contracts import Actor, Role
 from rules import diff as rules_diff
 from rules.calendar import calendar_warnings
 from rules.engine import RulesEngine
@@ -33,8 +32,6 @@ from services.rules_admin import MigrationPlan, plan_migration, run_migration
 from services.rules_store import RulesNotFound, VersionConflict, activate, get_version, list_versions, publish
 
 router = APIRouter(prefix="/rules", tags=["rules"], responses=responses(401, 403))
-Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
-Reader = Annotated[Actor, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR))]
 YAML_BODY = {"requestBody": {"required": True, "content": {
     "application/yaml": {"schema": {"type": "string", "description": "a complete rules document (YAML)"}}}}}
 INVALID = responses(400, 413, 415, 422, s400="the body is not UTF-8 text, or empty",
@@ -103,7 +100,7 @@ async def publish_rules(request: Request, session: SessionDep, actor: Admin, res
 
 
 @router.get("", response_model=RuleVersionsPublic)
-def list_rules(session: SessionDep, actor: Reader) -> RuleVersionsPublic:
+def list_rules(session: SessionDep, actor: Overseer) -> RuleVersionsPublic:
     """Every published version, newest first, with the active one marked."""
     rows = list_versions(session)
     return RuleVersionsPublic(data=[RuleVersionPublic.of(r) for r in rows], count=len(rows),
@@ -111,7 +108,7 @@ def list_rules(session: SessionDep, actor: Reader) -> RuleVersionsPublic:
 
 
 @router.get("/diff", response_model=RulesDiff, responses=NOT_FOUND)
-def diff_rules(session: SessionDep, actor: Reader, from_: Annotated[str, Query(alias="from")],
+def diff_rules(session: SessionDep, actor: Overseer, from_: Annotated[str, Query(alias="from")],
                to: Annotated[str, Query()]) -> RulesDiff:
     """A readable diff of two versions: routes, limits, templates and every other section that changed."""
     texts = []
@@ -127,7 +124,7 @@ def diff_rules(session: SessionDep, actor: Reader, from_: Annotated[str, Query(a
 @router.get("/{version}", response_class=Response,
             responses={200: {"content": {"application/yaml": {}}, "description": "the exact published YAML"},
                        **NOT_FOUND})
-def read_rules(version: str, session: SessionDep, actor: Reader) -> Response:
+def read_rules(version: str, session: SessionDep, actor: Overseer) -> Response:
     """The exact YAML of a published version (ETag: its SHA-256)."""
     _found(session, version)
     row = get_version(session, version)

@@ -3,27 +3,24 @@ quality rating (双评价) and the archive file (一事一档)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy.exc
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 
-from api.auth import require
-from api.cases import ACTION_ERRORS, act
+from api.auth import ArchiveReader, Supervisor
 from api.deps import SessionDep, TemporalDep
 from api.errors import BODY_ERRORS, ApiError, not_found, responses
-from api.schemas import ActionResult, Strict
+from api.schemas import ActionResult
+from api.schemas.supervision import FindingIn, MergeIn, NoteIn, RatingIn, RatingPublic, ReasonIn, TerminateIn
+from api.updates import ACTION_ERRORS, run_update
 from core.contracts import (
     OPEN_STATUSES,
-    Actor,
     CaseStatus,
     CloseInput,
     EscalateInput,
     MergeInput,
     RehandleOrder,
-    Role,
     TerminateInput,
 )
 from core.models import CaseArchive, CaseRating
@@ -32,72 +29,22 @@ from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["supervision"], responses=responses(401, 403))
-Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
-Auditor = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
-
-
-class ReasonIn(Strict):
-    """A reason."""
-
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class FindingIn(Strict):
-    """复核结论."""
-
-    finding: str = Field(min_length=1, max_length=4000)
-
-
-class TerminateIn(Strict):
-    """终结: a reason code of the rules and a text."""
-
-    reason_code: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=4000)
-
-
-class MergeIn(Strict):
-    """并单 into an open parent case."""
-
-    parent_case_no: str = Field(min_length=1, max_length=32)
-
-
-class NoteIn(Strict):
-    """A note."""
-
-    note: str = Field(default="", max_length=2000)
-
-
-class RatingIn(Strict):
-    """双评价: 1 (poor) to 5 (excellent) and a note."""
-
-    score: int = Field(ge=1, le=5)
-    note: str = Field(default="", max_length=2000)
-
-
-class RatingPublic(BaseModel):
-    """A quality rating."""
-
-    case_no: str
-    score: int
-    note: str
-    rated_by: str
-    rated_at: datetime
 
 
 @router.post("/{case_no}/escalate", response_model=ActionResult, responses=ACTION_ERRORS)
 async def escalate(case_no: str, body: ReasonIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """督办升级: raise the escalation level; the lead department's head is notified."""
-    return await act(session, temporal, actor, case_no, CaseWorkflow.escalate,
-                     EscalateInput(actor=actor, reason=body.reason))
+    return await run_update(session, temporal, case_no, CaseWorkflow.escalate,
+                            EscalateInput(actor=actor, reason=body.reason), seen_by=actor)
 
 
 @router.post("/{case_no}/close", response_model=ActionResult, responses=ACTION_ERRORS)
 async def close_case(case_no: str, body: FindingIn, session: SessionDep, temporal: TemporalDep,
                      actor: Supervisor) -> ActionResult:
     """Close the case with a finding (复核结论)."""
-    return await act(session, temporal, actor, case_no, CaseWorkflow.close_case,
-                     CloseInput(actor=actor, finding=body.finding))
+    return await run_update(session, temporal, case_no, CaseWorkflow.close_case,
+                            CloseInput(actor=actor, finding=body.finding), seen_by=actor)
 
 
 @router.post("/{case_no}/terminate", response_model=ActionResult, responses=ACTION_ERRORS)
@@ -106,8 +53,8 @@ async def terminate(case_no: str, body: TerminateIn, session: SessionDep, tempor
     """终结: end the case with a reason code (不合理诉求, 重复诉求, 无法联系, 法定途径, …) and a text."""
     case = svc.find_case(session, case_no)
     svc.require_code(load_engine(session, case.rules_version).rules.termination_reasons, body.reason_code)
-    return await act(session, temporal, actor, case_no, CaseWorkflow.terminate,
-                     TerminateInput(actor=actor, **body.model_dump()))
+    return await run_update(session, temporal, case_no, CaseWorkflow.terminate,
+                            TerminateInput(actor=actor, **body.model_dump()), seen_by=actor)
 
 
 @router.post("/{case_no}/merge", response_model=ActionResult, responses=ACTION_ERRORS)
@@ -117,16 +64,16 @@ async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: Temp
     parent = svc.find_case(session, body.parent_case_no)
     if CaseStatus(parent.status) not in OPEN_STATUSES:
         raise ApiError(409, "state_conflict", f"case {parent.case_no} is {parent.status}: merge into an open case")
-    return await act(session, temporal, actor, case_no, CaseWorkflow.merge,
-                     MergeInput(actor=actor, parent_case_no=body.parent_case_no))
+    return await run_update(session, temporal, case_no, CaseWorkflow.merge,
+                            MergeInput(actor=actor, parent_case_no=body.parent_case_no), seen_by=actor)
 
 
 @router.post("/{case_no}/rehandle", response_model=ActionResult, responses=ACTION_ERRORS)
 async def order_rehandle(case_no: str, body: NoteIn, session: SessionDep, temporal: TemporalDep,
                          actor: Supervisor) -> ActionResult:
     """上级复核: send the case back to the lead for another round."""
-    return await act(session, temporal, actor, case_no, CaseWorkflow.order_rehandle,
-                     RehandleOrder(actor=actor, note=body.note))
+    return await run_update(session, temporal, case_no, CaseWorkflow.order_rehandle,
+                            RehandleOrder(actor=actor, note=body.note), seen_by=actor)
 
 
 @router.post("/{case_no}/rating", response_model=RatingPublic, status_code=201,
@@ -147,7 +94,7 @@ def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -
 
 
 @router.get("/{case_no}/archive", responses=responses(404, s404="no such case, or it is not archived yet"))
-def read_archive(case_no: str, session: SessionDep, actor: Auditor) -> dict[str, Any]:
+def read_archive(case_no: str, session: SessionDep, actor: ArchiveReader) -> dict[str, Any]:
     """一事一档: the archived file of a closed case (case, every event, partner tasks, notices, plan, chain head)."""
     archive = session.get(CaseArchive, case_no)
     if archive is None:

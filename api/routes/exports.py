@@ -10,22 +10,23 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.auth import require
+from api.auth import UNMASK_ROLES, ReportReader
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, responses
 from api.schemas import MAX_OFFSET, AwareInstant, Day
-from core.contracts import Actor, CaseKind, CaseStatus, Channel, Outcome, Resolution, Role, Satisfaction, Urgency
+from core.contracts import CaseKind, CaseStatus, Channel, Outcome, Resolution, Satisfaction, Urgency
 from core.crypto import Cipher, normalise_phone
 from core.db import get_engine
 from core.models import Case, RuleVersion
 from core.settings import Settings
 from rules.engine import RulesEngine
+from services.cases import department_scope
 from services.rules_store import load_engine
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
@@ -39,8 +40,6 @@ HEADERS = ("工单编号", "工单类型", "受理渠道", "问题大类", "问�
            "来电人", "联系电话", "来电时间", "被反映区", "被反映街乡镇", "点位", "主办单位", "工单性质", "办理结果",
            "回复内容", "办结时间", "是否联系", "是否解决", "是否满意", "是否有效回访", "是否超期", "重复诉求",
            "规则版本")
-Exporter = Annotated[Actor, Depends(require(Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
-UNMASK_ROLES = (Role.SUPERVISOR, Role.HANDLER)  # handlers only ever export their own department's cases
 
 
 class ExportFilters(BaseModel):
@@ -181,15 +180,14 @@ def stream_csv(settings: Settings, stmt: SelectOfScalar[Case], unmask: bool, aud
 
 @router.get("/cases.csv", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with BOM, one row per case"}})
-def export_cases(session: SessionDep, settings: SettingsDep, actor: Exporter,
+def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader,
                  filters: Annotated[ExportFilters, Query()],
                  unmask: Annotated[bool, Query(description="real name and phone (supervisor; handler)")] = False,
                  ) -> StreamingResponse:
     """工单导出: the filtered cases as CSV (handlers: their own department only), streamed in batches."""
     if unmask and actor.role not in UNMASK_ROLES:
         raise ApiError(403, "forbidden", f"role {actor.role.value} may not export unmasked personal data")
-    if actor.role is Role.HANDLER:
-        filters = filters.model_copy(update={"lead_department": actor.department})
+    filters = filters.model_copy(update={"lead_department": department_scope(actor, filters.lead_department)})
     if filters.received_from and filters.received_to and filters.received_to < filters.received_from:
         raise ApiError(422, "validation_error", "received_to lies before received_from")
     stmt = export_query(session, settings, filters)

@@ -3,29 +3,28 @@ reassignment; the partner work list and the first-dispatch accuracy figure."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query
 from sqlmodel import Session, select
 
-from api.auth import require
-from api.cases import ACTION_ERRORS, Handler, Staff, act, run_update
+from api.auth import Handler, Overseer, Staff, Supervisor
 from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.schemas import ActionResult, Instant, Offset, Strict
-from core.contracts import (
-    Actor,
-    AssignInput,
-    PartnerReplyInput,
-    PartnerRequest,
-    PartnersInput,
-    ReturnInput,
-    Role,
-    WaiveInput,
+from api.schemas import ActionResult, Instant, Offset
+from api.schemas.partners import (
+    AssignIn,
+    DispatchAccuracy,
+    PartnerReplyIn,
+    PartnersIn,
+    PartnerTaskPublic,
+    PartnerTasksPublic,
+    ReturnIn,
+    WaiveIn,
 )
+from api.updates import ACTION_ERRORS, run_update
+from core.contracts import AssignInput, PartnerReplyInput, PartnersInput, ReturnInput, WaiveInput
 from core.models import Case, PartnerTaskRow
 from rules.engine import LevelProhibited
 from services import cases as svc
@@ -33,67 +32,6 @@ from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
 
 router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 403))
-Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
-Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
-
-
-class PartnersIn(Strict):
-    """协办申请: partner departments with one question each."""
-
-    requests: list[PartnerRequest] = Field(min_length=1, max_length=10)
-
-
-class PartnerReplyIn(Strict):
-    """协办答复."""
-
-    content: str = Field(min_length=1, max_length=8000)
-
-
-class WaiveIn(Strict):
-    """Release the lead from waiting for a partner."""
-
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class ReturnIn(Strict):
-    """退单 with a reason code from the rules and a text."""
-
-    reason_code: str = Field(min_length=1, max_length=32)
-    text: str = Field(min_length=1, max_length=2000)
-
-
-class AssignIn(Strict):
-    """The department that must take the case."""
-
-    department: str = Field(min_length=1, max_length=32)
-    note: str = Field(default="", max_length=2000)
-
-
-class PartnerTaskPublic(BaseModel):
-    """A partner's work item: the question and what it needs of the case — never the complainant's data."""
-
-    case_no: str
-    department: str
-    round: int
-    question: str
-    status: str
-    requested_at: datetime
-    due_at: datetime
-    replied_at: datetime | None
-    overdue: bool
-    lead_department: str | None
-    category: str
-    district: str
-    street: str | None
-    address: str
-    description: str
-
-
-class PartnerTasksPublic(BaseModel):
-    """A page of partner tasks."""
-
-    data: list[PartnerTaskPublic]
-    count: int
 
 
 def _known_departments(session: Session, case: Case, codes: list[str]) -> None:
@@ -118,25 +56,24 @@ async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, 
                            actor: Handler) -> ActionResult:
     """Ask partner departments for help (协办); each must answer within the rules' limit (1 working day)."""
     _known_departments(session, svc.find_case(session, case_no), [r.department for r in body.requests])
-    return await act(session, temporal, actor, case_no, CaseWorkflow.request_partners,
-                     PartnersInput(actor=actor, requests=body.requests))
+    return await run_update(session, temporal, case_no, CaseWorkflow.request_partners,
+                            PartnersInput(actor=actor, requests=body.requests), seen_by=actor)
 
 
 @router.post("/cases/{case_no}/partner-replies", response_model=ActionResult, responses=ACTION_ERRORS)
 async def reply_as_partner(case_no: str, body: PartnerReplyIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """A partner department answers the lead (协办答复); late answers are accepted and marked late."""
-    svc.find_case(session, case_no)
-    return await run_update(temporal, case_no, CaseWorkflow.partner_reply,
-                            PartnerReplyInput(actor=actor, content=body.content))
+    return await run_update(session, temporal, case_no, CaseWorkflow.partner_reply,
+                            PartnerReplyInput(actor=actor, content=body.content), seen_by=None)
 
 
 @router.post("/cases/{case_no}/partners/{department}/waive", response_model=ActionResult, responses=ACTION_ERRORS)
 async def waive_partner(case_no: str, department: str, body: WaiveIn, session: SessionDep, temporal: TemporalDep,
                         actor: Supervisor) -> ActionResult:
     """Release the lead from an open partner request (supervisor, with a reason)."""
-    return await act(session, temporal, actor, case_no, CaseWorkflow.waive_partner,
-                     WaiveInput(actor=actor, department=department, reason=body.reason))
+    return await run_update(session, temporal, case_no, CaseWorkflow.waive_partner,
+                            WaiveInput(actor=actor, department=department, reason=body.reason), seen_by=actor)
 
 
 @router.post("/cases/{case_no}/return", response_model=ActionResult, responses=ACTION_ERRORS)
@@ -145,8 +82,8 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
     """退单: return a dispatched case within the return window, with a reason code and text."""
     case = svc.get_case(session, case_no, actor)
     svc.require_code(load_engine(session, case.rules_version).rules.dispatch.return_reasons, body.reason_code)
-    return await act(session, temporal, actor, case_no, CaseWorkflow.return_case,
-                     ReturnInput(actor=actor, **body.model_dump()))
+    return await run_update(session, temporal, case_no, CaseWorkflow.return_case,
+                            ReturnInput(actor=actor, **body.model_dump()), seen_by=actor)
 
 
 @router.post("/cases/{case_no}/arbitrate", response_model=ActionResult, responses=ACTION_ERRORS)
@@ -154,8 +91,8 @@ async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal:
                     actor: Supervisor) -> ActionResult:
     """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
     _dispatchable(session, case_no, body.department)
-    return await act(session, temporal, actor, case_no, CaseWorkflow.arbitrate,
-                     AssignInput(actor=actor, **body.model_dump()))
+    return await run_update(session, temporal, case_no, CaseWorkflow.arbitrate,
+                            AssignInput(actor=actor, **body.model_dump()), seen_by=actor)
 
 
 @router.post("/cases/{case_no}/reassign", response_model=ActionResult, responses=ACTION_ERRORS)
@@ -163,8 +100,8 @@ async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: 
                    actor: Supervisor) -> ActionResult:
     """改派: move a case to another department (only a supervisor can, also after sign-for)."""
     _dispatchable(session, case_no, body.department)
-    return await act(session, temporal, actor, case_no, CaseWorkflow.reassign,
-                     AssignInput(actor=actor, **body.model_dump()))
+    return await run_update(session, temporal, case_no, CaseWorkflow.reassign,
+                            AssignInput(actor=actor, **body.model_dump()), seen_by=actor)
 
 
 @router.get("/partner-tasks", response_model=PartnerTasksPublic)
@@ -172,8 +109,7 @@ def partner_tasks(session: SessionDep, actor: Staff, status: str | None = None, 
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Offset = 0) -> PartnerTasksPublic:
     """The partner work list (handlers: their own department's tasks only)."""
-    if actor.role is Role.HANDLER:
-        department = actor.department
+    department = svc.department_scope(actor, department)
     q = select(PartnerTaskRow, Case).join(Case, Case.case_no == PartnerTaskRow.case_no)  # type: ignore[arg-type]
     if department:
         q = q.where(PartnerTaskRow.department == department)
@@ -186,16 +122,6 @@ def partner_tasks(session: SessionDep, actor: Staff, status: str | None = None, 
         requested_at=t.requested_at, due_at=t.due_at, replied_at=t.replied_at, overdue=t.overdue,
         lead_department=c.lead_department, category=c.category, district=c.district, street=c.street,
         address=c.address, description=c.description) for t, c in rows])
-
-
-class DispatchAccuracy(BaseModel):
-    """首派准确率: dispatched cases that were never returned or reassigned, over all dispatched cases."""
-
-    cases: int
-    first_dispatch_kept: int
-    accuracy: float | None
-    returned: int
-    redispatches: int
 
 
 @router.get("/reports/dispatch-accuracy", response_model=DispatchAccuracy)

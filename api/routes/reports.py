@@ -9,13 +9,14 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from api.auth import require
+from api.auth import ReportReader, ReportRunner
 from api.deps import SessionDep
 from api.errors import ApiError, responses
-from api.report_schemas import (
+from api.schemas import Day, Offset
+from api.schemas.reports import (
     DepartmentReport,
     DepartmentRow,
     Hotspot,
@@ -26,18 +27,15 @@ from api.report_schemas import (
     WorkItem,
     WorkList,
 )
-from api.schemas import Day, Offset
-from core.contracts import Actor, Role
+from core.contracts import Actor
 from core.models import SpikeWarning
 from rules.engine import RulesEngine
 from rules.kpi import Counts, measures
 from services import reports, spikes
-from services.cases import summary
+from services.cases import department_scope, summary
 from services.rules_store import active_version, load_engine
 
 router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
-Reader = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN, Role.HANDLER))]
-Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
 MAX_DAYS = 400
 
 
@@ -59,7 +57,7 @@ def date_range(start: date | None, end: date | None) -> tuple[date, date]:
 
 def scope(actor: Actor, department: str | None) -> str | None:
     """Handlers are held to their own department."""
-    return actor.department if actor.role is Role.HANDLER else department
+    return department_scope(actor, department)
 
 
 def _name(rules: RulesEngine, code: str) -> str:
@@ -72,7 +70,7 @@ To = Annotated[Day | None, Query(description="last day, inclusive; default today
 
 
 @router.get("/departments", response_model=DepartmentReport)
-def department_report(session: SessionDep, actor: Reader, from_: From = None, to: To = None,
+def department_report(session: SessionDep, actor: ReportReader, from_: From = None, to: To = None,
                       period: reports.Period = "month", department: str | None = None) -> DepartmentReport:
     """三率 and every other measure per department and period (day, week, month or the whole range)."""
     start, end = date_range(from_, to)
@@ -94,7 +92,7 @@ def department_report(session: SessionDep, actor: Reader, from_: From = None, to
 
 
 @router.get("/hotspots", response_model=Hotspots)
-def hotspots(session: SessionDep, actor: Reader, from_: From = None, to: To = None,
+def hotspots(session: SessionDep, actor: ReportReader, from_: From = None, to: To = None,
              period: Literal["day", "week", "month"] = "week", by: Literal["district", "street"] = "district",
              limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Hotspots:
     """诉求热力: counts by category × district (or street) × period, with the change against the period before."""
@@ -121,7 +119,7 @@ def hotspots(session: SessionDep, actor: Reader, from_: From = None, to: To = No
 
 
 @router.get("/top-problems", response_model=TopProblems)
-def top_problems(session: SessionDep, actor: Reader,
+def top_problems(session: SessionDep, actor: ReportReader,
                  month: Annotated[str | None, Query(pattern=r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$",
                                                     description="YYYY-MM, 1970-01 to 2999-12")] = None,
                  limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TopProblems:
@@ -144,7 +142,7 @@ def top_problems(session: SessionDep, actor: Reader,
 
 
 @router.get("/spikes", response_model=list[SpikePublic])
-def list_spikes(session: SessionDep, actor: Reader,
+def list_spikes(session: SessionDep, actor: ReportReader,
                 since: Annotated[Day | None, Query(description="warnings still running on or after")] = None
                 ) -> list[SpikePublic]:
     """诉求激增预警: spikes seen (one row per spike, updated while it lasts), newest first."""
@@ -155,7 +153,7 @@ def list_spikes(session: SessionDep, actor: Reader,
 
 
 @router.post("/spikes/check", response_model=list[SpikePublic])
-def check_spikes(session: SessionDep, actor: Overseer,
+def check_spikes(session: SessionDep, actor: ReportRunner,
                  day: Annotated[Day | None, Query(description="default today")] = None) -> list[SpikePublic]:
     """Run the spike check now for one day (the worker also runs it every 15 minutes); returns new warnings."""
     new = spikes.detect(session, day or today(), load_engine(session, active_version(session)))
@@ -164,7 +162,7 @@ def check_spikes(session: SessionDep, actor: Overseer,
 
 
 @router.get("/worklists", response_model=dict[str, int])
-def worklist_counts(session: SessionDep, actor: Reader, department: str | None = None,
+def worklist_counts(session: SessionDep, actor: ReportReader, department: str | None = None,
                     hours: Annotated[int, Query(ge=1, le=720)] = 24) -> dict[str, int]:
     """How many cases each work list holds: overdue, due soon, awaiting sign-for / review, arbitration, escalated."""
     return reports.worklist_counts(session, scope(actor, department), hours)
@@ -172,7 +170,7 @@ def worklist_counts(session: SessionDep, actor: Reader, department: str | None =
 
 @router.get("/worklists/{name}", response_model=WorkList)
 def worklist(name: Literal["overdue", "due_soon", "awaiting_sign_for", "awaiting_review", "arbitration",
-                           "escalated", "supervisor_review"], session: SessionDep, actor: Reader,
+                           "escalated", "supervisor_review"], session: SessionDep, actor: ReportReader,
              department: str | None = None, hours: Annotated[int, Query(ge=1, le=720)] = 24,
              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0) -> WorkList:
     """One work list, most urgent first (priority, then the earliest deadline)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas import Strict
+from api.schemas.cases import Strict
 from core.contracts import RebaseResult
 from core.models import RuleVersion
 from rules.schema import Problem

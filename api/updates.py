@@ -1,0 +1,59 @@
+"""The one way a route acts on a case: a workflow Update, sent with the request's Idempotency-Key, whose refusals
+become HTTP errors (403 who, 409 when, 503 the workflow service or the case did not answer)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import IDEMPOTENCY_KEY
+from api.errors import BODY_ERRORS, ApiError, responses, unavailable
+from api.schemas import ActionResult
+from core.contracts import ERR_FORBIDDEN, Actor, CaseView, workflow_id
+from services import cases as svc
+
+UPDATE_WAIT_SECONDS = 30
+ACTION_ERRORS = responses(*BODY_ERRORS, 404, 409, 503, s409="the action does not fit the case's state",
+                          s503="the workflow service is unavailable, or the case did not answer in time (the action "
+                               "may still be applied: check the case before retrying)")
+
+
+async def run_update(session: Session, client: Client, case_no: str, update: Any, arg: Any, *,
+                     seen_by: Actor | None) -> ActionResult:
+    """Run an Update on the case workflow; the workflow's validators decide who may (403) and when (409).
+
+    ``seen_by``: the case must be one this actor may see (handlers: their own department's); None only checks
+    that the case exists (a partner department answers a case another department leads). With an Idempotency-Key
+    the Update gets a fixed id, so a retried request applies the action once."""
+    if seen_by is None:
+        svc.find_case(session, case_no)
+    else:
+        svc.get_case(session, case_no, seen_by)
+    handle = client.get_workflow_handle(workflow_id(case_no))
+    key = IDEMPOTENCY_KEY.get()
+    update_id = f"{update.__name__}:{key}" if key else None
+    try:
+        view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg, id=update_id),
+                                                timeout=UPDATE_WAIT_SECONDS)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise ApiError(503, "unavailable", f"case {case_no} did not answer in time; the action may still be applied, "
+                       "check the case before retrying", {"Retry-After": "5"}) from exc
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            status = 403 if cause.type == ERR_FORBIDDEN else 409
+            raise ApiError(status, "forbidden" if status == 403 else "state_conflict", cause.message) from exc
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(409, "state_conflict", f"case {case_no} is archived or not yet started") from exc
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise unavailable("the workflow service") from exc
+        raise
+    return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
+                        round=view.round, contacts=view.contacts)
