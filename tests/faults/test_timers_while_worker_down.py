@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.contracts import CaseView, ClockState
 from core.models import Case, CaseEventRow, Notice
 from services.audit import verify_case
-from tests.test_clocks_timeskip import case_no, start
+from tests.workflows.test_clocks_timeskip import case_no, start
 from workflows.case import CaseWorkflow
 
 pytestmark = [pytest.mark.temporal, pytest.mark.faults]

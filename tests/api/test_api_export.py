@@ -29,7 +29,7 @@ from core.models import Case, utcnow
 from core.settings import Settings
 from tests.conftest import auth
 from tests.factories import complaint
-from tests.test_api_story import wait_status
+from tests.api.test_api_story import wait_status
 
 pytestmark = pytest.mark.temporal
 

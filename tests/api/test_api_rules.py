@@ -23,10 +23,10 @@ from rules.schema import Limit, parse_rules
 from tests.conftest import auth
 from tests.factories import complaint
 from tests.histories import record
-from tests.test_api_story import wait_status
+from tests.api.test_api_story import wait_status
 
 pytestmark = pytest.mark.temporal
-SHIPPED = Path(__file__).parent.parent / "rules" / "versions" / "2026.2.yaml"
+SHIPPED = Path(__file__).parents[2] / "rules" / "versions" / "2026.2.yaml"
 BASE = "2026.2"
 YAML = {"Content-Type": "application/yaml"}
 
