@@ -6,7 +6,6 @@ Tests marked `history` record screened.json and rules_migrated.json (`jiesu hist
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,10 +19,7 @@ from core.contracts import workflow_id
 from core.models import Notice, RuleAudit
 from rules.engine import RulesEngine
 from rules.schema import Limit, parse_rules
-from tests.conftest import auth
-from tests.factories import complaint
-from tests.histories import record
-from tests.api.test_api_story import wait_status
+from tests.helpers import auth, case_when, complaint, eventually, intake, record, wait_status
 
 pytestmark = pytest.mark.temporal
 SHIPPED = Path(__file__).parents[2] / "rules" / "versions" / "2026.2.yaml"
@@ -56,21 +52,11 @@ async def activate(api: httpx.AsyncClient, admin: dict, version: str) -> None:
     assert r.status_code == 200, r.text
 
 
-async def create(api: httpx.AsyncClient, tokens: dict, **over) -> dict:  # type: ignore[no-untyped-def]
-    r = await api.post("/api/v1/cases", json=complaint(**over), headers=auth(tokens["intake"]))
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
 async def wait_event(api: httpx.AsyncClient, token: str, case_no: str, type_: str) -> dict:
     """The first timeline event of a type, once projected (at most 20 s)."""
-    for _ in range(200):
-        case = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(token))).json()
-        found = [e for e in case.get("timeline", []) if e["type"] == type_]
-        if found:
-            return case | {"event": found[0]}
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_no} has no {type_} event")
+    case = await case_when(api, token, case_no, lambda c: any(e["type"] == type_ for e in c.get("timeline", [])),
+                           timeout=20, interval=0.1)
+    return case | {"event": next(e for e in case["timeline"] if e["type"] == type_)}
 
 
 def deadline(text: str, start: str, limit: Limit) -> datetime:
@@ -143,8 +129,8 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
     admin, intake, handler = auth(tokens["admin"]), auth(tokens["intake"]), auth(tokens["handler"])
     version = new_version()
     text = variant(version, shorter=True)
-    signed = await create(api, tokens)  # CXJS01 → xicheng-cgzf; signed for below: keeps its department
-    waiting = await create(api, tokens, category="JTGL02")  # → bj-jtw; nobody signs: the new route applies
+    signed = await intake(api, tokens)  # CXJS01 → xicheng-cgzf; signed for below: keeps its department
+    waiting = await intake(api, tokens, category="JTGL02")  # → bj-jtw; nobody signs: the new route applies
     r = await api.post(f"/api/v1/cases/{signed['case_no']}/sign-for", json={}, headers=handler)
     assert r.status_code == 200, r.text
     assert (await publish(api, admin, text)).status_code == 201
@@ -155,7 +141,7 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
         assert old["rules_version"] == BASE
         assert datetime.fromisoformat(old["due"]["resolution"]) == deadline(text, received, Limit(working_days=5))
 
-        after = await create(api, tokens)
+        after = await intake(api, tokens)
         assert after["rules_version"] == version
         assert datetime.fromisoformat(after["plan"]["due"]["resolution"]) == deadline(
             text, (await api.get(f"/api/v1/cases/{after['case_no']}", headers=intake)).json()["received_at"],
@@ -209,23 +195,17 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
 
 async def wait_notices(engine, case_no: str, department: str) -> list[Notice]:  # type: ignore[no-untyped-def]
     """The outbox rows of a case addressed to a department, once there (at most 20 s)."""
-    for _ in range(200):
+    def rows() -> list[Notice]:
         with Session(engine) as session:
-            rows = session.exec(select(Notice).where(Notice.case_no == case_no, Notice.department == department)).all()
-        if rows:
-            return list(rows)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no notice of case {case_no} to {department}")
+            return list(session.exec(select(Notice).where(Notice.case_no == case_no,
+                                                          Notice.department == department)).all())
+
+    return await eventually(rows, 20, 0.1, what=f"a notice of case {case_no} to {department}")
 
 
 async def wait_status_version(api: httpx.AsyncClient, token: str, case_no: str, version: str) -> dict:
     """The case once its projected rules version is ``version``."""
-    for _ in range(200):
-        case = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(token))).json()
-        if case["rules_version"] == version:
-            return case
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_no} never moved to rules {version}")
+    return await case_when(api, token, case_no, lambda c: c["rules_version"] == version, timeout=20, interval=0.1)
 
 
 async def finish(api: httpx.AsyncClient, tokens: dict, case_no: str) -> None:
@@ -247,7 +227,7 @@ async def finish(api: httpx.AsyncClient, tokens: dict, case_no: str) -> None:
 ])
 async def test_screening_routes_complaints_away(api, tokens, engine, client: Client, text: str, rule: str,
                                                 action: str, outcome: str, says: str) -> None:
-    created = await create(api, tokens, description=text)
+    created = await intake(api, tokens, description=text)
     assert created["plan"] is None and created["screening"]["rule"] == rule
     assert created["screening"]["action"] == action
     case = await wait_status(api, tokens["intake"], created["case_no"], "archived")
@@ -262,7 +242,7 @@ async def test_screening_routes_complaints_away(api, tokens, engine, client: Cli
 
 
 async def test_not_accepted_category(api, tokens) -> None:
-    created = await create(api, tokens, category="FZZN01", description="与装修公司的合同纠纷")
+    created = await intake(api, tokens, category="FZZN01", description="与装修公司的合同纠纷")
     assert created["screening"] == {"rule": "NOT_OUR_FUNCTION", "action": "not_accepted", "target": None,
                                     "reply": created["screening"]["reply"]}
     case = await wait_status(api, tokens["intake"], created["case_no"], "archived")
@@ -270,21 +250,21 @@ async def test_not_accepted_category(api, tokens) -> None:
 
 
 async def test_gas_leak_is_urgent_and_special_groups_raise_priority(api, tokens) -> None:
-    created = await create(api, tokens, category="GGFW01", description="楼道里闻到燃气泄漏的味道，很担心",
+    created = await intake(api, tokens, category="GGFW01", description="楼道里闻到燃气泄漏的味道，很担心",
                            special_groups=["elderly"])
     plan = created["plan"]
     assert plan["urgency"] == "紧急" and plan["lead_department"] == "bj-zls" and created["priority"] == 1
     case = (await api.get(f"/api/v1/cases/{created['case_no']}", headers=auth(tokens["intake"]))).json()
     received = datetime.fromisoformat(case["received_at"])
     assert datetime.fromisoformat(plan["due"]["first_contact"]) == received + timedelta(hours=1)
-    plain = await create(api, tokens, category="GGFW01", description="自来水水压偏低")
+    plain = await intake(api, tokens, category="GGFW01", description="自来水水压偏低")
     assert plain["plan"]["urgency"] == "一般" and plain["priority"] == 0
     bad = await api.post("/api/v1/cases", json=complaint(special_groups=["vip"]), headers=auth(tokens["intake"]))
     assert bad.status_code == 422 and "vip" in bad.json()["message"] and "elderly" in bad.json()["message"]
 
 
 async def test_department_level_work_is_never_reassigned_to_a_street(api, tokens) -> None:
-    created = await create(api, tokens, category="SCGL01", district="chaoyang", street="三里屯街道",
+    created = await intake(api, tokens, category="SCGL01", district="chaoyang", street="三里屯街道",
                            description="餐馆后厨卫生状况差")
     assert created["plan"]["lead_department"] == "chaoyang-scjg"
     url = f"/api/v1/cases/{created['case_no']}/reassign"
