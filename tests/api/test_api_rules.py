@@ -19,7 +19,8 @@ from core.contracts import workflow_id
 from core.models import Notice, RuleAudit
 from rules.engine import RulesEngine
 from rules.schema import Limit, parse_rules
-from tests.helpers import auth, case_when, complaint, eventually, intake, record, wait_status
+from tests.helpers import auth, case_when, complaint, eventually, record, wait_status
+from tests.helpers import intake as create
 
 pytestmark = pytest.mark.temporal
 SHIPPED = Path(__file__).parents[2] / "rules" / "versions" / "2026.2.yaml"
@@ -129,8 +130,8 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
     admin, intake, handler = auth(tokens["admin"]), auth(tokens["intake"]), auth(tokens["handler"])
     version = new_version()
     text = variant(version, shorter=True)
-    signed = await intake(api, tokens)  # CXJS01 → xicheng-cgzf; signed for below: keeps its department
-    waiting = await intake(api, tokens, category="JTGL02")  # → bj-jtw; nobody signs: the new route applies
+    signed = await create(api, tokens)  # CXJS01 → xicheng-cgzf; signed for below: keeps its department
+    waiting = await create(api, tokens, category="JTGL02")  # → bj-jtw; nobody signs: the new route applies
     r = await api.post(f"/api/v1/cases/{signed['case_no']}/sign-for", json={}, headers=handler)
     assert r.status_code == 200, r.text
     assert (await publish(api, admin, text)).status_code == 201
@@ -141,7 +142,7 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
         assert old["rules_version"] == BASE
         assert datetime.fromisoformat(old["due"]["resolution"]) == deadline(text, received, Limit(working_days=5))
 
-        after = await intake(api, tokens)
+        after = await create(api, tokens)
         assert after["rules_version"] == version
         assert datetime.fromisoformat(after["plan"]["due"]["resolution"]) == deadline(
             text, (await api.get(f"/api/v1/cases/{after['case_no']}", headers=intake)).json()["received_at"],
@@ -227,7 +228,7 @@ async def finish(api: httpx.AsyncClient, tokens: dict, case_no: str) -> None:
 ])
 async def test_screening_routes_complaints_away(api, tokens, engine, client: Client, text: str, rule: str,
                                                 action: str, outcome: str, says: str) -> None:
-    created = await intake(api, tokens, description=text)
+    created = await create(api, tokens, description=text)
     assert created["plan"] is None and created["screening"]["rule"] == rule
     assert created["screening"]["action"] == action
     case = await wait_status(api, tokens["intake"], created["case_no"], "archived")
@@ -242,7 +243,7 @@ async def test_screening_routes_complaints_away(api, tokens, engine, client: Cli
 
 
 async def test_not_accepted_category(api, tokens) -> None:
-    created = await intake(api, tokens, category="FZZN01", description="与装修公司的合同纠纷")
+    created = await create(api, tokens, category="FZZN01", description="与装修公司的合同纠纷")
     assert created["screening"] == {"rule": "NOT_OUR_FUNCTION", "action": "not_accepted", "target": None,
                                     "reply": created["screening"]["reply"]}
     case = await wait_status(api, tokens["intake"], created["case_no"], "archived")
@@ -250,21 +251,21 @@ async def test_not_accepted_category(api, tokens) -> None:
 
 
 async def test_gas_leak_is_urgent_and_special_groups_raise_priority(api, tokens) -> None:
-    created = await intake(api, tokens, category="GGFW01", description="楼道里闻到燃气泄漏的味道，很担心",
+    created = await create(api, tokens, category="GGFW01", description="楼道里闻到燃气泄漏的味道，很担心",
                            special_groups=["elderly"])
     plan = created["plan"]
     assert plan["urgency"] == "紧急" and plan["lead_department"] == "bj-zls" and created["priority"] == 1
     case = (await api.get(f"/api/v1/cases/{created['case_no']}", headers=auth(tokens["intake"]))).json()
     received = datetime.fromisoformat(case["received_at"])
     assert datetime.fromisoformat(plan["due"]["first_contact"]) == received + timedelta(hours=1)
-    plain = await intake(api, tokens, category="GGFW01", description="自来水水压偏低")
+    plain = await create(api, tokens, category="GGFW01", description="自来水水压偏低")
     assert plain["plan"]["urgency"] == "一般" and plain["priority"] == 0
     bad = await api.post("/api/v1/cases", json=complaint(special_groups=["vip"]), headers=auth(tokens["intake"]))
     assert bad.status_code == 422 and "vip" in bad.json()["message"] and "elderly" in bad.json()["message"]
 
 
 async def test_department_level_work_is_never_reassigned_to_a_street(api, tokens) -> None:
-    created = await intake(api, tokens, category="SCGL01", district="chaoyang", street="三里屯街道",
+    created = await create(api, tokens, category="SCGL01", district="chaoyang", street="三里屯街道",
                            description="餐馆后厨卫生状况差")
     assert created["plan"]["lead_department"] == "chaoyang-scjg"
     url = f"/api/v1/cases/{created['case_no']}/reassign"
