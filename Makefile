@@ -19,16 +19,16 @@ run: $(STAMP)
 
 # make test: every test except the long fault and fuzz runs; their short smoke versions are included
 test: $(STAMP)
-	$(BIN)/python -m tests.run -q -m "not (faults or fuzz) or smoke"
+	$(BIN)/python -m pytest -q -m "not (faults or fuzz) or smoke"
 
 # crash and outage tests (kill -9 the worker, restart Temporal, database down 30 s, timers due while down)
 test-faults: $(STAMP)
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}" \
-	$(BIN)/python -m tests.run -q -m faults tests/faults
+	$(BIN)/python -m pytest -q -m faults tests/faults
 
 # schemathesis against the live OpenAPI schema, every endpoint, a token per role
 test-fuzz: $(STAMP)
-	$(BIN)/python -m tests.run -q -m fuzz tests/fuzz
+	$(BIN)/python -m pytest -q -m fuzz tests/fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

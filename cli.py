@@ -305,7 +305,7 @@ def histories_record(overwrite: bool = typer.Option(
     import time
 
     root, started = Path(__file__).resolve().parent, time.time()
-    status = subprocess.call([sys.executable, "-m", "tests.run", "-m", "history", "-q", "-p", "no:cacheprovider"],
+    status = subprocess.call([sys.executable, "-m", "pytest", "-m", "history", "-q", "-p", "no:cacheprovider"],
                              cwd=root, env=os.environ | {"JIESU_RECORD_HISTORIES": "overwrite" if overwrite else "1"})
     table = Table(title="histories written")
     for col in ("file", "bytes", "events"):

@@ -1,7 +1,9 @@
-"""Shared fixtures: a migrated test database, a Temporal dev server, a worker, API clients with tokens."""
+"""Shared fixtures: a migrated test database, a Temporal dev server, a worker, API clients with tokens; and the
+exit guard: the session ends with os._exit so the Temporal SDK cannot crash CPython at exit (sdk-python #300)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,7 +23,7 @@ from core.db import get_engine, session_scope
 from core.migrate import upgrade
 from core.settings import Settings
 from services.rules_store import import_shipped
-from tests.dbutil import reset_schema, test_database
+from tests.helpers import reset_schema, test_database
 from tools.devstack import temporal_test_server
 
 BIN = Path(sys.executable).parent
@@ -120,6 +122,22 @@ async def api(settings: Settings, client: Client, worker: Worker) -> AsyncIterat
         yield http
 
 
-def auth(token: str) -> dict[str, str]:
-    """Authorization header for a token."""
-    return {"Authorization": f"Bearer {token}"}
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remember the session's exit status for the exit guard."""
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave with os._exit once pytest is done (the report is written): the Temporal SDK can crash CPython
+    during interpreter shutdown (sdk-python #300), which would turn a green run red."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.stop_global_capturing()  # otherwise its cleanup, which os._exit skips, would restore fds 1 and 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)

@@ -25,8 +25,7 @@ from core.models import Case, CaseEventRow, Notice
 from core.settings import Settings
 from core.temporal import connect as temporal_connect
 from services.audit import verify_case
-from tests.conftest import auth
-from tests.factories import complaint
+from tests.helpers import auth, complaint
 from tools.stack import Stack
 
 LEAD, PARTNER = "xicheng-cgzf", "xicheng-sthj"

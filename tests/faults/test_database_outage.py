@@ -42,9 +42,8 @@ from core.models import ApiKey, Case, CaseEventRow, Notice
 from core.settings import Settings
 from services.audit import verify_case
 from services.rules_store import import_shipped
-from tests.conftest import auth
-from tests.factories import complaint
 from tests.faults.tcpproxy import TcpProxy
+from tests.helpers import auth, complaint
 from workflows.case import CaseWorkflow
 
 OUTAGE_SECONDS = float(os.environ.get("JIESU_FAULT_DB_OUTAGE_SECONDS", "30"))

@@ -12,12 +12,9 @@ Test-server limits that shape this module (a real server has neither):
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.contracts import CaseView, ClockState
 from core.models import Case, CaseEventRow, Notice
 from services.audit import verify_case
-from tests.test_clocks_timeskip import case_no, start
+from tests.helpers import aware, case_no, eventually, new_worker, start_ts_case
 from workflows.case import CaseWorkflow
 
 pytestmark = [pytest.mark.temporal, pytest.mark.faults]
@@ -45,10 +42,6 @@ DELIVERED_ONCE: dict[str, list] = {
 }
 NOTHING: dict[str, list] = {k: [] for k in DELIVERED_ONCE}
 
-
-
-def aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def timeline(engine, no: str) -> list[CaseEventRow]:  # type: ignore[no-untyped-def]
@@ -83,20 +76,11 @@ async def history_types(handle: WorkflowHandle) -> list[int]:
     return [e.event_type for e in (await handle.fetch_history()).events]
 
 
-async def wait_for(predicate: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def projected(handle: WorkflowHandle, engine, no: str) -> CaseView:  # type: ignore[no-untyped-def]
     """The workflow's state once every event it recorded is in the projection."""
-    deadline = time.monotonic() + 10
-    while (state := await handle.query(CaseWorkflow.view)).last_seq != len(timeline(engine, no)):
-        assert time.monotonic() < deadline, "events recorded by the workflow never reached the projection"
-        await asyncio.sleep(0.05)
-    return state
+    return await eventually(lambda: handle.query(CaseWorkflow.view), 10,
+                            until=lambda state: state.last_seq == len(timeline(engine, no)),
+                            what="events recorded by the workflow reaching the projection")
 
 
 async def skip_while_task_waits(env: WorkflowEnvironment, duration: timedelta) -> None:
@@ -127,15 +111,14 @@ class Outage:
 async def worker_down_over_the_deadline(env: WorkflowEnvironment, engine, settings,  # type: ignore[no-untyped-def]
                                         restart: dict[str, Any]) -> Outage:
     """Start a case, stop the worker, let 3 h pass (50/75/90 % and the 2 h sign-for deadline), restart it."""
-    from worker import build_worker
-
     queue = f"ts-down-{uuid.uuid4()}"
-    async with build_worker(env.client, settings, task_queue=queue, **NO_CACHE):
-        handle = await start(env, queue, engine, settings)
+    async with new_worker(env, settings, queue, **NO_CACHE):
+        handle = await start_ts_case(env, queue, engine, settings)
         view = await handle.execute_update(CaseWorkflow.await_plan)
         no = case_no(handle)
         # await_plan answers before the acceptance and dispatch notices: let the intake work finish first
-        await wait_for(lambda: sum(e.type == "notice_queued" for e in timeline(engine, no)) >= 2, "intake notices")
+        await eventually(lambda: sum(e.type == "notice_queued" for e in timeline(engine, no)) >= 2,
+                         what="intake notices")
         await projected(handle, engine, no)
     # the worker has shut down: nobody polls the task queue from here on
     sign = view.clocks["sign_for"]
@@ -159,11 +142,11 @@ async def worker_down_over_the_deadline(env: WorkflowEnvironment, engine, settin
     assert fingerprint(engine, no) == before
     assert await history_types(handle) == types  # the task is still waiting: nothing ran it
 
-    async with build_worker(env.client, settings, task_queue=queue, **restart):
+    async with new_worker(env, settings, queue, **restart):
         def supervisor_notified() -> bool:  # the last step of the backlog
             return any(e.type == "notice_queued" and e.data["template"] == "supervise" for e in timeline(engine, no))
 
-        await wait_for(supervisor_notified, "the backlog (reminders, breach, supervise notice)", BACKLOG_WAIT)
+        await eventually(supervisor_notified, BACKLOG_WAIT, what="the backlog (reminders, breach, supervise notice)")
         state = await projected(handle, engine, no)
     return Outage(handle=handle, queue=queue, no=no, sign=sign, down_until=down_until, state=state)
 
@@ -205,8 +188,6 @@ async def check_delivered_once(engine, out: Outage) -> None:  # type: ignore[no-
 
 @pytest.mark.smoke
 async def test_reminders_and_escalation_due_while_worker_down_are_delivered_once(ts_env, engine, settings) -> None:
-    from worker import build_worker
-
     out = await worker_down_over_the_deadline(ts_env, engine, settings, restart=NO_CACHE)
     await check_delivered_once(engine, out)
 
@@ -214,13 +195,13 @@ async def test_reminders_and_escalation_due_while_worker_down_are_delivered_once
     # Then first contact's 50 % falls due: the replaying worker's real task adds that reminder and nothing else.
     events, notices = fingerprint(engine, out.no)
     first = out.state.clocks["first_contact"].reminders[0]
-    async with build_worker(ts_env.client, settings, task_queue=out.queue, **NO_CACHE):
+    async with new_worker(ts_env, settings, out.queue, **NO_CACHE):
         await out.handle.query(CaseWorkflow.view)  # a query on an uncached workflow replays it on this worker
         await ts_env.sleep(timedelta(minutes=30))
         assert (await out.handle.query(CaseWorkflow.view)).last_seq == out.state.last_seq
         assert fingerprint(engine, out.no) == (events, notices)
         await ts_env.sleep(first.at - await ts_env.get_current_time() + timedelta(minutes=1))
-        await wait_for(lambda: len(alerts(engine, out.no)["reminder_notices"]) > 3, "first contact's reminder")
+        await eventually(lambda: len(alerts(engine, out.no)["reminder_notices"]) > 3, what="first contact's reminder")
         await projected(out.handle, engine, out.no)
         await out.handle.terminate("test done")
     assert first.threshold == 0.5

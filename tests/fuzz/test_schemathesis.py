@@ -42,8 +42,7 @@ from temporalio.exceptions import ApplicationError
 from core.db import get_engine
 from core.settings import Settings
 from services.rules_store import active_version, load_engine
-from tests.conftest import auth
-from tests.factories import complaint
+from tests.helpers import auth, complaint
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.temporal]
 

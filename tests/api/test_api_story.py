@@ -3,29 +3,15 @@ review → closed → archived; idempotent intake; 409 for steps that do not fit
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
 from core.contracts import workflow_id
 from core.models import CaseArchive, Notice
-from tests.conftest import auth
-from tests.factories import NAME, PHONE, complaint
+from tests.helpers import NAME, PHONE, auth, complaint, wait_status
 
 pytestmark = pytest.mark.temporal
-
-
-async def wait_status(api: httpx.AsyncClient, token: str, case_no: str, status: str) -> dict:
-    """Poll the case until the projection shows ``status`` (at most 20 s)."""
-    for _ in range(200):
-        body = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(token))).json()
-        if body.get("status") == status:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_no} never reached {status}: {body.get('status')}")
 
 
 async def test_complaint_from_intake_to_archive(api, tokens, engine, client: Client) -> None:

@@ -9,25 +9,16 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from api.schemas import CaseCreate
 from core.contracts import Actor, ContactInput, ReplyInput, Resolution, ReviewInput, Role, Satisfaction, SignForInput
-from core.crypto import Cipher
 from core.db import session_scope
 from core.models import CaseEventRow
 from services.audit import verify_case
-from services.intake import create_case, reconcile
-from services.rules_store import active_version, load_engine
-from tests.factories import complaint
+from services.intake import reconcile
+from tests.helpers import stored_case
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
 LEAD = Actor(id="key_lead", role=Role.HANDLER, department="xicheng-cgzf")
-
-
-def stored_case(engine, settings):  # type: ignore[no-untyped-def]
-    with Session(engine, expire_on_commit=False) as session:
-        return create_case(session=session, case_in=CaseCreate(**complaint()),
-                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
 
 
 async def test_reconciler_starts_lost_workflow_and_audit_catches_tampering(client, worker, engine, settings) -> None:

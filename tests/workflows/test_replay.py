@@ -10,10 +10,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.histories import LATEST_PATCH
+from tests.helpers import LATEST_PATCH
 from worker import WORKFLOWS
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
 # every lifecycle path and the file that records it (`jiesu histories record` writes new ones)
 REQUIRED = {
     "happy": "happy_path",

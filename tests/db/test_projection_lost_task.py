@@ -10,15 +10,11 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session, select
 
 from activities.projection import ProjectionActivities
-from api.schemas import CaseCreate
 from core.chain import GENESIS, event_hash
 from core.contracts import CaseEvent, CaseSnapshot, CaseStatus, ProjectInput
-from core.crypto import Cipher
 from core.models import CaseEventRow
 from services.audit import verify_case
-from services.intake import create_case
-from services.rules_store import active_version, load_engine
-from tests.factories import complaint
+from tests.helpers import stored_case
 
 T0 = datetime(2026, 11, 23, 1, tzinfo=UTC)
 
@@ -46,9 +42,7 @@ def stored(engine, case_no: str) -> list[tuple[int, str, datetime]]:  # type: ig
 
 
 def test_events_of_a_lost_workflow_task_are_replaced_by_the_committed_ones(engine, settings) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        case = create_case(session=session, case_in=CaseCreate(**complaint()),
-                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
+    case = stored_case(engine, settings)
     no, acts = case.case_no or "", ProjectionActivities(engine)
     first = chain(no, ["accepted", "dispatched"], T0)
     project(acts, no, first)

@@ -3,17 +3,13 @@ extension and pause/resume moving the due time, calendar gaps, no repeats across
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
-from api.schemas import CaseCreate
 from core.contracts import (
     Actor,
     CaseInput,
@@ -26,11 +22,9 @@ from core.contracts import (
     SignForInput,
     workflow_id,
 )
-from core.crypto import Cipher
 from core.models import CaseEventRow, Notice
-from services.intake import case_input, create_case
-from services.rules_store import active_version, load_engine
-from tests.factories import complaint
+from services.intake import case_input
+from tests.helpers import aware, case_no, eventually, new_worker, start_ts_case, stored_case
 from tests.oracle import shift_by_office_time
 from workflows.case import CaseWorkflow
 
@@ -39,27 +33,11 @@ LEAD = Actor(id="key_lead", role=Role.HANDLER, department="xicheng-cgzf")
 SUPERVISOR = Actor(id="key_sup", role=Role.SUPERVISOR)
 
 
-
 @pytest_asyncio.fixture
 async def ts_worker(ts_env, settings):  # type: ignore[no-untyped-def]
     """A worker on its own task queue of the time-skipping server."""
-    from worker import build_worker
-
-    queue = f"ts-{uuid.uuid4()}"
-    async with build_worker(ts_env.client, settings, task_queue=queue):
+    async with new_worker(ts_env, settings) as queue:
         yield queue
-
-
-async def start(env: WorkflowEnvironment, queue: str, engine, settings, **over) -> WorkflowHandle:  # type: ignore[no-untyped-def]
-    """Store a case received now in server time (ahead of the wall clock once time was skipped), start it."""
-    with Session(engine, expire_on_commit=False) as session:
-        case = create_case(session=session, case_in=CaseCreate(**complaint(**over)),
-                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
-        case.received_at = await env.get_current_time()
-        session.add(case)
-        session.commit()
-    return await env.client.start_workflow(CaseWorkflow.run, case_input(case), id=workflow_id(case.case_no or ""),
-                                           task_queue=queue)
 
 
 def events(engine, case_no: str, type_: str | None = None) -> list[CaseEventRow]:  # type: ignore[no-untyped-def]
@@ -69,16 +47,8 @@ def events(engine, case_no: str, type_: str | None = None) -> list[CaseEventRow]
     return [e for e in rows if type_ is None or e.type == type_]
 
 
-def case_no(handle: WorkflowHandle) -> str:
-    return handle.id.removeprefix("case-")
-
-
-def aware(t: datetime) -> datetime:
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
 async def test_reminders_fire_once_at_thresholds_then_breach_escalates(ts_env, ts_worker, engine, settings) -> None:
-    handle = await start(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
     view = await handle.execute_update(CaseWorkflow.await_plan)
     sign = view.clocks["sign_for"]
     assert [r.threshold for r in sign.reminders] == [0.5, 0.75, 0.9]
@@ -104,15 +74,13 @@ async def test_reminders_fire_once_at_thresholds_then_breach_escalates(ts_env, t
 
 
 async def test_no_repeated_alert_after_worker_restart(ts_env, engine, settings) -> None:
-    from worker import build_worker
-
     queue = f"ts-restart-{uuid.uuid4()}"
     # no workflow cache: every task replays the history, as after a crash (and no sticky queue to time out)
-    async with build_worker(ts_env.client, settings, task_queue=queue, max_cached_workflows=0):
-        handle = await start(ts_env, queue, engine, settings)
+    async with new_worker(ts_env, settings, queue, max_cached_workflows=0):
+        handle = await start_ts_case(ts_env, queue, engine, settings)
         await handle.execute_update(CaseWorkflow.await_plan)
         await ts_env.sleep(timedelta(minutes=100))  # 50 % and 75 % of the 2 h sign-for clock
-    async with build_worker(ts_env.client, settings, task_queue=queue, max_cached_workflows=0):
+    async with new_worker(ts_env, settings, queue, max_cached_workflows=0):
         await ts_env.sleep(timedelta(hours=13))  # 90 %, breach, and first contact 50 % (12 h)
         await handle.terminate("test done")
     reminders = [(e.data["clock"], e.data["threshold"]) for e in events(engine, case_no(handle), "reminder")]
@@ -121,7 +89,7 @@ async def test_no_repeated_alert_after_worker_restart(ts_env, engine, settings) 
 
 
 async def test_approved_extension_moves_due_and_silences_old_reminders(ts_env, ts_worker, engine, settings) -> None:
-    handle = await start(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     view = await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))
@@ -146,7 +114,7 @@ async def test_approved_extension_moves_due_and_silences_old_reminders(ts_env, t
 async def test_extension_beyond_the_maximum_is_refused(ts_env, ts_worker, engine, settings) -> None:
     from temporalio.client import WorkflowUpdateFailedError
 
-    handle = await start(ts_env, ts_worker, engine, settings, category="ZF02")  # 复杂: 15 working days
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings, category="ZF02")  # 复杂: 15 working days
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD.model_copy(
         update={"department": "xicheng-zjw"})))
@@ -158,7 +126,7 @@ async def test_extension_beyond_the_maximum_is_refused(ts_env, ts_worker, engine
 
 
 async def test_pause_and_resume_shift_due_by_paused_working_time(ts_env, ts_worker, engine, settings) -> None:
-    handle = await start(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     await handle.execute_update(CaseWorkflow.request_pause, PauseInput(actor=LEAD, reason="等待诉求人提供材料"))
@@ -182,18 +150,14 @@ async def test_pause_and_resume_shift_due_by_paused_working_time(ts_env, ts_work
 
 
 async def test_calendar_gap_is_recorded_and_supervisor_notified(ts_env, ts_worker, engine, settings) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        case = create_case(session=session, case_in=CaseCreate(**complaint()),
-                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
+    case = stored_case(engine, settings)
     late = CaseInput(**(case_input(case).model_dump() | {"received_at": datetime(2026, 12, 28, 2, tzinfo=UTC)}))
     handle = await ts_env.client.start_workflow(CaseWorkflow.run, late, id=workflow_id(case.case_no or ""),
                                                 task_queue=ts_worker)
     view = await handle.execute_update(CaseWorkflow.await_plan)
     assert view.plan is not None and view.plan.calendar_gaps == [2027]
-    for _ in range(100):  # the plan is answered before the dispatch events are projected
-        if events(engine, case.case_no or "", "notice_queued"):
-            break
-        await asyncio.sleep(0.05)
+    # the plan is answered before the dispatch events are projected
+    await eventually(lambda: events(engine, case.case_no or "", "notice_queued"), 5, what="the dispatch notices")
     gap = events(engine, case.case_no or "", "calendar_gap")
     assert len(gap) == 1 and gap[0].data["years"] == [2027]
     with Session(engine) as s:
@@ -208,9 +172,7 @@ async def test_calendar_gap_is_recorded_and_supervisor_notified(ts_env, ts_worke
     (datetime(2026, 2, 13, 2, tzinfo=UTC), datetime(2026, 2, 27, 10, tzinfo=UTC)),  # 02-14 调休 Saturday counts
 ])
 async def test_holiday_deadlines_in_the_workflow_plan(ts_env, ts_worker, engine, settings, received, due) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        case = create_case(session=session, case_in=CaseCreate(**complaint()),
-                           rules=load_engine(session, active_version(session)), cipher=Cipher(settings))
+    case = stored_case(engine, settings)
     inp = CaseInput(**(case_input(case).model_dump() | {"received_at": received}))
     handle = await ts_env.client.start_workflow(CaseWorkflow.run, inp, id=workflow_id(case.case_no or ""),
                                                 task_queue=ts_worker)
@@ -223,7 +185,7 @@ async def test_partner_silent_past_its_deadline_escalates_and_a_late_reply_is_ac
         ts_env, ts_worker, engine, settings) -> None:
     from core.contracts import PartnerReplyInput, PartnerRequest, PartnersInput
 
-    handle = await start(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     view = await handle.execute_update(CaseWorkflow.request_partners, PartnersInput(actor=LEAD, requests=[
@@ -254,7 +216,7 @@ async def test_partner_silent_past_its_deadline_escalates_and_a_late_reply_is_ac
 async def test_no_review_answer_within_the_window_closes_as_unrated(ts_env, ts_worker, engine, settings) -> None:
     from core.contracts import ReplyInput
 
-    handle = await start(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))

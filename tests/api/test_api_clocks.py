@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,17 +9,9 @@ from sqlmodel import select
 
 from core.db import session_scope
 from core.models import Case, utcnow
-from tests.conftest import auth
-from tests.factories import complaint
+from tests.helpers import auth, complaint, eventually, signed_case
 
 pytestmark = pytest.mark.temporal
-
-
-async def new_signed_case(api, tokens) -> str:  # type: ignore[no-untyped-def]
-    r = await api.post("/api/v1/cases", json=complaint(), headers=auth(tokens["intake"]))
-    case_no = r.json()["case_no"]
-    assert (await api.post(f"/api/v1/cases/{case_no}/sign-for", json={}, headers=auth(tokens["handler"]))).is_success
-    return case_no
 
 
 async def clocks(api, tokens, case_no: str) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -29,17 +20,8 @@ async def clocks(api, tokens, case_no: str) -> dict[str, dict]:  # type: ignore[
     return {c["name"]: c for c in r.json()}
 
 
-async def eventually(check, seconds: float = 10):  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds * 20)):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached")
-
-
 async def test_clocks_view(api, tokens) -> None:
-    case_no = await new_signed_case(api, tokens)
+    case_no = await signed_case(api, tokens)
     cs = await eventually(lambda: _signed_clocks(api, tokens, case_no))
     assert set(cs) == {"sign_for", "first_contact", "resolution"}
     sign, res = cs["sign_for"], cs["resolution"]
@@ -58,7 +40,7 @@ async def _signed_clocks(api, tokens, case_no):  # type: ignore[no-untyped-def]
 
 
 async def test_extension_request_and_decision(api, tokens) -> None:
-    case_no = await new_signed_case(api, tokens)
+    case_no = await signed_case(api, tokens)
     url, handler, sup = f"/api/v1/cases/{case_no}", auth(tokens["handler"]), auth(tokens["supervisor"])
     before = (await clocks(api, tokens, case_no))["resolution"]["due_at"]
     r = await api.post(f"{url}/extension/decision", json={"approve": True}, headers=sup)
@@ -84,7 +66,7 @@ async def _due_changed(api, tokens, case_no, before):  # type: ignore[no-untyped
 
 
 async def test_pause_decision_and_resume(api, tokens) -> None:
-    case_no = await new_signed_case(api, tokens)
+    case_no = await signed_case(api, tokens)
     url, handler, sup = f"/api/v1/cases/{case_no}", auth(tokens["handler"]), auth(tokens["supervisor"])
     assert (await api.post(f"{url}/resume", json={}, headers=handler)).status_code == 409
     assert (await api.post(f"{url}/pause", json={"reason": "等待诉求人补充材料"}, headers=handler)).is_success

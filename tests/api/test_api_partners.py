@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.conftest import auth
-from tests.factories import NAME, PHONE, complaint
+from tests.helpers import NAME, PHONE, auth, case_when, eventually, new_case
 
 pytestmark = pytest.mark.temporal
 
 
-async def intake(api, tokens, **over) -> str:  # type: ignore[no-untyped-def]
-    r = await api.post("/api/v1/cases", json=complaint(**over), headers=auth(tokens["intake"]))
-    assert r.status_code == 201, r.text
-    return r.json()["case_no"]
-
-
-async def case_of(api, tokens, case_no):  # type: ignore[no-untyped-def]
-    return (await api.get(f"/api/v1/cases/{case_no}", headers=auth(tokens["supervisor"]))).json()
-
-
-async def wait_for(api, tokens, case_no, check):  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        case = await case_of(api, tokens, case_no)
-        if check(case):
-            return case
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not reached: {case['status']}, lead {case['lead_department']}")
-
-
 async def test_partner_request_reply_and_the_lead_waits(api, tokens) -> None:
-    case_no = await intake(api, tokens)
+    case_no = await new_case(api, tokens)
     url, lead, partner = f"/api/v1/cases/{case_no}", auth(tokens["handler"]), auth(tokens["partner"])
     assert (await api.post(f"{url}/sign-for", json={}, headers=lead)).is_success
     r = await api.post(f"{url}/partners", json={"requests": [{"department": "nowhere", "question": "?"}]},
@@ -45,12 +23,12 @@ async def test_partner_request_reply_and_the_lead_waits(api, tokens) -> None:
     blocked = await api.post(f"{url}/reply", json={"content": "已处理"}, headers=lead)
     assert blocked.status_code == 409 and "xicheng-sthj" in blocked.json()["message"]
 
-    for _ in range(100):
-        tasks = (await api.get("/api/v1/partner-tasks", params={"status": "open"}, headers=partner)).json()
-        mine = [t for t in tasks["data"] if t["case_no"] == case_no]
-        if mine:
-            break
-        await asyncio.sleep(0.05)
+    async def open_tasks() -> dict:
+        return (await api.get("/api/v1/partner-tasks", params={"status": "open"}, headers=partner)).json()
+
+    tasks = await eventually(open_tasks, 5, until=lambda ts: any(t["case_no"] == case_no for t in ts["data"]),
+                             what="the partner's open task")
+    mine = [t for t in tasks["data"] if t["case_no"] == case_no]
     assert mine[0]["question"].startswith("请提供") and mine[0]["department"] == "xicheng-sthj"
     assert PHONE not in str(tasks) and NAME not in str(tasks)
     assert all(t["department"] == "xicheng-sthj" for t in tasks["data"])
@@ -64,13 +42,13 @@ async def test_partner_request_reply_and_the_lead_waits(api, tokens) -> None:
     again = await api.post(f"{url}/partner-replies", json={"content": "再答一次"}, headers=partner)
     assert again.status_code == 409
     assert (await api.post(f"{url}/reply", json={"content": "已处理"}, headers=lead)).status_code == 200
-    case = await case_of(api, tokens, case_no)
+    case = await case_when(api, tokens["supervisor"], case_no)
     replied = [e for e in case["timeline"] if e["type"] == "partner_replied"]
     assert replied[0]["data"]["late"] is False and replied[0]["actor"]["department"] == "xicheng-sthj"
 
 
 async def test_supervisor_waives_a_partner(api, tokens) -> None:
-    case_no = await intake(api, tokens)
+    case_no = await new_case(api, tokens)
     url, lead, sup = f"/api/v1/cases/{case_no}", auth(tokens["handler"]), auth(tokens["supervisor"])
     await api.post(f"{url}/sign-for", json={}, headers=lead)
     await api.post(f"{url}/partners", json={"requests": [{"department": "xicheng-sthj", "question": "?"}]},
@@ -86,23 +64,23 @@ async def test_supervisor_waives_a_partner(api, tokens) -> None:
 
 
 async def test_default_partners_are_asked_at_sign_for(api, tokens) -> None:
-    case_no = await intake(api, tokens, category="CXJS02")  # 施工扰民: lead 住建委, default partner 生态环境局
+    case_no = await new_case(api, tokens, category="CXJS02")  # 施工扰民: lead 住建委, default partner 生态环境局
     candidate = auth(tokens["candidate"])  # xicheng-zjw
     assert (await api.post(f"/api/v1/cases/{case_no}/sign-for", json={}, headers=candidate)).is_success
-    case = await wait_for(api, tokens, case_no,
+    case = await case_when(api, tokens["supervisor"], case_no,
                           lambda c: any(e["type"] == "partner_requested" for e in c["timeline"]))
     asked = [e["data"]["department"] for e in case["timeline"] if e["type"] == "partner_requested"]
     assert asked == ["xicheng-sthj"]
 
 
 async def test_return_redispatch_sign_for(api, tokens) -> None:
-    case_no = await intake(api, tokens)  # CXJS01 xicheng: lead cgzf, candidate zjw
+    case_no = await new_case(api, tokens)  # CXJS01 xicheng: lead cgzf, candidate zjw
     url, lead, candidate = f"/api/v1/cases/{case_no}", auth(tokens["handler"]), auth(tokens["candidate"])
     bad = await api.post(f"{url}/return", json={"reason_code": "BECAUSE", "text": "x"}, headers=lead)
     assert bad.status_code == 422 and "NOT_OUR_DUTY" in bad.json()["message"]
     r = await api.post(f"{url}/return", json={"reason_code": "NOT_OUR_DUTY", "text": "属住建部门职责"}, headers=lead)
     assert r.status_code == 200 and r.json()["status"] == "dispatched", r.text
-    case = await wait_for(api, tokens, case_no, lambda c: c["lead_department"] == "xicheng-zjw")
+    case = await case_when(api, tokens["supervisor"], case_no, lambda c: c["lead_department"] == "xicheng-zjw")
     assert (await api.get(url, headers=lead)).status_code == 403  # the returning department lost the case
     assert (await api.post(f"{url}/sign-for", json={}, headers=candidate)).status_code == 200
     after = await api.post(f"{url}/return", json={"reason_code": "NOT_OUR_DUTY", "text": "x"}, headers=candidate)
@@ -112,18 +90,18 @@ async def test_return_redispatch_sign_for(api, tokens) -> None:
 
 
 async def test_return_limit_goes_to_arbitration_and_the_owner_cannot_return(api, tokens) -> None:
-    case_no = await intake(api, tokens)
+    case_no = await new_case(api, tokens)
     url, sup = f"/api/v1/cases/{case_no}", auth(tokens["supervisor"])
     reason = {"reason_code": "NOT_OUR_DUTY", "text": "非本单位职责"}
     assert (await api.post(f"{url}/return", json=reason, headers=auth(tokens["handler"]))).is_success
-    await wait_for(api, tokens, case_no, lambda c: c["lead_department"] == "xicheng-zjw")
+    await case_when(api, tokens["supervisor"], case_no, lambda c: c["lead_department"] == "xicheng-zjw")
     r = await api.post(f"{url}/return", json=reason, headers=auth(tokens["candidate"]))
     assert r.status_code == 200 and r.json()["status"] == "arbitration", r.text
     assert (await api.post(f"{url}/sign-for", json={}, headers=auth(tokens["candidate"]))).status_code in (403, 409)
     r = await api.post(f"{url}/arbitrate", json={"department": "xicheng-cgzf", "note": "按职责清单由城管执法办理"},
                        headers=sup)
     assert r.status_code == 200 and r.json()["status"] == "dispatched", r.text
-    await wait_for(api, tokens, case_no, lambda c: c["lead_department"] == "xicheng-cgzf")
+    await case_when(api, tokens["supervisor"], case_no, lambda c: c["lead_department"] == "xicheng-cgzf")
     forced = await api.post(f"{url}/return", json=reason, headers=auth(tokens["handler"]))
     assert forced.status_code == 409 and "mandatory" in forced.json()["message"]
     assert (await api.post(f"{url}/sign-for", json={}, headers=auth(tokens["handler"]))).is_success

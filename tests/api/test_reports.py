@@ -16,7 +16,7 @@ from core.models import Case, Notice, PartnerTaskRow
 from rules.kpi import Counts, measures
 from rules.schema import KpiRules
 from services.reports import department_counts
-from tests.conftest import auth
+from tests.helpers import auth
 
 pytestmark = pytest.mark.temporal
 _serial = itertools.count(1)

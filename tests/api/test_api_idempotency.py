@@ -7,8 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from core.models import CaseEventRow
-from tests.conftest import auth
-from tests.factories import complaint
+from tests.helpers import auth, complaint
 
 pytestmark = pytest.mark.temporal
 

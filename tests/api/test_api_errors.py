@@ -11,8 +11,7 @@ from core.contracts import Role
 from core.db import session_scope
 from core.models import ApiKey, Case, utcnow
 from services.keys import create_key
-from tests.conftest import auth
-from tests.factories import complaint
+from tests.helpers import auth, complaint
 
 pytestmark = pytest.mark.temporal
 

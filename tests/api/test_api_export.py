@@ -27,9 +27,7 @@ from api.routes import exports
 from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, utcnow
 from core.settings import Settings
-from tests.conftest import auth
-from tests.factories import complaint
-from tests.test_api_story import wait_status
+from tests.helpers import auth, intake, wait_status
 
 pytestmark = pytest.mark.temporal
 
@@ -116,9 +114,7 @@ async def numbers(api: httpx.AsyncClient, token: str, **params: object) -> list[
 async def create(api: httpx.AsyncClient, tokens: dict[str, str], status: str = "dispatched", **over: object) -> str:
     """A case through intake (own phone unless given, so no repeat links), waited for until it shows ``status``."""
     over.setdefault("complainant", {"name": "王小明", "phone": new_phone()})
-    r = await api.post("/api/v1/cases", json=complaint(**over), headers=auth(tokens["intake"]))
-    assert r.status_code == 201, r.text
-    case_no = r.json()["case_no"]
+    case_no = (await intake(api, tokens, **over))["case_no"]
     await wait_status(api, tokens["intake"], case_no, status)
     return case_no
 

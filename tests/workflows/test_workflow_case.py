@@ -8,11 +8,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlmodel import Session
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from api.schemas import CaseCreate
 from core.contracts import (
     ERR_FORBIDDEN,
     ERR_STATE,
@@ -25,31 +23,14 @@ from core.contracts import (
     Role,
     Satisfaction,
     SignForInput,
-    workflow_id,
 )
-from core.crypto import Cipher
-from services.intake import case_input, create_case
-from services.rules_store import active_version, load_engine
-from tests.factories import complaint
-from tests.histories import record
+from tests.helpers import record, start_case
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
 LEAD = Actor(id="key_test_handler", role=Role.HANDLER, department="xicheng-cgzf")
 OTHER = Actor(id="key_test_other", role=Role.HANDLER, department="chaoyang-cgzf")
 INTAKE = Actor(id="key_test_intake", role=Role.INTAKE)
-
-
-async def start(client: Client, engine, settings) -> WorkflowHandle:  # type: ignore[no-untyped-def]
-    """Store a case row and start its workflow on the test task queue."""
-    with Session(engine, expire_on_commit=False) as session:
-        rules = load_engine(session, active_version(session))
-        case = create_case(session=session, case_in=CaseCreate(**complaint()), rules=rules,
-                           cipher=Cipher(settings))
-    handle = await client.start_workflow(CaseWorkflow.run, case_input(case), id=workflow_id(case.case_no or ""),
-                                         task_queue=settings.task_queue)
-    await handle.execute_update(CaseWorkflow.await_plan)
-    return handle
 
 
 async def refused(handle: WorkflowHandle, update, arg) -> ApplicationError:  # type: ignore[no-untyped-def]
@@ -70,7 +51,7 @@ async def handle_round(handle: WorkflowHandle, sign: bool = True) -> None:
 
 @pytest.mark.history
 async def test_happy_path_closes_and_archives(client, worker, engine, settings) -> None:
-    handle = await start(client, engine, settings)
+    handle = await start_case(client, engine, settings)
     plan = (await handle.execute_update(CaseWorkflow.await_plan)).plan
     assert plan is not None and plan.lead_department == "xicheng-cgzf" and plan.urgency.value == "一般"
     await handle_round(handle)
@@ -83,7 +64,7 @@ async def test_happy_path_closes_and_archives(client, worker, engine, settings) 
 
 
 async def test_steps_that_do_not_fit_the_state_are_refused(client, worker, engine, settings) -> None:
-    handle = await start(client, engine, settings)
+    handle = await start_case(client, engine, settings)
     await handle.execute_update(CaseWorkflow.await_plan)
     err = await refused(handle, CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="x"))
     assert err.type == ERR_STATE and "dispatched" in err.message
@@ -102,7 +83,7 @@ async def test_steps_that_do_not_fit_the_state_are_refused(client, worker, engin
 
 @pytest.mark.history
 async def test_dissatisfied_review_starts_a_new_round(client, worker, engine, settings) -> None:
-    handle = await start(client, engine, settings)
+    handle = await start_case(client, engine, settings)
     await handle_round(handle)
     view = await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
         actor=INTAKE, resolution=Resolution.PARTLY, satisfaction=Satisfaction.DISSATISFIED, note="没有解决"))
@@ -123,7 +104,7 @@ async def test_return_then_partner_path(client, worker, engine, settings) -> Non
     """退单 → re-dispatch → sign-for → 协办 → partner reply → reply → review; recorded with its child's history."""
     from core.contracts import PartnerReplyInput, PartnerRequest, PartnersInput, ReturnInput
 
-    handle = await start(client, engine, settings)
+    handle = await start_case(client, engine, settings)
     view = await handle.execute_update(CaseWorkflow.return_case, ReturnInput(
         actor=LEAD, reason_code="NOT_OUR_DUTY", text="属住建部门职责"))
     assert view.status is CaseStatus.DISPATCHED and view.return_count == 1

@@ -5,7 +5,6 @@ Tests marked `history` record terminated.json, merged.json and merged_parent.jso
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -15,17 +14,9 @@ from core.contracts import workflow_id
 from core.db import session_scope
 from core.models import Case, CaseArchive, Notice, RetentionRun, utcnow
 from services.schedules import RETENTION_SCHEDULE, ensure_schedules
-from tests.conftest import auth
-from tests.factories import complaint
-from tests.histories import record
+from tests.helpers import auth, case_when, complaint, eventually, new_case, record
 
 pytestmark = pytest.mark.temporal
-
-
-async def post_case(api, tokens, **over) -> str:  # type: ignore[no-untyped-def]
-    r = await api.post("/api/v1/cases", json=complaint(**over), headers=auth(tokens["intake"]))
-    assert r.status_code == 201, r.text
-    return r.json()["case_no"]
 
 
 async def handle_round(api, tokens, case_no: str, sign: bool = True) -> None:  # type: ignore[no-untyped-def]
@@ -45,15 +36,6 @@ async def review(api, tokens, case_no, resolution, satisfaction):  # type: ignor
     return r.json()
 
 
-async def read(api, tokens, case_no, until=None):  # type: ignore[no-untyped-def]
-    for _ in range(200):
-        case = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(tokens["supervisor"]))).json()
-        if until is None or until(case):
-            return case
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not reached: {case['status']} {case.get('outcome')}")
-
-
 def queued(case: dict, template: str) -> bool:
     """The notice of ``template`` is in the outbox (its timeline event follows the insert)."""
     return any(e["type"] == "notice_queued" and e["data"]["template"] == template for e in case["timeline"])
@@ -61,7 +43,7 @@ def queued(case: dict, template: str) -> bool:
 
 @pytest.mark.history
 async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, tokens, client) -> None:
-    case_no = await post_case(api, tokens)
+    case_no = await new_case(api, tokens)
     sup = auth(tokens["supervisor"])
     await handle_round(api, tokens, case_no)
     assert (await review(api, tokens, case_no, "未解决", "不满意"))["round"] == 2
@@ -72,7 +54,7 @@ async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, to
     r = await api.post(f"/api/v1/cases/{case_no}/terminate",
                        json={"reason_code": "UNREASONABLE", "text": "诉求超出政策范围"}, headers=sup)
     assert r.status_code == 200 and r.json()["status"] == "closed", r.text
-    case = await read(api, tokens, case_no, lambda c: c["status"] == "archived")
+    case = await case_when(api, tokens["supervisor"], case_no, lambda c: c["status"] == "archived")
     assert case["outcome"] == "terminated"
     closed = next(e for e in case["timeline"] if e["type"] == "closed")
     assert closed["actor"]["role"] == "supervisor" and closed["data"]["reason_code"] == "UNREASONABLE"
@@ -89,13 +71,13 @@ async def test_unresolved_twice_goes_to_supervisor_review_then_terminate(api, to
 
 
 async def test_supervisor_review_orders_another_round_and_escalates(api, tokens, engine) -> None:
-    case_no = await post_case(api, tokens)
+    case_no = await new_case(api, tokens)
     sup = auth(tokens["supervisor"])
     r = await api.post(f"/api/v1/cases/{case_no}/rehandle", json={}, headers=sup)
     assert r.status_code == 409  # not in supervisor review
     r = await api.post(f"/api/v1/cases/{case_no}/escalate", json={"reason": "社会关注度高"}, headers=sup)
     assert r.status_code == 200, r.text
-    case = await read(api, tokens, case_no, lambda c: queued(c, "escalate"))
+    case = await case_when(api, tokens["supervisor"], case_no, lambda c: queued(c, "escalate"))
     assert any(e["type"] == "escalated" and e["actor"]["role"] == "supervisor" for e in case["timeline"])
     with Session(engine) as s:
         head = s.exec(select(Notice).where(Notice.case_no == case_no, Notice.template == "escalate")).one()
@@ -107,48 +89,49 @@ async def test_supervisor_review_orders_another_round_and_escalates(api, tokens,
 
 @pytest.mark.history
 async def test_merge_of_a_duplicate_gets_the_parent_result(api, tokens, engine, client) -> None:
-    parent = await post_case(api, tokens)
-    duplicate = await post_case(api, tokens)
+    parent = await new_case(api, tokens)
+    duplicate = await new_case(api, tokens)
     sup = auth(tokens["supervisor"])
     assert (await api.post(f"/api/v1/cases/{duplicate}/merge", json={"parent_case_no": duplicate},
                            headers=sup)).status_code == 409
     r = await api.post(f"/api/v1/cases/{duplicate}/merge", json={"parent_case_no": parent}, headers=sup)
     assert r.status_code == 200 and r.json()["status"] == "closed", r.text
-    dup = await read(api, tokens, duplicate, lambda c: c["status"] == "archived")
+    dup = await case_when(api, tokens["supervisor"], duplicate, lambda c: c["status"] == "archived")
     assert dup["outcome"] == "merged" and dup["merged_into"] == parent
-    await read(api, tokens, parent, lambda c: any(e["type"] == "merged_in" for e in c["timeline"]))
+    await case_when(api, tokens["supervisor"], parent, lambda c: any(e["type"] == "merged_in" for e in c["timeline"]))
     await handle_round(api, tokens, parent)
-    await read(api, tokens, parent, lambda c: any(  # the reply queued a result notice for the duplicate too
+    # the reply queued a result notice for the duplicate too
+    await case_when(api, tokens["supervisor"], parent, lambda c: any(
         e["type"] == "notice_queued" and e["data"].get("for_case") == duplicate for e in c["timeline"]))
     with Session(engine) as s:
         notices = s.exec(select(Notice).where(Notice.case_no == duplicate)).all()
     assert {n.template for n in notices} >= {"acceptance", "merged", "result"}
     assert parent in next(n.body for n in notices if n.template == "merged")
-    closed_parent = await post_case(api, tokens)
+    closed_parent = await new_case(api, tokens)
     r = await api.post(f"/api/v1/cases/{closed_parent}/terminate", json={"reason_code": "DUPLICATE", "text": "x"},
                        headers=sup)
-    await read(api, tokens, closed_parent, lambda c: c["status"] == "archived")
+    await case_when(api, tokens["supervisor"], closed_parent, lambda c: c["status"] == "archived")
     r = await api.post(f"/api/v1/cases/{duplicate}/merge", json={"parent_case_no": closed_parent}, headers=sup)
     assert r.status_code == 409
     await review(api, tokens, parent, "解决", "满意")
-    await read(api, tokens, parent, lambda c: c["status"] == "archived")
+    await case_when(api, tokens["supervisor"], parent, lambda c: c["status"] == "archived")
     await record("merged", client.get_workflow_handle(workflow_id(duplicate)))
     await record("merged_parent", client.get_workflow_handle(workflow_id(parent)))
 
 
 async def test_third_case_about_the_same_matter_is_flagged(api, tokens, engine) -> None:
     phone = {"name": "赵六", "phone": "13700001234"}
-    first = await post_case(api, tokens, complainant=phone, category="HJBH01")
-    second = await post_case(api, tokens, complainant=phone, category="HJBH01")
-    other = await post_case(api, tokens, complainant=phone, category="HJBH03")  # another matter
+    first = await new_case(api, tokens, complainant=phone, category="HJBH01")
+    second = await new_case(api, tokens, complainant=phone, category="HJBH01")
+    other = await new_case(api, tokens, complainant=phone, category="HJBH03")  # another matter
     r = await api.post("/api/v1/cases", json=complaint(complainant=phone, category="HJBH01"),
                        headers=auth(tokens["intake"]))
     third = r.json()
     assert third["repeat_count"] == 3 and third["repeat_of"] == second
-    case = await read(api, tokens, third["case_no"], lambda c: queued(c, "repeat"))
+    case = await case_when(api, tokens["supervisor"], third["case_no"], lambda c: queued(c, "repeat"))
     assert case["repeat_flag"] is True
-    assert (await read(api, tokens, second))["repeat_of"] == first
-    assert (await read(api, tokens, other))["repeat_of"] is None
+    assert (await case_when(api, tokens["supervisor"], second))["repeat_of"] == first
+    assert (await case_when(api, tokens["supervisor"], other))["repeat_of"] is None
     with Session(engine) as s:
         flagged = s.exec(select(Notice).where(Notice.case_no == third["case_no"], Notice.template == "repeat")).one()
         assert flagged.recipient == "supervisor" and "第3次" in flagged.body
@@ -156,10 +139,10 @@ async def test_third_case_about_the_same_matter_is_flagged(api, tokens, engine) 
 
 
 async def test_retention_schedule_anonymises_an_expired_archive(api, tokens, engine, client, settings) -> None:
-    case_no = await post_case(api, tokens)
+    case_no = await new_case(api, tokens)
     await api.post(f"/api/v1/cases/{case_no}/terminate", json={"reason_code": "UNREACHABLE", "text": "多次联系未果"},
                    headers=auth(tokens["supervisor"]))
-    await read(api, tokens, case_no, lambda c: c["status"] == "archived")
+    await case_when(api, tokens["supervisor"], case_no, lambda c: c["status"] == "archived")
     with session_scope(engine) as s:
         archive = s.get(CaseArchive, case_no)
         assert archive.retain_until > utcnow() + timedelta(days=300)  # terminated: 1 year
@@ -169,12 +152,12 @@ async def test_retention_schedule_anonymises_an_expired_archive(api, tokens, eng
     await ensure_schedules(client, settings.task_queue)  # idempotent
     schedule = client.get_schedule_handle(RETENTION_SCHEDULE)
     await schedule.trigger()
-    for _ in range(200):
+    def archive_row() -> CaseArchive:
         with Session(engine) as s:
-            archive = s.get(CaseArchive, case_no)
-            if archive.anonymised_at is not None:
-                break
-        await asyncio.sleep(0.1)
+            return s.get(CaseArchive, case_no)
+
+    archive = await eventually(archive_row, 20, 0.1, until=lambda a: a.anonymised_at is not None,
+                               what="the retention sweep")
     assert archive.anonymised_at is not None
     assert archive.bundle["case"]["phone_enc"] == "已匿名化" and archive.bundle["case"]["category"] == "CXJS01"
     with Session(engine) as s:

@@ -6,7 +6,6 @@ Tests marked `history` record screened.json and rules_migrated.json (`jiesu hist
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,13 +19,11 @@ from core.contracts import workflow_id
 from core.models import Notice, RuleAudit
 from rules.engine import RulesEngine
 from rules.schema import Limit, parse_rules
-from tests.conftest import auth
-from tests.factories import complaint
-from tests.histories import record
-from tests.test_api_story import wait_status
+from tests.helpers import auth, case_when, complaint, eventually, record, wait_status
+from tests.helpers import intake as create
 
 pytestmark = pytest.mark.temporal
-SHIPPED = Path(__file__).parent.parent / "rules" / "versions" / "2026.2.yaml"
+SHIPPED = Path(__file__).parents[2] / "rules" / "versions" / "2026.2.yaml"
 BASE = "2026.2"
 YAML = {"Content-Type": "application/yaml"}
 
@@ -56,21 +53,11 @@ async def activate(api: httpx.AsyncClient, admin: dict, version: str) -> None:
     assert r.status_code == 200, r.text
 
 
-async def create(api: httpx.AsyncClient, tokens: dict, **over) -> dict:  # type: ignore[no-untyped-def]
-    r = await api.post("/api/v1/cases", json=complaint(**over), headers=auth(tokens["intake"]))
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
 async def wait_event(api: httpx.AsyncClient, token: str, case_no: str, type_: str) -> dict:
     """The first timeline event of a type, once projected (at most 20 s)."""
-    for _ in range(200):
-        case = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(token))).json()
-        found = [e for e in case.get("timeline", []) if e["type"] == type_]
-        if found:
-            return case | {"event": found[0]}
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_no} has no {type_} event")
+    case = await case_when(api, token, case_no, lambda c: any(e["type"] == type_ for e in c.get("timeline", [])),
+                           timeout=20, interval=0.1)
+    return case | {"event": next(e for e in case["timeline"] if e["type"] == type_)}
 
 
 def deadline(text: str, start: str, limit: Limit) -> datetime:
@@ -209,23 +196,17 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
 
 async def wait_notices(engine, case_no: str, department: str) -> list[Notice]:  # type: ignore[no-untyped-def]
     """The outbox rows of a case addressed to a department, once there (at most 20 s)."""
-    for _ in range(200):
+    def rows() -> list[Notice]:
         with Session(engine) as session:
-            rows = session.exec(select(Notice).where(Notice.case_no == case_no, Notice.department == department)).all()
-        if rows:
-            return list(rows)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no notice of case {case_no} to {department}")
+            return list(session.exec(select(Notice).where(Notice.case_no == case_no,
+                                                          Notice.department == department)).all())
+
+    return await eventually(rows, 20, 0.1, what=f"a notice of case {case_no} to {department}")
 
 
 async def wait_status_version(api: httpx.AsyncClient, token: str, case_no: str, version: str) -> dict:
     """The case once its projected rules version is ``version``."""
-    for _ in range(200):
-        case = (await api.get(f"/api/v1/cases/{case_no}", headers=auth(token))).json()
-        if case["rules_version"] == version:
-            return case
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_no} never moved to rules {version}")
+    return await case_when(api, token, case_no, lambda c: c["rules_version"] == version, timeout=20, interval=0.1)
 
 
 async def finish(api: httpx.AsyncClient, tokens: dict, case_no: str) -> None:
