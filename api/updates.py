@@ -13,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import IDEMPOTENCY_KEY
 from api.errors import BODY_ERRORS, ApiError, responses, unavailable
-from api.schemas import ActionResult
+from api.schemas.cases import ActionResult
 from core.contracts import ERR_FORBIDDEN, Actor, CaseView, workflow_id
 from services import cases as svc
 

@@ -179,17 +179,22 @@ class RulesEngine:
         if clock.working:
             # whole minutes: the latency of the resume request must not spill a deadline into the next day
             paused = float(int(self.working_time.seconds(paused_from, paused_to)) // 60 * 60)
-            move = lambda t: self.working_time.add(t, paused).astimezone(UTC)  # noqa: E731
         else:
             paused = (paused_to - paused_from).total_seconds()
-            move = lambda t: t + timedelta(seconds=paused)  # noqa: E731
-        reminders = [r if r.threshold in clock.fired else Reminder(threshold=r.threshold, at=move(r.at))
+        reminders = [r if r.threshold in clock.fired else
+                     Reminder(threshold=r.threshold, at=self.moved(r.at, paused, clock.working))
                      for r in clock.reminders]
-        due = move(clock.due_at)
-        if clock.counts_working_days:
-            due = self.working_time.day_deadline(due).astimezone(UTC)
+        due = self.moved(clock.due_at, paused, clock.working, deadline=clock.counts_working_days)
         return clock.model_copy(update={"due_at": due, "reminders": reminders,
                                         "paused_seconds": clock.paused_seconds + paused}), paused
+
+    def moved(self, t: datetime, paused: float, working: bool, deadline: bool = False) -> datetime:
+        """``t`` moved by ``paused`` seconds (office time when ``working``, else natural time), in UTC;
+        ``deadline``: a working-day deadline, which stays at the end of a working day."""
+        out = self.working_time.add(t, paused) if working else t + timedelta(seconds=paused)
+        if deadline:
+            out = self.working_time.day_deadline(out)
+        return out.astimezone(UTC)
 
     def plan(self, case: CaseInput, text: str = "", groups: list[str] | None = None) -> HandlingPlan:
         """Lead department, urgency, priority, screening and every clock's due time for a new case."""

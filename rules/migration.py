@@ -10,7 +10,7 @@ What changes:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from core.contracts import (
     OPEN_STATUSES,
@@ -74,13 +74,9 @@ def recompute(rules: RulesEngine, clock: ClockState, limit: Limit, now: datetime
         label += f"，延期 {clock.extended_days} {WORKING_DAY_UNIT}"
     reminders = [] if clock.name == "review" else rules.reminders(clock.started_at, due, limit.working)
     if clock.paused_seconds:  # time spent paused moves the due time and the reminders (as on resume)
-        def move(t: datetime) -> datetime:
-            return (rules.working_time.add(t, clock.paused_seconds) if limit.working
-                    else t + timedelta(seconds=clock.paused_seconds)).astimezone(UTC)
-        due = move(due)
-        if limit.working_days is not None:
-            due = rules.working_time.day_deadline(due).astimezone(UTC)
-        reminders = [Reminder(threshold=r.threshold, at=move(r.at)) for r in reminders]
+        paused = clock.paused_seconds
+        due = rules.moved(due, paused, limit.working, deadline=limit.working_days is not None)
+        reminders = [Reminder(threshold=r.threshold, at=rules.moved(r.at, paused, limit.working)) for r in reminders]
     reminders = [r for r in reminders if r.threshold not in clock.fired]
     reminders += [r for r in clock.reminders if r.threshold in clock.fired]
     breached = clock.breached_at if due <= now else None

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db import normalise_url
 from core.settings import Settings
-from workflows.io_steps import PATCH_LOCAL_IO
+from workflows.io_steps import PATCH_LOCAL_ONCE
 
 if TYPE_CHECKING:
     from core.models import Case
@@ -124,7 +124,7 @@ async def wait_status(api: httpx.AsyncClient, token: str, case_no: str, status: 
 
 
 def _create(session: Session, settings: Settings, **over: Any) -> Case:
-    from api.schemas import CaseCreate
+    from core.contracts.case_io import CaseCreate
     from core.crypto import Cipher
     from services.intake import create_case
     from services.rules_store import active_version, load_engine
@@ -243,7 +243,7 @@ def reset_schema(url: str) -> None:
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
 RECORD_ENV = "JIESU_RECORD_HISTORIES"
-LATEST_PATCH = PATCH_LOCAL_IO  # the newest workflow.patched() id: update when a newer patch is added
+LATEST_PATCH = PATCH_LOCAL_ONCE  # the newest workflow.patched() id: update when a newer patch is added
 
 
 async def record(name: str, handle: WorkflowHandle) -> Path | None:

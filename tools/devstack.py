@@ -126,7 +126,7 @@ async def serve(settings: Settings) -> None:
     from core.temporal import connect
     from worker import run_worker
 
-    client = await connect(settings)
+    client = await connect(settings, wait=60)  # a dev server answers its port before its frontend
     stop = asyncio.Event()
     worker_task = asyncio.create_task(run_worker(settings, client, stop))
     config = uvicorn.Config(create_app(settings, client), host=settings.api_host, port=settings.api_port,

@@ -13,21 +13,10 @@ from temporalio.service import RPCError
 from api.auth import CASE_ERRORS, Handler, IntakeOnly, ReviewRecorder, Staff, VisibleCase
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import BODY_ERRORS, ApiError, responses
-from api.schemas import (
-    ActionResult,
-    CaseCreate,
-    CaseCreated,
-    CasePublic,
-    CasesPublic,
-    ContactIn,
-    Instant,
-    Offset,
-    ReplyIn,
-    ReviewIn,
-    SignForIn,
-)
+from api.schemas.cases import ActionResult, ContactIn, Offset, ReplyIn, ReviewIn, SignForIn
 from api.updates import ACTION_ERRORS, run_update
 from core.contracts import ContactInput, ReplyInput, ReviewInput, SignForInput
+from core.contracts.case_io import CaseCreate, CaseCreated, CasePublic, CasesPublic, Instant
 from core.crypto import Cipher
 from rules.engine import RulesEngine
 from services import cases as svc

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.auth import CASE_ERRORS, Handler, PauseEnder, Supervisor, VisibleCase
 from api.deps import SessionDep, TemporalDep
 from api.errors import responses
-from api.schemas import ActionResult
+from api.schemas.cases import ActionResult
 from api.schemas.clocks import ClockPublic, DecisionIn, ExtensionIn, PauseIn, ResumeIn, clock_public
 from api.updates import ACTION_ERRORS, run_update
 from core.contracts import ClockState, DecisionInput, ExtensionInput, PauseInput, ResumeInput

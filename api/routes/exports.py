@@ -19,8 +19,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api.auth import UNMASK_ROLES, ReportReader
 from api.deps import SessionDep, SettingsDep
 from api.errors import ApiError, responses
-from api.schemas import MAX_OFFSET, AwareInstant, Day
 from core.contracts import CaseKind, CaseStatus, Channel, Outcome, Resolution, Satisfaction, Urgency
+from core.contracts.case_io import MAX_OFFSET, AwareInstant, Day
 from core.crypto import Cipher, normalise_phone
 from core.db import get_engine
 from core.models import Case, RuleVersion

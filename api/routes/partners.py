@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from api.auth import Handler, Overseer, Staff, Supervisor
 from api.deps import SessionDep, TemporalDep
 from api.errors import ApiError, responses
-from api.schemas import ActionResult, Instant, Offset
+from api.schemas.cases import ActionResult, Offset
 from api.schemas.partners import (
     AssignIn,
     DispatchAccuracy,
@@ -25,6 +25,7 @@ from api.schemas.partners import (
 )
 from api.updates import ACTION_ERRORS, run_update
 from core.contracts import AssignInput, PartnerReplyInput, PartnersInput, ReturnInput, WaiveInput
+from core.contracts.case_io import Instant
 from core.models import Case, PartnerTaskRow
 from rules.engine import LevelProhibited
 from services import cases as svc

@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from api.deps import SessionDep
 from api.errors import not_found, responses
-from api.schemas import TrackPublic
 from core.contracts import CaseStatus
+from core.contracts.case_io import TrackPublic
 from core.models import Case
 
 router = APIRouter(tags=["public"])

@@ -15,7 +15,7 @@ from sqlmodel import select
 from api.auth import ReportReader, ReportRunner
 from api.deps import SessionDep
 from api.errors import ApiError, responses
-from api.schemas import Day, Offset
+from api.schemas.cases import Offset
 from api.schemas.reports import (
     DepartmentReport,
     DepartmentRow,
@@ -28,6 +28,7 @@ from api.schemas.reports import (
     WorkList,
 )
 from core.contracts import Actor
+from core.contracts.case_io import Day
 from core.models import SpikeWarning
 from rules.engine import RulesEngine
 from rules.kpi import Counts, measures

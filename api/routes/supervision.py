@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from api.auth import ArchiveReader, Supervisor
 from api.deps import SessionDep, TemporalDep
 from api.errors import BODY_ERRORS, ApiError, not_found, responses
-from api.schemas import ActionResult
+from api.schemas.cases import ActionResult
 from api.schemas.supervision import FindingIn, MergeIn, NoteIn, RatingIn, RatingPublic, ReasonIn, TerminateIn
 from api.updates import ACTION_ERRORS, run_update
 from core.contracts import (

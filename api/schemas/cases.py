@@ -1,6 +1,6 @@
-"""HTTP bodies and answers of the case routes. Case I/O lives in core.contracts.case_io (services build it); this
-module re-exports it for the routes and adds what only HTTP has (query parameters, action bodies: the command's
-fields from core.contracts.commands with the strict request config)."""
+"""What only HTTP has around the case routes: the paging parameter, the action bodies (the command's fields from
+core.contracts.commands with the strict request config) and the action answer. The complaint and the case views
+are case I/O in core.contracts.case_io (services build them)."""
 
 from __future__ import annotations
 
@@ -9,48 +9,8 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BaseModel
 
-from core.contracts.case_io import (
-    MAX_DESCRIPTION,
-    MAX_OFFSET,
-    ActorPublic,
-    AwareInstant,
-    CaseCreate,
-    CaseCreated,
-    CasePublic,
-    CasesPublic,
-    CaseSummary,
-    ComplainantIn,
-    ComplainantPublic,
-    Day,
-    EventPublic,
-    Instant,
-    PlanPublic,
-    ScreeningPublic,
-    Strict,
-    TrackPublic,
-)
+from core.contracts.case_io import MAX_OFFSET, Instant, Strict
 from core.contracts.commands import ContactFields, ReplyFields, ReviewFields, SignForFields
-
-__all__ = [
-    "ActorPublic",
-    "AwareInstant",
-    "CaseCreate",
-    "CaseCreated",
-    "CasePublic",
-    "CaseSummary",
-    "CasesPublic",
-    "ComplainantIn",
-    "ComplainantPublic",
-    "Day",
-    "EventPublic",
-    "Instant",
-    "MAX_DESCRIPTION",
-    "MAX_OFFSET",
-    "PlanPublic",
-    "ScreeningPublic",
-    "Strict",
-    "TrackPublic",
-]
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from api.schemas.cases import Strict
 from core.contracts import ClockState
+from core.contracts.case_io import Strict
 from core.contracts.commands import DecisionFields, ExtensionFields, NoteFields, ReasonFields
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from api.schemas.cases import Strict
+from core.contracts.case_io import Strict
 from core.contracts.commands import AssignFields, PartnersFields, ReasonFields, ReplyFields, ReturnFields
 
 

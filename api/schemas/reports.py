@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api.schemas.cases import CaseSummary
+from core.contracts.case_io import CaseSummary
 
 
 class DepartmentRow(BaseModel):

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.cases import Strict
 from core.contracts import RebaseResult
+from core.contracts.case_io import Strict
 from core.models import RuleVersion
 from rules.schema import Problem
 

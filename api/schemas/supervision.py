@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from api.schemas.cases import Strict
+from core.contracts.case_io import Strict
 from core.contracts.commands import CloseFields, MergeFields, NoteFields, ReasonFields, TerminateFields
 
 

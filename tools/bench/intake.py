@@ -53,7 +53,7 @@ async def raw_starts(settings: Settings, n: int, concurrency: int, progress: Pro
     """Seconds for the SDK to start ``n`` empty workflows (type BenchEmpty, nobody polls; they expire)."""
     from core.temporal import connect
 
-    client = await connect(settings)
+    client = await connect(settings, wait=60)
     run = uuid.uuid4().hex[:8]
 
     async def one(i: int) -> None:

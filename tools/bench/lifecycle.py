@@ -33,7 +33,6 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.schemas import CaseCreate
 from core.contracts import (
     Actor,
     AssignInput,
@@ -50,6 +49,7 @@ from core.contracts import (
     Satisfaction,
     SignForInput,
 )
+from core.contracts.case_io import CaseCreate
 from core.crypto import Cipher
 from core.db import get_engine, session_scope
 from core.models import Case, CaseEventRow
