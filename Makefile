@@ -32,7 +32,7 @@ test-fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core rules workflows services api activities
+	$(BIN)/mypy core rules workflows services api activities tools
 	$(BIN)/lint-imports
 
 format: $(STAMP)

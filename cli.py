@@ -17,6 +17,7 @@ from core.contracts import Role
 from core.db import get_engine, session_scope
 from core.settings import get_settings
 from tools.bench.cli import bench_app
+from tools.histories import histories_app
 
 app = typer.Typer(help="jiesu — the 12345 接诉即办 case engine", no_args_is_help=True)
 rules_app = typer.Typer(help="Handling rules versions", no_args_is_help=True)
@@ -25,7 +26,6 @@ audit_app = typer.Typer(help="Tamper-evidence checks", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
-histories_app = typer.Typer(help="Recorded workflow histories (tests/histories/)", no_args_is_help=True)
 app.add_typer(histories_app, name="histories")
 app.add_typer(bench_app, name="bench")
 console = Console()
@@ -36,26 +36,7 @@ def dev() -> None:
     """Start the Temporal dev server, the worker and the API in the foreground (Ctrl-C stops all)."""
     from tools import devstack
 
-    settings = get_settings()
-    devstack.prepare(settings)
-    tokens = devstack.dev_tokens(settings)
-    proc = devstack.start_temporal(settings)
-    table = Table(title="jiesu dev", show_header=False)
-    table.add_row("API", f"http://{settings.api_host}:{settings.api_port}/api/v1  (docs: /docs)")
-    table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}" if proc else "(external server)")
-    table.add_row("Temporal", settings.temporal_address)
-    table.add_row("Database", settings.db_url)
-    for role, token in tokens.items():
-        label = f"token {role}" + (f" ({devstack.DEV_HANDLER_DEPARTMENT})" if role == Role.HANDLER else "")
-        table.add_row(label, token)
-    console.print(table)
-    try:
-        asyncio.run(devstack.serve(settings))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        devstack.stop_process(proc)
-        console.print("stopped")
+    devstack.run(get_settings(), console)
 
 
 @app.command()
@@ -124,7 +105,8 @@ def rules_activate(version: str) -> None:
 
 def _checked(file: Path):  # type: ignore[no-untyped-def]
     """Parse a rules file or print every problem as file:line:column and exit 1."""
-    from rules.schema import RulesError, parse_rules
+    from rules.parse import parse_rules
+    from rules.schema import RulesError
 
     text = file.read_text(encoding="utf-8")
     try:
@@ -295,27 +277,6 @@ def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Op
     bad = sum(1 for p in report.values() if p)
     console.print(json.dumps({"checked": len(report), "with_problems": bad}))
     raise typer.Exit(1 if bad else 0)
-
-
-@histories_app.command("record")
-def histories_record(overwrite: bool = typer.Option(
-        False, help="also rewrite existing files (only for paths whose workflow code is not released yet)")) -> None:
-    """Run the scenario tests marked `history`, write the histories of paths not yet recorded, list them."""
-    import subprocess
-    import time
-
-    root, started = Path(__file__).resolve().parent, time.time()
-    status = subprocess.call([sys.executable, "-m", "pytest", "-m", "history", "-q", "-p", "no:cacheprovider"],
-                             cwd=root, env=os.environ | {"JIESU_RECORD_HISTORIES": "overwrite" if overwrite else "1"})
-    table = Table(title="histories written")
-    for col in ("file", "bytes", "events"):
-        table.add_column(col, justify="left" if col == "file" else "right")
-    for path in sorted((root / "tests" / "histories").glob("*.json")):
-        if path.stat().st_mtime >= started:
-            events = len(json.loads(path.read_text(encoding="utf-8")).get("events", []))
-            table.add_row(path.name, str(path.stat().st_size), str(events))
-    console.print(table)
-    raise typer.Exit(status)
 
 
 def main() -> None:

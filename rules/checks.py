@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from rules.schema import LEVELS, Category, Route, Rules, RulesError, category_paths, fill, leaves
+from rules.parse import fill
+from rules.schema import LEVELS, Category, Route, Rules, RulesError, category_paths, leaves
 
 if TYPE_CHECKING:
     from rules.engine import RulesEngine

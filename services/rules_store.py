@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from core.models import RuleAudit, RuleVersion, utcnow
 from rules.engine import RulesEngine
-from rules.schema import content_hash, parse_rules
+from rules.parse import content_hash, parse_rules
 
 _engines: dict[str, RulesEngine] = {}
 

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
 from sqlmodel import Session, select
 
 from core.contracts import Role
@@ -136,3 +138,26 @@ async def serve(settings: Settings) -> None:
     finally:
         stop.set()
         await worker_task
+
+
+def run(settings: Settings, console: Console) -> None:
+    """`jiesu dev`: the dev server, the worker and the API in the foreground, the tokens printed (Ctrl-C stops)."""
+    prepare(settings)
+    tokens = dev_tokens(settings)
+    proc = start_temporal(settings)
+    table = Table(title="jiesu dev", show_header=False)
+    table.add_row("API", f"http://{settings.api_host}:{settings.api_port}/api/v1  (docs: /docs)")
+    table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}" if proc else "(external server)")
+    table.add_row("Temporal", settings.temporal_address)
+    table.add_row("Database", settings.db_url)
+    for role, token in tokens.items():
+        label = f"token {role}" + (f" ({DEV_HANDLER_DEPARTMENT})" if role == Role.HANDLER else "")
+        table.add_row(label, token)
+    console.print(table)
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_process(proc)
+        console.print("stopped")

@@ -27,7 +27,8 @@ from api.schemas.rules import (
 from rules import diff as rules_diff
 from rules.calendar import calendar_warnings
 from rules.engine import RulesEngine
-from rules.schema import RulesError, content_hash, parse_rules
+from rules.parse import content_hash, parse_rules
+from rules.schema import RulesError
 from services.rules_admin import MigrationPlan, plan_migration, run_migration
 from services.rules_store import RulesNotFound, VersionConflict, activate, get_version, list_versions, publish
 

@@ -18,7 +18,8 @@ from temporalio.client import Client
 from core.contracts import workflow_id
 from core.models import Notice, RuleAudit
 from rules.engine import RulesEngine
-from rules.schema import Limit, parse_rules
+from rules.parse import parse_rules
+from rules.schema import Limit
 from tests.helpers import auth, case_when, complaint, eventually, record, wait_status
 from tests.helpers import intake as create
 

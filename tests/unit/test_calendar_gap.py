@@ -9,7 +9,8 @@ import yaml
 from core.contracts import CaseInput
 from rules.calendar import WorkCalendar, calendar_warnings
 from rules.engine import RulesEngine
-from rules.schema import CalendarOverrides, parse_rules
+from rules.parse import parse_rules
+from rules.schema import CalendarOverrides
 from tests.unit.test_rules import TEXT as SHIPPED_TEXT
 
 RECEIVED = datetime(2026, 12, 28, 2, 0, tzinfo=UTC)  # Monday 10:00 Beijing

@@ -31,7 +31,8 @@ from core.models import utcnow
 from rules.calendar import calendar_warnings
 from rules.engine import ExtensionTooLong, RulesEngine
 from rules.migration import rebase, recompute
-from rules.schema import Limit, parse_rules
+from rules.parse import parse_rules
+from rules.schema import Limit
 from tests import oracle
 from workflows.clocks import start_clock
 

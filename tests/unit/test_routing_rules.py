@@ -15,7 +15,8 @@ import rules
 from core.contracts import CaseInput, CaseKind, Channel, Urgency
 from rules.checks import min_level
 from rules.engine import Dispatch, LevelProhibited, RulesEngine, UnknownReference
-from rules.schema import RulesError, parse_rules
+from rules.parse import parse_rules
+from rules.schema import RulesError
 
 SH = ZoneInfo("Asia/Shanghai")
 TEXT = (Path(rules.__file__).parent / "versions" / "2026.2.yaml").read_text(encoding="utf-8")

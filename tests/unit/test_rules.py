@@ -15,7 +15,8 @@ import rules
 from core.contracts import CaseInput, CaseKind, Channel, Urgency
 from rules import templates
 from rules.engine import Dispatch, RulesEngine, UnknownReference
-from rules.schema import Limit, RulesError, leaves, parse_rules
+from rules.parse import parse_rules
+from rules.schema import Limit, RulesError, leaves
 
 SH = ZoneInfo("Asia/Shanghai")
 SHIPPED = Path(rules.__file__).parent / "versions" / "2026.1.yaml"

@@ -14,7 +14,8 @@ import rules
 from core.contracts import CaseInput, CaseKind, CaseStatus, Channel, ClockChange, ClockState, RebaseRequest, Urgency
 from rules.engine import RulesEngine
 from rules.migration import rebase
-from rules.schema import Limit, Problem, RulesError, parse_rules
+from rules.parse import parse_rules
+from rules.schema import Limit, Problem, RulesError
 from workflows.clocks import start_clock
 
 SH = ZoneInfo("Asia/Shanghai")

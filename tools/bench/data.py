@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from core.models import Case, PartnerTaskRow
 from core.settings import PROJECT_ROOT
 from rules.engine import RulesEngine
-from rules.schema import parse_rules
+from rules.parse import parse_rules
 
 PREFIX = "bench-"
 TZ = ZoneInfo("Asia/Shanghai")

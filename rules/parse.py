@@ -1,0 +1,68 @@
+"""Reading a rules document: parse and check it (YAML positions on every problem), expand per-district
+departments, and the content hash that names its exact text."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import ValidationError
+
+from rules.schema import Department, Problem, Rules, RulesError
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 of a rules document's exact text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_rules(text: str) -> Rules:
+    """Parse and check a rules document; raise RulesError with YAML paths, lines and columns on any problem."""
+    from rules.checks import semantic_errors  # local import: the checks evaluate the engine built on this module
+    from rules.yamlpos import YamlProblem, load_strict, locate
+
+    try:
+        doc, root = load_strict(text)
+    except YamlProblem as exc:
+        raise RulesError([Problem("$", f"not valid YAML: {exc.message}", exc.line, exc.column)]) from exc
+    if not isinstance(doc, dict):
+        raise RulesError([Problem("$", "the document must be a mapping", 1, 1)])
+    try:
+        rules = Rules.model_validate(doc)
+        rules = expand(rules)
+        errors = semantic_errors(rules)
+    except ValidationError as exc:
+        errors = [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
+    except RulesError as exc:
+        errors = exc.errors
+    if errors:
+        raise RulesError([Problem(path, msg, *(locate(root, path) or (None, None))) for path, msg in errors])
+    return rules
+
+
+def fill(template: str, path: str, **values: str) -> str:
+    """Fill {district}-style placeholders; an unknown placeholder is a RulesError at ``path``."""
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        allowed = ", ".join("{" + k + "}" for k in values)
+        raise RulesError([(path, f"bad placeholder in {template!r}: {exc}; allowed here: {allowed}")]) from exc
+
+
+def expand(rules: Rules) -> Rules:
+    """Expand per-district department templates into one department per district (each keeps its source index)."""
+    departments: list[Department] = []
+    for i, dept in enumerate(rules.departments):
+        if not dept.per_district:
+            made = [dept.model_copy()]
+        else:
+            path = f"departments.{i}"
+            made = [Department(
+                code=fill(dept.code, f"{path}.code", district=d.code),
+                name=fill(dept.name, f"{path}.name", district_name=d.name),
+                level=dept.level,
+                parent=fill(dept.parent, f"{path}.parent", district=d.code) if dept.parent else None,
+            ) for d in rules.districts]
+        for m in made:
+            m._source = i
+        departments.extend(made)
+    return rules.model_copy(update={"departments": departments})
