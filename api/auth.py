@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import select
 
 from api.deps import SessionDep
-from api.errors import ApiError, responses
+from api.errors import ServiceError, responses
 from core.contracts import Actor, Role
 from core.crypto import token_hash
 from core.models import ApiKey, Case, utcnow
@@ -25,12 +25,12 @@ def authenticate(session: SessionDep,
                  creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Actor:
     """The caller behind a valid, unexpired, unrevoked bearer token."""
     if creds is None or not creds.credentials:
-        raise ApiError(401, "unauthorized", "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+        raise ServiceError(401, "unauthorized", "a bearer token is required", {"WWW-Authenticate": "Bearer"})
     key = session.exec(select(ApiKey).where(ApiKey.token_hash == token_hash(creds.credentials))).first()
     if key is None or key.revoked_at is not None:
-        raise ApiError(401, "unauthorized", "the token is invalid or revoked", {"WWW-Authenticate": "Bearer"})
+        raise ServiceError(401, "unauthorized", "the token is invalid or revoked", {"WWW-Authenticate": "Bearer"})
     if key.expires_at is not None and key.expires_at.replace(tzinfo=key.expires_at.tzinfo or UTC) < utcnow():
-        raise ApiError(401, "unauthorized", "the token has expired", {"WWW-Authenticate": "Bearer"})
+        raise ServiceError(401, "unauthorized", "the token has expired", {"WWW-Authenticate": "Bearer"})
     return Actor(id=key.id, role=Role(key.role), department=key.department)
 
 
@@ -43,7 +43,7 @@ def require(*roles: Role) -> Callable[[Actor], Actor]:
     def check(actor: CurrentActor) -> Actor:
         if actor.role not in roles:
             allowed = ", ".join(r.value for r in roles)
-            raise ApiError(403, "forbidden", f"role {actor.role.value} may not do this (allowed: {allowed})")
+            raise ServiceError(403, "forbidden", f"role {actor.role.value} may not do this (allowed: {allowed})")
         return actor
 
     return check

@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.errors import ApiError, unavailable
+from api.errors import ServiceError, unavailable
 from core.db import get_engine
 from core.settings import Settings
 
@@ -70,5 +70,5 @@ async def idempotency_key(key: Annotated[str | None, Header(
         "(letters, digits, . _ : -, up to 100)")] = None) -> None:
     """Remember the request's Idempotency-Key for the case action it carries."""
     if key is not None and not _KEY.fullmatch(key):
-        raise ApiError(422, "validation_error", "Idempotency-Key: 1-100 letters, digits, '.', '_', ':' or '-'")
+        raise ServiceError(422, "validation_error", "Idempotency-Key: 1-100 letters, digits, '.', '_', ':' or '-'")
     IDEMPOTENCY_KEY.set(key)

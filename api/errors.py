@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import ServiceError, not_found, unavailable
 
-__all__ = ["ApiError", "ServiceError", "not_found", "unavailable", "install", "responses"]
+__all__ = ["ServiceError", "not_found", "unavailable", "install", "responses"]
 
 log = logging.getLogger("jiesu.api")
 
@@ -63,9 +63,6 @@ def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, 
 BODY_ERRORS = (400, 413, 415, 422)  # every route with a request body
 
 
-ApiError = ServiceError  # the API raises the services' error type (one exception, one handler)
-
-
 MAX_BODY_BYTES = 256 * 1024
 MAX_YAML_BYTES = 2 * 1024 * 1024  # a full dispatch catalogue
 YAML_PATHS = ("/api/v1/rules", "/api/v1/rules/validate")  # these take a rules document as YAML
@@ -110,8 +107,8 @@ def _body(code: str, message: str, **extra: object) -> dict:
 def install(app: FastAPI) -> None:
     """Register the error handlers on an app."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(ServiceError)
+    async def _api_error(_: Request, exc: ServiceError) -> JSONResponse:
         return JSONResponse(_body(exc.code, exc.message, **exc.extra), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import IDEMPOTENCY_KEY
-from api.errors import BODY_ERRORS, ApiError, responses, unavailable
+from api.errors import BODY_ERRORS, ServiceError, responses, unavailable
 from api.schemas.cases import ActionResult
 from core.contracts import ERR_FORBIDDEN, Actor, CaseView, workflow_id
 from services import cases as svc
@@ -41,17 +41,17 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
         view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg, id=update_id),
                                                 timeout=UPDATE_WAIT_SECONDS)
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-        raise ApiError(503, "unavailable", f"case {case_no} did not answer in time; the action may still be applied, "
-                       "check the case before retrying", {"Retry-After": "5"}) from exc
+        raise ServiceError(503, "unavailable", f"case {case_no} did not answer in time; the action may still be "
+                           "applied, check the case before retrying", {"Retry-After": "5"}) from exc
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
             status = 403 if cause.type == ERR_FORBIDDEN else 409
-            raise ApiError(status, "forbidden" if status == 403 else "state_conflict", cause.message) from exc
+            raise ServiceError(status, "forbidden" if status == 403 else "state_conflict", cause.message) from exc
         raise
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ApiError(409, "state_conflict", f"case {case_no} is archived or not yet started") from exc
+            raise ServiceError(409, "state_conflict", f"case {case_no} is archived or not yet started") from exc
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise unavailable("the workflow service") from exc
         raise

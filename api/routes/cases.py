@@ -12,7 +12,7 @@ from temporalio.service import RPCError
 
 from api.auth import CASE_ERRORS, Handler, IntakeOnly, ReviewRecorder, Staff, VisibleCase
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import BODY_ERRORS, ApiError, responses
+from api.errors import BODY_ERRORS, ServiceError, responses
 from api.schemas.cases import ActionResult, ContactIn, Offset, ReplyIn, ReviewIn, SignForIn
 from api.updates import ACTION_ERRORS, run_update
 from core.contracts import ContactInput, ReplyInput, ReviewInput, SignForInput
@@ -47,9 +47,9 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
     else:
         response.status_code = 200
     if case.intake_hash and case.intake_hash != intake.intake_fingerprint(case_in) and response.status_code == 200:
-        raise ApiError(409, "external_id_conflict",
-                       f"external_id {case_in.external_id} was already used for a different complaint "
-                       f"(case {case.case_no})")
+        raise ServiceError(409, "external_id_conflict",
+                           f"external_id {case_in.external_id} was already used for a different complaint "
+                           f"(case {case.case_no})")
     assert case.case_no is not None
     pinned = load_engine(session, case.rules_version)
     created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,

@@ -18,7 +18,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from api.auth import UNMASK_ROLES, ReportReader
 from api.deps import SessionDep, SettingsDep
-from api.errors import ApiError, responses
+from api.errors import ServiceError, responses
 from core.contracts import CaseKind, CaseStatus, Channel, Outcome, Resolution, Satisfaction, Urgency
 from core.contracts.case_io import MAX_OFFSET, AwareInstant, Day
 from core.crypto import Cipher, normalise_phone
@@ -82,7 +82,7 @@ def category_codes(session: Session, code: str) -> list[str]:
     codes = {leaf for version in session.exec(select(RuleVersion.version)).all()
              for leaf, (major, _) in load_engine(session, version).categories.items() if code in (leaf, major.code)}
     if not codes:
-        raise ApiError(422, "unknown_reference", f"unknown category {code!r}")
+        raise ServiceError(422, "unknown_reference", f"unknown category {code!r}")
     return sorted(codes)
 
 
@@ -107,7 +107,7 @@ def export_query(session: Session, settings: Settings, f: ExportFilters) -> Sele
         try:
             digits = normalise_phone(f.phone)
         except ValueError as exc:
-            raise ApiError(422, "validation_error", f"phone: {exc}") from exc
+            raise ServiceError(422, "validation_error", f"phone: {exc}") from exc
         stmt = stmt.where(Case.phone_hash == Cipher(settings).phone_hash(digits))
     if f.q:
         stmt = stmt.where(Case.description.icontains(f.q, autoescape=True))  # type: ignore[attr-defined]
@@ -186,10 +186,10 @@ def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader
                  ) -> StreamingResponse:
     """工单导出: the filtered cases as CSV (handlers: their own department only), streamed in batches."""
     if unmask and actor.role not in UNMASK_ROLES:
-        raise ApiError(403, "forbidden", f"role {actor.role.value} may not export unmasked personal data")
+        raise ServiceError(403, "forbidden", f"role {actor.role.value} may not export unmasked personal data")
     filters = filters.model_copy(update={"lead_department": department_scope(actor, filters.lead_department)})
     if filters.received_from and filters.received_to and filters.received_to < filters.received_from:
-        raise ApiError(422, "validation_error", "received_to lies before received_from")
+        raise ServiceError(422, "validation_error", "received_to lies before received_from")
     stmt = export_query(session, settings, filters)
     logged = filters.model_dump(mode="json", exclude_none=True)
     if "phone" in logged:

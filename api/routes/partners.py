@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from api.auth import Handler, Overseer, Staff, Supervisor
 from api.deps import SessionDep, TemporalDep
-from api.errors import ApiError, responses
+from api.errors import ServiceError, responses
 from api.schemas.cases import ActionResult, Offset
 from api.schemas.partners import (
     AssignIn,
@@ -39,7 +39,7 @@ def _known_departments(session: Session, case: Case, codes: list[str]) -> None:
     departments = load_engine(session, case.rules_version).departments
     unknown = [c for c in codes if c not in departments]
     if unknown:
-        raise ApiError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
+        raise ServiceError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
 
 
 def _dispatchable(session: Session, case_no: str, department: str) -> None:
@@ -49,7 +49,7 @@ def _dispatchable(session: Session, case_no: str, department: str) -> None:
     try:
         load_engine(session, case.rules_version).check_level(case.category, department)
     except LevelProhibited as exc:
-        raise ApiError(422, "level_prohibited", str(exc)) from exc
+        raise ServiceError(422, "level_prohibited", str(exc)) from exc
 
 
 @router.post("/cases/{case_no}/partners", response_model=ActionResult, responses=ACTION_ERRORS)

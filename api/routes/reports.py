@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from api.auth import ReportReader, ReportRunner
 from api.deps import SessionDep
-from api.errors import ApiError, responses
+from api.errors import ServiceError, responses
 from api.schemas.cases import Offset
 from api.schemas.reports import (
     DepartmentReport,
@@ -50,9 +50,9 @@ def date_range(start: date | None, end: date | None) -> tuple[date, date]:
     end = end or today()
     start = start or end.replace(day=1)
     if start > end:
-        raise ApiError(422, "validation_error", f"from ({start}) is after to ({end})")
+        raise ServiceError(422, "validation_error", f"from ({start}) is after to ({end})")
     if (end - start).days >= MAX_DAYS:
-        raise ApiError(422, "validation_error", f"at most {MAX_DAYS} days per report")
+        raise ServiceError(422, "validation_error", f"at most {MAX_DAYS} days per report")
     return start, end
 
 

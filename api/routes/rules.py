@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.auth import Admin, Overseer
 from api.deps import SessionDep, get_temporal
-from api.errors import ApiError, not_found, responses
+from api.errors import ServiceError, not_found, responses
 from api.schemas.rules import (
     Activated,
     CaseMigration,
@@ -47,17 +47,17 @@ async def _yaml_text(request: Request) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, "bad_request", "the rules document must be UTF-8 text") from exc
+        raise ServiceError(400, "bad_request", "the rules document must be UTF-8 text") from exc
     if not text.strip():
-        raise ApiError(400, "bad_request", "send the rules document (YAML) as the request body")
+        raise ServiceError(400, "bad_request", "send the rules document (YAML) as the request body")
     return text
 
 
-def invalid(exc: RulesError) -> ApiError:
+def invalid(exc: RulesError) -> ServiceError:
     """422 listing every problem of a rules document."""
     first = exc.problems[0]
-    return ApiError(422, "invalid_rules", f"{len(exc.problems)} problem(s); first: {first}",
-                    errors=[RuleProblem.of(p).model_dump() for p in exc.problems])
+    return ServiceError(422, "invalid_rules", f"{len(exc.problems)} problem(s); first: {first}",
+                        errors=[RuleProblem.of(p).model_dump() for p in exc.problems])
 
 
 def _warnings(rules: RulesEngine) -> list[str]:
@@ -94,7 +94,7 @@ async def publish_rules(request: Request, session: SessionDep, actor: Admin, res
     except RulesError as exc:
         raise invalid(exc) from exc
     except VersionConflict as exc:
-        raise ApiError(409, "version_exists", str(exc)) from exc
+        raise ServiceError(409, "version_exists", str(exc)) from exc
     session.commit()
     response.status_code = 201 if created else 200
     return RuleVersionPublic.of(row)
@@ -154,7 +154,7 @@ async def migrate_rules(version: str, request: Request, session: SessionDep, act
     if dry_run:
         return report(plan_migration(session, version), dry_run=True)
     if body is None:
-        raise ApiError(422, "validation_error", "reason: a migration needs a reason (recorded in each case)")
+        raise ServiceError(422, "validation_error", "reason: a migration needs a reason (recorded in each case)")
     temporal = await get_temporal(request)
     return report(await run_migration(session, temporal, version, body.reason, actor), dry_run=False)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 
 from api.auth import ArchiveReader, Supervisor
 from api.deps import SessionDep, TemporalDep
-from api.errors import BODY_ERRORS, ApiError, not_found, responses
+from api.errors import BODY_ERRORS, ServiceError, not_found, responses
 from api.schemas.cases import ActionResult
 from api.schemas.supervision import FindingIn, MergeIn, NoteIn, RatingIn, RatingPublic, ReasonIn, TerminateIn
 from api.updates import ACTION_ERRORS, run_update
@@ -63,7 +63,7 @@ async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: Temp
     """并单: this duplicate joins an open parent; its complainant will get the parent's result."""
     parent = svc.find_case(session, body.parent_case_no)
     if CaseStatus(parent.status) not in OPEN_STATUSES:
-        raise ApiError(409, "state_conflict", f"case {parent.case_no} is {parent.status}: merge into an open case")
+        raise ServiceError(409, "state_conflict", f"case {parent.case_no} is {parent.status}: merge into an open case")
     return await run_update(session, temporal, case_no, CaseWorkflow.merge,
                             MergeInput(actor=actor, parent_case_no=body.parent_case_no), seen_by=actor)
 
@@ -82,14 +82,14 @@ def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -
     """双评价: the supervisor rates the handling quality of a closed case (once)."""
     case = svc.find_case(session, case_no)
     if case.status not in (CaseStatus.CLOSED.value, CaseStatus.ARCHIVED.value):
-        raise ApiError(409, "state_conflict", f"case {case_no} is {case.status}: only closed cases are rated")
+        raise ServiceError(409, "state_conflict", f"case {case_no} is {case.status}: only closed cases are rated")
     rating = CaseRating(case_no=case_no, score=body.score, note=body.note, rated_by=actor.id)
     session.add(rating)
     try:
         session.commit()
     except sqlalchemy.exc.IntegrityError as exc:
         session.rollback()
-        raise ApiError(409, "state_conflict", f"case {case_no} is already rated") from exc
+        raise ServiceError(409, "state_conflict", f"case {case_no} is already rated") from exc
     return RatingPublic(**rating.model_dump())
 
 
