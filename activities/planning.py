@@ -29,7 +29,7 @@ from core.contracts import (
     ShiftRequest,
 )
 from core.models import Case
-from rules.engine import ExtensionTooLong, RulesEngine, UnknownReference
+from rules.engine import ExtensionNotAllowed, ExtensionTooLong, RulesEngine, UnknownReference
 from rules.migration import rebase
 from services.rules_store import RulesNotFound, load_engine
 
@@ -60,8 +60,7 @@ class PlanningActivities:
     def start_clock(self, req: ClockRequest) -> ClockPlan:
         """A clock started later in the case (a re-handling round's resolution clock)."""
         rules = self._rules(req.rules_version)
-        c = rules.rules.clocks
-        limit = {"resolution": c.resolution[req.urgency], "review": c.review}.get(req.name)
+        limit = rules.limit(req.name, req.urgency) if req.name in ("resolution", "review") else None
         if limit is None:
             raise ApplicationError(f"unknown clock {req.name!r}", non_retryable=True)
         plan = rules.clock(req.name, req.started_at, limit)[0]
@@ -73,7 +72,7 @@ class PlanningActivities:
     def plan_dispatch(self, req: DispatchRequest) -> DispatchPlan:
         """A re-dispatch (after a return, arbitration or reassignment): new sign-for clock and return window."""
         try:
-            return self._rules(req.rules_version).dispatch_to(req.department, req.at)
+            return self._rules(req.rules_version).dispatch_to(req.department, req.at, req.urgency, req.restart)
         except UnknownReference as exc:
             raise ApplicationError(str(exc), type="UnknownReference", non_retryable=True) from exc
 
@@ -85,12 +84,13 @@ class PlanningActivities:
 
     @activity.defn(name=ACT_EXTEND)
     def extend_clock(self, req: ExtendRequest) -> ClockState:
-        """延期: the resolution clock with its due time N working days later (refused past the maximum)."""
+        """延期: the resolution clock with its due time N working days later (refused past the maximum, and for an
+        urgency the rules allow no extension for)."""
         rules = self._rules(req.rules_version)
         try:
-            return rules.extend(req.clock, req.working_days)
-        except ExtensionTooLong as exc:
-            raise ApplicationError(str(exc), type="ExtensionTooLong", non_retryable=True) from exc
+            return rules.extend(req.clock, req.working_days, req.urgency)
+        except (ExtensionTooLong, ExtensionNotAllowed) as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
     @activity.defn(name=ACT_SHIFT)
     def shift_clock(self, req: ShiftRequest) -> ClockState:

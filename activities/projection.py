@@ -13,6 +13,7 @@ from rules.engine import RulesEngine
 from services.rules_store import load_engine
 
 LATE_CLOCKS = ("sign_for", "first_contact", "resolution")
+DISPATCH_EVENTS = ("dispatched", "redispatched", "arbitrated", "reassigned")  # the case reaches a (new) lead
 
 
 class ProjectionActivities:
@@ -60,7 +61,16 @@ class ProjectionActivities:
 
     @staticmethod
     def _report_facts(case: Case, inp: ProjectInput, rules: RulesEngine) -> None:
-        """What reports count: a clock ever late stays late, the last reply, handling time, a valid review."""
+        """What reports count: a clock ever late stays late (until a re-dispatch starts it anew for a new lead), the
+        latest dispatch and the delay from receipt to it, the last reply, handling time, a valid review."""
+        for e in inp.events:
+            moved = e.type in DISPATCH_EVENTS or (e.type == "rules_migrated" and e.data.get("department"))
+            if moved:
+                case.dispatched_at = e.at
+                case.dispatch_hours = round(max((e.at - case.received_at).total_seconds(), 0.0) / 3600, 3)
+            for name in e.data.get("restarted") or {} if moved else {}:
+                if name in LATE_CLOCKS:  # the new lead's clock: the old lead's lateness is not its own
+                    setattr(case, f"late_{name}", False)
         for name in LATE_CLOCKS:
             clock = inp.snapshot.clocks.get(name)
             if clock is not None and clock.breached_at is not None:
@@ -68,7 +78,8 @@ class ProjectionActivities:
         for e in inp.events:
             if e.type == "replied":
                 case.replied_at, case.reply_text = e.at, str(e.data.get("content", ""))
-                case.handling_days = round(rules.working_days_between(case.received_at, e.at), 3)
+                start = case.dispatched_at or case.received_at  # the final lead's own time (派单时长 apart)
+                case.handling_days = round(rules.working_days_between(max(start, case.received_at), e.at), 3)
         snap = inp.snapshot
         case.valid_review = snap.resolution is not None and snap.satisfaction not in (None, Satisfaction.NOT_RATED)
 
@@ -115,6 +126,7 @@ class ProjectionActivities:
         case.rules_version = snap.rules_version or case.rules_version
         case.priority = snap.priority
         case.screening = snap.screening
+        case.calendar_gaps = list(snap.calendar_gaps)
         case.workflow_started = True
         case.last_seq = max(e.seq for e in inp.events)
         case.updated_at = utcnow()

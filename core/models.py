@@ -105,7 +105,10 @@ class Case(SQLModel, table=True):
     received_date: date | None = Field(default=None)  # local (Asia/Shanghai) day of receipt: reports group by it
     replied_at: datetime | None = _ts(nullable=True)  # the last 办结答复
     reply_text: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    handling_days: float | None = None  # working days (office time) from receipt to the last reply
+    handling_days: float | None = None  # working days (office time) from the final dispatch to the last reply
+    dispatched_at: datetime | None = _ts(nullable=True)  # the latest dispatch (the final lead's start)
+    dispatch_hours: float | None = None  # 派单时长: hours from receipt to the latest dispatch
+    calendar_gaps: list = _json(nullable=False, default=list, server_default="[]")  # years without holiday data
     valid_review: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # 有效回访
     late_sign_for: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     late_first_contact: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})

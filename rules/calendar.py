@@ -1,7 +1,9 @@
 """Working-day calendar (工作日): State Council holiday data plus the rules' own overrides.
 
 Source order for a date: the rules' ``calendar`` overrides, then the ``chinese-calendar`` package for the years it
-covers, then a weekday fallback (Mon–Fri) that is reported as a calendar gap for that year.
+covers, then a fallback that is reported as a calendar gap for that year: the statutory holidays without 调休
+(``calendar.fallback: statutory``, rules/holidays.py) or plain Monday–Friday (``weekdays``, versions before 2026.3).
+A deadline computed with the fallback is provisional until a rules version with the year's notice re-plans it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from rules.holidays import statutory_holidays
 from rules.schema import CalendarOverrides, Limit
 
 
@@ -23,6 +26,8 @@ class WorkCalendar:
         self._holidays = {date.fromisoformat(d) for d in overrides.holidays}
         self._workdays = {date.fromisoformat(d) for d in overrides.workdays}
         self._years = set(overrides.years)
+        self.statutory = overrides.fallback == "statutory"
+        self._package_years: dict[int, bool] = {}
 
     def is_workday(self, day: date) -> tuple[bool, bool]:
         """(is a working day, the answer comes from real holiday data rather than the weekday fallback)."""
@@ -35,17 +40,25 @@ class WorkCalendar:
         try:
             return chinese_calendar.is_workday(day), True
         except NotImplementedError:
-            return day.weekday() < 5, False
+            holiday = self.statutory and day in statutory_holidays(day.year)
+            return day.weekday() < 5 and not holiday, False
 
     def has_year(self, year: int) -> bool:
         """Whether holiday data (package or overrides) exists for a year."""
         if year in self._years:
             return True
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-            return True
-        except NotImplementedError:
-            return False
+        if year not in self._package_years:
+            try:
+                chinese_calendar.is_workday(date(year, 6, 1))
+                self._package_years[year] = True
+            except NotImplementedError:
+                self._package_years[year] = False
+        return self._package_years[year]
+
+    def gap_years(self, a: datetime, b: datetime) -> set[int]:
+        """The years without holiday data that a computation over the local days from ``a`` to ``b`` consults."""
+        lo, hi = sorted((a.astimezone(self.tz).year, b.astimezone(self.tz).year))
+        return {y for y in range(lo, hi + 1) if not self.has_year(y)}
 
     def end_of_workday(self, day: date) -> datetime:
         """The end of a working day (the rules' end-of-day hour, local time), as an aware datetime."""

@@ -20,11 +20,15 @@ from core.contracts import (
 from rules import templates
 from rules.calendar import WorkCalendar, WorkingTime
 from rules.checks import min_level
-from rules.schema import LEVELS, Category, Department, Limit, Route, Rules, leaves
+from rules.schema import CASE_CLOCKS, LEVELS, Category, Department, Limit, Route, Rules, leaves
 
 
 class ExtensionTooLong(ValueError):
     """An extension would exceed the rules' maximum resolution limit."""
+
+
+class ExtensionNotAllowed(ValueError):
+    """The rules allow no extension (延期) for a case of this urgency."""
 
 
 class UnknownReference(ValueError):
@@ -146,8 +150,10 @@ class RulesEngine:
         """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
         due, gaps = self._due(start, limit)
         working = limit.working
+        if working:
+            gaps |= self.calendar.gap_years(start, due)
         plan = ClockPlan(name=name, label=ClockName(name).label, started_at=start, due_at=due.astimezone(UTC),
-                         limit=limit.label(), working=working)
+                         limit=limit.label(), working=working, calendar_gaps=sorted(gaps))
         plan.reminders = self.reminders(start, plan.due_at, working)
         return plan, gaps
 
@@ -160,8 +166,12 @@ class RulesEngine:
         return [Reminder(threshold=t, at=self.working_time.add(start, total * t).astimezone(UTC))
                 for t in self.rules.clocks.thresholds]
 
-    def extend(self, clock: ClockState, working_days: int) -> ClockState:
-        """延期: the clock with its due time N working days later and reminders re-placed; enforces the maximum."""
+    def extend(self, clock: ClockState, working_days: int, urgency: Urgency | None = None) -> ClockState:
+        """延期: the clock with its due time N working days later and reminders re-placed; enforces the rules'
+        urgencies (ExtensionNotAllowed) and the maximum (ExtensionTooLong)."""
+        refused = self.rules.clocks.extension_refusal(urgency, self.version) if urgency else None
+        if refused:
+            raise ExtensionNotAllowed(refused)
         base = self.working_time.day_deadline(clock.due_at) if clock.counts_working_days else clock.due_at
         new_due, _ = self.calendar.extend_due(base, working_days)
         longest, _ = self.calendar.add_working_days(clock.started_at, self.rules.clocks.extension_max_working_days)
@@ -172,7 +182,8 @@ class RulesEngine:
         due = new_due.astimezone(UTC)
         return clock.model_copy(update={"due_at": due, "reminders": self.reminders(clock.started_at, due, True),
                                         "limit": f"{clock.limit}，延期 {working_days} {WORKING_DAY_UNIT}",
-                                        "extended_days": clock.extended_days + working_days})
+                                        "extended_days": clock.extended_days + working_days,
+                                        "calendar_gaps": sorted(self.calendar.gap_years(clock.started_at, due))})
 
     def shift(self, clock: ClockState, paused_from: datetime, paused_to: datetime) -> tuple[ClockState, float]:
         """挂起: the clock with due time and pending reminders moved by the paused (working) time."""
@@ -185,7 +196,10 @@ class RulesEngine:
                      Reminder(threshold=r.threshold, at=self.moved(r.at, paused, clock.working))
                      for r in clock.reminders]
         due = self.moved(clock.due_at, paused, clock.working, deadline=clock.counts_working_days)
-        return clock.model_copy(update={"due_at": due, "reminders": reminders,
+        gaps = set(clock.calendar_gaps)
+        if clock.working:
+            gaps |= self.calendar.gap_years(paused_from, paused_to) | self.calendar.gap_years(clock.started_at, due)
+        return clock.model_copy(update={"due_at": due, "reminders": reminders, "calendar_gaps": sorted(gaps),
                                         "paused_seconds": clock.paused_seconds + paused}), paused
 
     def moved(self, t: datetime, paused: float, working: bool, deadline: bool = False) -> datetime:
@@ -205,14 +219,14 @@ class RulesEngine:
             raise UnknownReference(f"no route for {case.category!r} in {case.district!r}")
         dispatch = dispatch or Dispatch(lead="", candidates=())
         urgency = assessed.urgency
-        c = self.rules.clocks
-        contact_limit = c.first_contact_urgent if urgency is Urgency.URGENT else c.first_contact
         clocks, gaps = {}, set()
-        timed = () if assessed.screening else (
-            ("sign_for", c.sign_for), ("first_contact", contact_limit), ("resolution", c.resolution[urgency]))
-        for name, limit in timed:  # a screened case is not handled: no clocks
-            clocks[name], g = self.clock(name, case.received_at, limit)
-            gaps |= g
+        for name in () if assessed.screening else CASE_CLOCKS:  # a screened case is not handled: no clocks
+            limit = self.rules.clocks.limit(name, urgency)
+            if limit is not None:  # e.g. 处置启动 (response) only where the rules give the urgency a limit
+                clocks[name], g = self.clock(name, case.received_at, limit)
+                gaps |= g
+        return_due, g = self._due(case.received_at, self.rules.dispatch.return_window)
+        gaps |= g | self.calendar.gap_years(case.received_at, return_due)
         return HandlingPlan(
             rules_version=self.version,
             urgency=urgency,
@@ -222,7 +236,7 @@ class RulesEngine:
             partners=list(dispatch.partners),
             clocks=clocks,
             calendar_gaps=sorted(gaps),
-            return_due=self.deadline(case.received_at, self.rules.dispatch.return_window),
+            return_due=return_due.astimezone(UTC),
             return_limit=self.rules.dispatch.return_limit,
             partner_question=self.rules.co_handling.default_question,
             max_rounds=self.rules.clocks.max_rounds,
@@ -257,14 +271,36 @@ class RulesEngine:
         """A plain deadline without reminders (for example the end of the return window), in UTC."""
         return self._due(start, limit)[0].astimezone(UTC)
 
-    def dispatch_to(self, department: str, at: datetime) -> DispatchPlan:
-        """A (re-)dispatch: the department's sign-for clock and return window from ``at``."""
+    def dispatch_to(self, department: str, at: datetime, urgency: Urgency = Urgency.NORMAL,
+                    restart: bool = False) -> DispatchPlan:
+        """A (re-)dispatch: the department's sign-for clock and return window from ``at``; with ``restart``, also
+        the clocks the rules start anew for a new lead (``from_dispatch``: a wrong dispatch costs it nothing)."""
         dept = self.departments.get(department)
         if dept is None:
             raise UnknownReference(f"unknown department {department!r}")
-        return DispatchPlan(department=department, department_name=dept.name,
-                            sign_for=self.clock("sign_for", at, self.rules.clocks.sign_for)[0],
-                            return_due=self.deadline(at, self.rules.dispatch.return_window))
+        c = self.rules.clocks
+        sign_for, gaps = self.clock("sign_for", at, self._limit("sign_for", urgency))
+        return_due, g = self._due(at, self.rules.dispatch.return_window)
+        gaps |= g | self.calendar.gap_years(at, return_due)
+        restarted = {}
+        for name in CASE_CLOCKS[1:] if restart else ():
+            limit = c.limit(name, urgency)
+            if limit is not None and c.restarts_at_dispatch(name, urgency):
+                restarted[name], g = self.clock(name, at, limit)
+                gaps |= g
+        return DispatchPlan(department=department, department_name=dept.name, sign_for=sign_for,
+                            return_due=return_due.astimezone(UTC), restarted=restarted, calendar_gaps=sorted(gaps))
+
+    def limit(self, name: str, urgency: Urgency) -> Limit | None:
+        """The limit of a case clock for a case of ``urgency`` (review, 处置启动 …; None: no such clock)."""
+        return self.rules.clocks.limit(name, urgency)
+
+    def _limit(self, name: str, urgency: Urgency) -> Limit:
+        """The limit of a clock every case has (the schema checks each urgency has one)."""
+        limit = self.rules.clocks.limit(name, urgency)
+        if limit is None:
+            raise UnknownReference(f"rules {self.version} set no {name} limit for {urgency.value}")
+        return limit
 
     def render(self, template: str, context: dict) -> str:
         """Render one of this version's notice templates."""

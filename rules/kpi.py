@@ -32,8 +32,9 @@ class Counts:
     handling_days: float = 0.0  # sum over replied cases
     first_time: int = 0  # closed resolved in round 1 (among valid reviews)
     rework: int = 0  # replied cases that needed another round
-    first_dispatch_ok: int = 0  # never returned or reassigned
+    first_dispatch_ok: int = 0  # never returned (also not into arbitration), never re-dispatched
     repeat: int = 0  # 重复投诉 flagged
+    dispatch_hours: float = 0.0  # 派单时长: hours from receipt to the latest dispatch, summed
     partner_tasks: int = 0  # as the partner (协办) department
     partner_replied: int = 0
     partner_hours: float = 0.0  # office hours from request to reply, summed
@@ -69,6 +70,7 @@ def measures(c: Counts, kpi: KpiRules) -> dict[str, Any]:
         "avg_handling_days": None if not c.replied else round(c.handling_days / c.replied, 3),
         "first_time_resolution_rate": ratio(c.first_time, v), "rework_rate": ratio(c.rework, c.replied),
         "first_dispatch_accuracy": ratio(c.first_dispatch_ok, c.cases), "repeat_rate": ratio(c.repeat, c.cases),
+        "avg_dispatch_delay_hours": None if not c.cases else round(c.dispatch_hours / c.cases, 3),
         "partner_avg_reply_hours": None if not c.partner_replied else round(c.partner_hours / c.partner_replied, 3),
         "partner_on_time_rate": None if not c.partner_tasks else round(1 - c.partner_late / c.partner_tasks, 4),
         "unit_score": round(unit, 2), "unit_score_per_review": None if not v else round(unit / v, 4),

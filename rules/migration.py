@@ -5,7 +5,10 @@ What changes:
 - a case nobody has signed for yet, still with its first dispatch, goes to the new route's lead department
   (after sign-for the department owns the case to the end: 首接负责);
 - every running clock gets the new version's limit, counted from the clock's own start, with the extensions
-  already granted and the time spent paused; unfired reminders are re-placed, fired ones never repeat.
+  already granted and the time spent paused; unfired reminders are re-placed, fired ones never repeat;
+- a provisional due time (computed with the fallback calendar for a year without holiday data) is re-computed
+  with the new version's calendar: a case whose provisional years the new version covers is listed (``settled``)
+  even when no due time moves, so publishing the year's notice shows every provisional case in the dry run.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from core.contracts import (
     RebaseRequest,
     RebaseResult,
     Reminder,
-    Urgency,
 )
 from rules.engine import RulesEngine, UnknownReference
 from rules.schema import Limit
@@ -42,27 +44,27 @@ def rebase(rules: RulesEngine, req: RebaseRequest) -> RebaseResult:
     route = rules.route(case.category, case.district, case.street)
     if req.status is CaseStatus.DISPATCHED and req.dispatch_count == 1 and route and route.lead != req.lead:
         result.old_department = req.lead
-        result.dispatch = rules.dispatch_to(route.lead, req.at)
+        result.dispatch = rules.dispatch_to(route.lead, req.at, req.urgency)
     for name, clock in req.clocks.items():
         if clock.stopped_at is not None or (name == "sign_for" and result.dispatch):
             continue
-        limit = _limit(rules, name, req.urgency)
+        limit = rules.limit(name, req.urgency)
         if limit is None:
             continue
         moved = recompute(rules, clock, limit, req.at)
-        if abs((moved.due_at - clock.due_at).total_seconds()) >= 1:
-            result.clocks[name] = moved
+        due_moved = abs((moved.due_at - clock.due_at).total_seconds()) >= 1
+        if due_moved:
             result.clock_changes.append(ClockChange(name=name, round=clock.round, old_due=clock.due_at,
                                                     new_due=moved.due_at))
+        if due_moved or moved.calendar_gaps != clock.calendar_gaps:
+            result.clocks[name] = moved
+    before = {y for c in req.clocks.values() if c.stopped_at is None for y in c.calendar_gaps}
+    after = {y for name, c in req.clocks.items() if c.stopped_at is None
+             for y in (result.clocks[name] if name in result.clocks else c).calendar_gaps}
+    if result.dispatch:
+        after |= set(result.dispatch.calendar_gaps)
+    result.settled, result.calendar_gaps = sorted(before - after), sorted(after)
     return result
-
-
-def _limit(rules: RulesEngine, name: str, urgency: Urgency) -> Limit | None:
-    """The new version's limit of a case clock (None: not a clock the rules set)."""
-    c = rules.rules.clocks
-    contact = c.first_contact_urgent if urgency is Urgency.URGENT else c.first_contact
-    return {"sign_for": c.sign_for, "first_contact": contact, "resolution": c.resolution[urgency],
-            "review": c.review}.get(name)
 
 
 def recompute(rules: RulesEngine, clock: ClockState, limit: Limit, now: datetime) -> ClockState:
@@ -80,6 +82,7 @@ def recompute(rules: RulesEngine, clock: ClockState, limit: Limit, now: datetime
     reminders = [r for r in reminders if r.threshold not in clock.fired]
     reminders += [r for r in clock.reminders if r.threshold in clock.fired]
     breached = clock.breached_at if due <= now else None
+    gaps = rules.calendar.gap_years(clock.started_at, due) if limit.working else set()
     return clock.model_copy(update={"due_at": due, "limit": label, "working": limit.working,
                                     "reminders": sorted(reminders, key=lambda r: r.threshold),
-                                    "breached_at": breached})
+                                    "breached_at": breached, "calendar_gaps": sorted(gaps)})

@@ -31,12 +31,21 @@ def parse_rules(text: str) -> Rules:
         rules = expand(rules)
         errors = semantic_errors(rules)
     except ValidationError as exc:
-        errors = [(".".join(str(p) for p in err["loc"]) or "$", err["msg"]) for err in exc.errors()]
+        errors = [(yaml_path(err["loc"]), err["msg"]) for err in exc.errors()]
     except RulesError as exc:
         errors = exc.errors
     if errors:
         raise RulesError([Problem(path, msg, *(locate(root, path) or (None, None))) for path, msg in errors])
     return rules
+
+
+def yaml_path(loc: tuple) -> str:
+    """A validation error's location as the document writes it: a clock's ``limit`` and ``by_urgency`` are
+    folded into the clock in YAML (``clocks.resolution.一般.working_days``)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 2 and parts[0] == "clocks" and parts[2] in ("limit", "by_urgency"):
+        del parts[2]
+    return ".".join(parts) or "$"
 
 
 def fill(template: str, path: str, **values: str) -> str:

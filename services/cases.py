@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -65,7 +66,13 @@ def plan_from_row(case: Case, rules: RulesEngine) -> PlanPublic | None:
         return None
     dept = rules.departments.get(case.lead_department)
     return PlanPublic(lead_department=case.lead_department, lead_department_name=dept.name if dept else "",
-                      urgency=case.urgency, due={k: datetime.fromisoformat(v) for k, v in case.due.items()})
+                      urgency=case.urgency, due={k: datetime.fromisoformat(v) for k, v in case.due.items()},
+                      calendar_gaps=list(case.calendar_gaps or []), provisional=provisional(case.clocks or {}))
+
+
+def provisional(clocks: dict[str, Any]) -> list[str]:
+    """The running clocks (projected JSON) whose due time needed a year without holiday data."""
+    return [name for name, c in clocks.items() if c.get("calendar_gaps") and not c.get("stopped_at")]
 
 
 def plan_public(plan: HandlingPlan) -> PlanPublic | None:
@@ -73,7 +80,9 @@ def plan_public(plan: HandlingPlan) -> PlanPublic | None:
     if plan.screening is not None:
         return None
     return PlanPublic(lead_department=plan.lead_department, lead_department_name=plan.lead_department_name,
-                      urgency=plan.urgency, due={k: c.due_at for k, c in plan.clocks.items()})
+                      urgency=plan.urgency, due={k: c.due_at for k, c in plan.clocks.items()},
+                      calendar_gaps=plan.calendar_gaps,
+                      provisional=[k for k, c in plan.clocks.items() if c.calendar_gaps])
 
 
 def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
@@ -92,7 +101,8 @@ def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
         status=status.value, status_label=status.label, urgency=case.urgency,
         lead_department=case.lead_department, lead_department_name=plan.lead_department_name if plan else None,
         round=case.round, rules_version=case.rules_version, received_at=case.received_at,
-        closed_at=case.closed_at, due=plan.due if plan else {}, resolution=case.resolution,
+        closed_at=case.closed_at, due=plan.due if plan else {}, calendar_gaps=list(case.calendar_gaps or []),
+        provisional=plan.provisional if plan else [], dispatched_at=case.dispatched_at, resolution=case.resolution,
         satisfaction=case.satisfaction, overdue=case.overdue, escalation_level=case.escalation_level,
         paused=case.paused, outcome=case.outcome, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
         repeat_flag=case.repeat_flag, merged_into=case.merged_into, priority=case.priority,

@@ -23,7 +23,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 Period = Literal["day", "week", "month", "range"]
 CASE_COUNTS = ("cases", "closed", "valid_reviews", "contacted", "resolved", "satisfied", "basically_satisfied", "good",
                "bad", "late_sign_for", "late_first_contact", "late_resolution", "replied", "handling_days",
-               "first_time", "rework", "first_dispatch_ok", "repeat")
+               "first_time", "rework", "first_dispatch_ok", "repeat", "dispatch_hours")
 
 
 def bucket(day: date, period: Period, start: date) -> date:
@@ -71,6 +71,17 @@ def _n(cond: Any) -> Any:
     return sa.func.sum(sa.case((cond, 1), else_=0))
 
 
+def first_dispatch_kept() -> Any:
+    """首派准确 — the one definition every report uses: the first dispatch stood. A case returned even once (also
+    one returned straight into arbitration) or moved to another department is a wrong first dispatch."""
+    return sa.and_(C.return_count == 0, C.dispatch_count == 1)
+
+
+def dispatched() -> Any:
+    """The cases dispatch accuracy counts: dispatched to a department (also those waiting for arbitration)."""
+    return sa.and_(sa.or_(C.lead_department.is_not(None), C.status == "arbitration"), C.screening.is_(None))
+
+
 def _case_columns() -> list[Any]:
     valid, closed, replied = C.valid_review.is_(True), C.closed_at.is_not(None), C.replied_at.is_not(None)
     good = sa.and_(valid, C.resolution == "解决", C.satisfaction.in_(("满意", "基本满意")))
@@ -82,7 +93,23 @@ def _case_columns() -> list[Any]:
             _n(sa.and_(closed, C.late_resolution.is_(True))), _n(replied),
             sa.func.coalesce(sa.func.sum(C.handling_days), 0.0),
             _n(sa.and_(valid, C.round == 1, C.outcome == "resolved")), _n(sa.and_(replied, C.round > 1)),
-            _n(sa.and_(C.return_count == 0, C.dispatch_count == 1)), _n(C.repeat_flag.is_(True))]
+            _n(first_dispatch_kept()), _n(C.repeat_flag.is_(True)),
+            sa.func.coalesce(sa.func.sum(C.dispatch_hours), 0.0)]
+
+
+def dispatch_accuracy(session: Session, received_from: datetime | None,
+                      received_to: datetime | None) -> tuple[int, int, int, int, float | None]:
+    """(dispatched cases, first dispatch kept, returned, re-dispatches, average 派单时长 in hours) of the cases
+    received in ``[received_from, received_to)``."""
+    q = sa.select(sa.func.count(), _n(first_dispatch_kept()), _n(C.return_count > 0),
+                  sa.func.coalesce(sa.func.sum(C.dispatch_count - 1), 0), sa.func.avg(C.dispatch_hours)
+                  ).where(dispatched())
+    if received_from:
+        q = q.where(C.received_at >= received_from)
+    if received_to:
+        q = q.where(C.received_at < received_to)
+    cases, kept, returned, redispatches, delay = session.execute(q).one()
+    return cases, kept or 0, returned or 0, redispatches or 0, delay
 
 
 def department_counts(session: Session, start: date, end: date, period: Period,

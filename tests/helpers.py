@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db import normalise_url
 from core.settings import Settings
-from workflows.io_steps import PATCH_LOCAL_ONCE
+from workflows.case_base import PATCH_DEADLINES
 
 if TYPE_CHECKING:
     from core.models import Case
@@ -152,10 +152,15 @@ async def start_case(client: Client, engine: sa.Engine, settings: Settings) -> W
     return handle
 
 
+# A released rules version whose sign-for counts 2 natural hours at any time of day (2026.3 counts office time for
+# a case received outside office hours): tests of the clock mechanics pin it so they pass at any hour.
+NATURAL_SIGN_FOR = "2026.2"
+
+
 async def start_ts_case(env: WorkflowEnvironment, queue: str, engine: sa.Engine, settings: Settings,
-                        **over: Any) -> WorkflowHandle:
-    """Store a case received now in server time (ahead of the wall clock once time was skipped), start it on
-    ``queue`` of the time-skipping server."""
+                        version: str | None = None, **over: Any) -> WorkflowHandle:
+    """Store a case received now in server time (ahead of the wall clock once time was skipped), pinned to
+    ``version`` (default: the active one), start it on ``queue`` of the time-skipping server."""
     from core.contracts import workflow_id
     from services.intake import case_input
     from workflows.case import CaseWorkflow
@@ -163,6 +168,7 @@ async def start_ts_case(env: WorkflowEnvironment, queue: str, engine: sa.Engine,
     with Session(engine, expire_on_commit=False) as session:
         case = _create(session, settings, **over)
         case.received_at = await env.get_current_time()
+        case.rules_version = version or case.rules_version
         session.add(case)
         session.commit()
     return await env.client.start_workflow(CaseWorkflow.run, case_input(case), id=workflow_id(case.case_no or ""),
@@ -243,7 +249,7 @@ def reset_schema(url: str) -> None:
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
 RECORD_ENV = "JIESU_RECORD_HISTORIES"
-LATEST_PATCH = PATCH_LOCAL_ONCE  # the newest workflow.patched() id: update when a newer patch is added
+LATEST_PATCH = PATCH_DEADLINES  # the newest workflow.patched() id: update when a newer patch is added
 
 
 async def record(name: str, handle: WorkflowHandle) -> Path | None:

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ContactInput,
         EventType,
         HandlingPlan,
+        HandlingStartedInput,
         NoticeTemplate,
         Outcome,
         Recipient,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SignForInput,
     )
     from workflows.alarm import Alarm
+    from workflows.case_base import PATCH_DEADLINES
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
     from workflows.case_partners import PartnerActions
@@ -102,7 +104,10 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             "urgency": plan.urgency.value, "candidates": plan.candidates,
             "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items()},
         })
-        if plan.calendar_gaps:
+        if plan.calendar_gaps and workflow.patched(PATCH_DEADLINES):
+            await self._note_gaps(plan.calendar_gaps, None)
+        elif plan.calendar_gaps:  # released before PATCH_DEADLINES: only ever replayed
+            s.gap_years = sorted(plan.calendar_gaps)
             await self._record(E.CALENDAR_GAP, None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
             await self._queue_notice(T.CALENDAR_GAP, R.SUPERVISOR, "calendar-gap",
                                      {"years": ", ".join(map(str, plan.calendar_gaps))})
@@ -177,6 +182,25 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
         self._require_lead(inp.actor)
 
     @workflow.update
+    async def record_handling_started(self, inp: HandlingStartedInput) -> CaseView:
+        """处置启动: the lead records that handling started on site (stops the 紧急 response clock)."""
+        async with self._lock:
+            self._check_handling_started(inp)
+            s = self.s
+            clock = s.clocks.get(ClockName.RESPONSE)
+            on_time = None if clock is None else clock.breached_at is None
+            self._stop_clock(ClockName.RESPONSE)
+            at = inp.started_at or workflow.now()
+            await self._record(E.HANDLING_STARTED, inp.actor, {
+                "note": inp.note, "started_at": at.isoformat(), "round": s.round, "on_time": on_time})
+        return self.view()
+
+    @record_handling_started.validator
+    def _check_handling_started(self, inp: HandlingStartedInput) -> None:
+        self._require(Action.HANDLING_STARTED)
+        self._require_lead(inp.actor)
+
+    @workflow.update
     async def submit_reply(self, inp: ReplyInput) -> CaseView:
         """办结答复: the lead department's reply; needs at least one contact in this round."""
         async with self._lock:
@@ -184,6 +208,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             s = self.s
             s.status = CaseStatus.REPLIED
             self._stop_clock(ClockName.RESOLUTION)
+            self._stop_clock(ClockName.RESPONSE)  # a reply ends handling: nothing is left to start
             assert s.plan is not None
             review = await run_step(ACT_CLOCK, ClockRequest(
                 rules_version=s.case.rules_version, name=ClockName.REVIEW, urgency=s.plan.urgency,
@@ -192,6 +217,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             self.alarm.poke()
             await self._record(E.REPLIED, inp.actor, {"content": inp.content, "round": s.round,
                                                       "review_due": review.due_at.isoformat()})
+            await self._note_gaps(review.calendar_gaps, ClockName.REVIEW)
             await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-{s.round}", {"reply": inp.content})
             for merged in s.merged:  # 并单: the duplicates' complainants get this result too
                 await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-of-{s.case.case_no}-{s.round}",

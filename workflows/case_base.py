@@ -54,6 +54,11 @@ with workflow.unsafe.imports_passed_through():
 
 E, T, R = EventType, NoticeTemplate, Recipient
 
+# workflow.patched() id: from here on every due-time computation flags the years it had no holiday data for
+# (calendar_gap event + supervisor notice, once per case and year), and a re-dispatch starts the clocks the rules
+# count from the lead's dispatch anew (from_dispatch). Histories recorded before replay the old path.
+PATCH_DEADLINES = "deadlines-2026-12"
+
 
 class CaseCore:
     """State, locking, checks and the steps every group of handlers uses."""
@@ -69,7 +74,7 @@ class CaseCore:
         return CaseView(case_no=s.case.case_no, status=s.status, plan=s.plan, round=s.round, contacts=s.contacts,
                         last_seq=s.seq, head_hash=s.head, clocks=s.clocks, escalation_level=s.escalation,
                         paused=s.paused_since is not None, pending=s.pending, partners=list(s.partners.values()),
-                        return_count=s.returns, forced=s.forced)
+                        return_count=s.returns, forced=s.forced, calendar_gaps=s.gap_years)
 
     # ---- checks (validators) -----------------------------------------------------------------------------
 
@@ -119,6 +124,7 @@ class CaseCore:
             outcome=s.outcome.value if s.outcome else None, merged_into=s.merged_into,
             rules_version=s.case.rules_version, priority=s.plan.priority if s.plan else 0,
             screening=s.plan.screening.code if s.plan and s.plan.screening else None,
+            calendar_gaps=s.gap_years,
         )
 
     async def _queue_notice(self, template: str, recipient: Recipient, key: str, context: dict | None = None,
@@ -166,24 +172,43 @@ class CaseCore:
                                      {"clock_label": clock.label, "due": clock.due_at.isoformat(),
                                       "escalation_level": s.escalation})
 
+    async def _note_gaps(self, years: list[int], clock: str | None) -> None:
+        """日历缺口: a due time needed years without holiday data (it is provisional). Record them and tell the
+        supervisor, once per case and year (caller holds the lock)."""
+        s = self.s
+        new = sorted(set(years) - set(s.gap_years))
+        if not new or not workflow.patched(PATCH_DEADLINES):
+            return
+        s.gap_years = sorted({*s.gap_years, *new})
+        await self._record(E.CALENDAR_GAP, None, {"years": new, "clock": clock, "provisional": True})
+        await self._queue_notice(T.CALENDAR_GAP, R.SUPERVISOR, f"calendar-gap-{'-'.join(map(str, new))}", {
+            "years": "、".join(map(str, new)), "clock_label": ClockName(clock).label if clock else "办理"})
+
     # ---- shared steps --------------------------------------------------------------------------------------
 
     async def _dispatch(self, department: str, *, forced: bool, actor: Actor | None, event: EventType,
                         note: str) -> None:
         """Dispatch to a department: new sign-for clock and return window (caller holds the lock)."""
         s = self.s
+        assert s.plan is not None
         plan = await run_step(ACT_DISPATCH, DispatchRequest(  # an unknown department: 409
-            rules_version=s.case.rules_version, department=department, at=workflow.now()), DispatchPlan)
+            rules_version=s.case.rules_version, department=department, at=workflow.now(), urgency=s.plan.urgency,
+            restart=workflow.patched(PATCH_DEADLINES)), DispatchPlan)
         s.lead, s.status, s.forced, s.return_due = department, CaseStatus.DISPATCHED, forced, plan.return_due
         s.dispatch_count += 1
         s.tried.append(department)
         s.contacts = 0
         s.clocks[ClockName.SIGN_FOR] = start_clock(plan.sign_for, s.round)
+        for name, restarted in plan.restarted.items():  # from_dispatch: the new lead gets the full limit
+            s.clocks[name] = start_clock(restarted, s.round)
+            s.clocks[name].paused_since = s.paused_since
         self.alarm.poke()
         await self._record(event, actor, {
             "department": department, "department_name": plan.department_name, "forced": forced, "note": note,
             "due_sign_for": plan.sign_for.due_at.isoformat(), "return_due": plan.return_due.isoformat(),
-            "dispatch_no": s.dispatch_count})
+            "dispatch_no": s.dispatch_count,
+            **({"restarted": {k: c.due_at.isoformat() for k, c in plan.restarted.items()}} if plan.restarted else {})})
+        await self._note_gaps(plan.calendar_gaps, ClockName.SIGN_FOR)
         await self._queue_notice(T.DISPATCH, R.DEPARTMENT, f"dispatch-{s.dispatch_count}", {
             "due_sign_for": plan.sign_for.due_at.isoformat(), "return_due": plan.return_due.isoformat()})
 
@@ -200,6 +225,7 @@ class CaseCore:
         s.status = CaseStatus.HANDLING
         self.alarm.poke()
         await self._record(E.REHANDLE_STARTED, None, {"round": s.round, "due_resolution": plan.due_at.isoformat()})
+        await self._note_gaps(plan.calendar_gaps, ClockName.RESOLUTION)
         await self._queue_notice(T.REHANDLE, R.DEPARTMENT, f"rehandle-{s.round}", {"review_note": note})
 
     async def _close(self, outcome: Outcome, actor: Actor | None, data: dict[str, Any]) -> None:
@@ -233,6 +259,7 @@ class CaseCore:
         )
         await self._record(E.PARTNER_REQUESTED, actor, {"department": department, "question": question,
                                                         "due": plan.due_at.isoformat(), "round": s.round})
+        await self._note_gaps(plan.calendar_gaps, ClockName.PARTNER_REPLY)
         await self._queue_notice(T.PARTNER_REQUEST, R.DEPARTMENT, f"partner-{task.key}", {
             "partner": department, "question": question, "partner_due": plan.due_at.isoformat()},
             department=department)

@@ -39,14 +39,16 @@ class ClockActions(CaseCore):
         async with self._lock:
             self._check_request_extension(inp)
             s = self.s
-            proposed = await run_step(ACT_EXTEND, ExtendRequest(  # refused past the maximum: 409
+            assert s.plan is not None
+            proposed = await run_step(ACT_EXTEND, ExtendRequest(  # refused past the maximum or by urgency: 409
                 rules_version=s.case.rules_version, clock=s.clocks[ClockName.RESOLUTION],
-                working_days=inp.working_days), ClockState)
+                working_days=inp.working_days, urgency=s.plan.urgency), ClockState)
             s.extension = (inp, proposed)
             await self._record(E.EXTENSION_REQUESTED, inp.actor, {
                 "working_days": inp.working_days, "reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})
             await self._queue_notice(T.EXTENSION_REQUEST, R.SUPERVISOR, f"extension-{s.seq}",
                                      {"reason": inp.reason, "proposed_due": proposed.due_at.isoformat()})
+            await self._note_gaps(proposed.calendar_gaps, ClockName.RESOLUTION)
         return self.view()
 
     @request_extension.validator
@@ -145,6 +147,8 @@ class ClockActions(CaseCore):
             self.alarm.poke()
             await self._record(E.RESUMED, inp.actor, {"note": inp.note, "paused_from": since.isoformat(),
                                                       "due": moved})
+            for name in moved:
+                await self._note_gaps(s.clocks[name].calendar_gaps, name)
         return self.view()
 
     @resume.validator

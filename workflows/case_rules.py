@@ -86,7 +86,11 @@ class RulesActions(CaseCore):
             "migration": order.migration_id,
             "clocks": [{"clock": c.name, "round": c.round, "from": c.old_due.isoformat(),
                         "to": c.new_due.isoformat()} for c in result.clock_changes],
-            "department": {"from": result.old_department, "to": dispatch.department} if dispatch else None})
+            "department": {"from": result.old_department, "to": dispatch.department} if dispatch else None,
+            **({"settled": result.settled} if result.settled else {})})
         if dispatch:
             await self._queue_notice(T.DISPATCH, R.DEPARTMENT, f"dispatch-migration-{order.migration_id}", {
                 "due_sign_for": dispatch.sign_for.due_at.isoformat(), "return_due": dispatch.return_due})
+        await self._note_gaps(result.calendar_gaps, None)
+        if result.settled:  # the new version has the notice for these years: the due times are final now
+            s.gap_years = [y for y in s.gap_years if y not in result.settled]

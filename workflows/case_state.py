@@ -61,6 +61,7 @@ class CaseState:
         self.merged_into: str | None = None
         self.merged: list[MergedIn] = []  # duplicates merged into this case (their complainants get the result)
         self.dispatch_projected = False  # the first dispatch (or screening) is in the projection
+        self.gap_years: list[int] = []  # years without holiday data a due time needed (flagged once each)
 
     @property
     def pending(self) -> str | None:

@@ -13,7 +13,8 @@ with workflow.unsafe.imports_passed_through():
 def start_clock(plan: ClockPlan, round_: int) -> ClockState:
     """A running clock from its plan."""
     return ClockState(name=plan.name, label=plan.label, round=round_, started_at=plan.started_at,
-                      due_at=plan.due_at, limit=plan.limit, working=plan.working, reminders=list(plan.reminders))
+                      due_at=plan.due_at, limit=plan.limit, working=plan.working, reminders=list(plan.reminders),
+                      calendar_gaps=list(plan.calendar_gaps))
 
 
 def due_alarms(clock: ClockState, now: datetime) -> tuple[list[Reminder], bool]:

@@ -24,6 +24,7 @@ class Action(StrEnum):
     SIGN_FOR = "sign for"
     RETURN = "return the case (退单 is only possible before sign-for)"
     CONTACT = "record a contact"
+    HANDLING_STARTED = "record that handling started (sign for the case first)"
     REPLY = "submit a reply"
     REVIEW = "record a review"
     EXTENSION = "request an extension"
@@ -48,6 +49,7 @@ FITS: dict[Action, frozenset[CaseStatus]] = {
     Action.SIGN_FOR: frozenset({S.DISPATCHED}),
     Action.RETURN: frozenset({S.DISPATCHED}),
     Action.CONTACT: frozenset({S.HANDLING}),
+    Action.HANDLING_STARTED: frozenset({S.HANDLING}),
     Action.REPLY: frozenset({S.HANDLING}),
     Action.REVIEW: frozenset({S.REPLIED}),
     Action.EXTENSION: frozenset({S.HANDLING}),

@@ -13,9 +13,9 @@ from temporalio.service import RPCError
 from api.auth import CASE_ERRORS, Handler, IntakeOnly, ReviewRecorder, Staff, VisibleCase
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import BODY_ERRORS, ServiceError, responses
-from api.schemas.cases import ActionResult, ContactIn, Offset, ReplyIn, ReviewIn, SignForIn
+from api.schemas.cases import ActionResult, ContactIn, HandlingStartedIn, Offset, ReplyIn, ReviewIn, SignForIn
 from api.updates import ACTION_ERRORS, run_update
-from core.contracts import ContactInput, ReplyInput, ReviewInput, SignForInput
+from core.contracts import ContactInput, HandlingStartedInput, ReplyInput, ReviewInput, SignForInput
 from core.contracts.case_io import CaseCreate, CaseCreated, CasePublic, CasesPublic, Instant
 from core.crypto import Cipher
 from rules.engine import RulesEngine
@@ -110,6 +110,14 @@ async def record_contact(case_no: str, body: ContactIn, session: SessionDep, tem
     """Record a contact with the complainant (联系诉求人)."""
     return await run_update(session, temporal, case_no, CaseWorkflow.record_contact,
                             ContactInput(actor=actor, **body.model_dump()), seen_by=actor)
+
+
+@router.post("/{case_no}/handling-started", response_model=ActionResult, responses=ACTION_ERRORS)
+async def record_handling_started(case_no: str, body: HandlingStartedIn, session: SessionDep,
+                                  temporal: TemporalDep, actor: Handler) -> ActionResult:
+    """Record that handling started on site (处置启动; stops the 紧急 case's 2-hour response clock)."""
+    return await run_update(session, temporal, case_no, CaseWorkflow.record_handling_started,
+                            HandlingStartedInput(actor=actor, **body.model_dump()), seen_by=actor)
 
 
 @router.post("/{case_no}/reply", response_model=ActionResult, responses=ACTION_ERRORS)

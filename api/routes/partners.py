@@ -29,6 +29,7 @@ from core.contracts.case_io import Instant
 from core.models import Case, PartnerTaskRow
 from rules.engine import LevelProhibited
 from services import cases as svc
+from services import reports
 from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
 
@@ -129,14 +130,7 @@ def partner_tasks(session: SessionDep, actor: Staff, status: str | None = None, 
 def dispatch_accuracy(session: SessionDep, actor: Overseer, received_from: Instant | None = None,
                       received_to: Instant | None = None) -> DispatchAccuracy:
     """First-dispatch accuracy over cases received in a period (target ≥ 90 %)."""
-    q = select(sa.func.count(), sa.func.sum(sa.case((Case.dispatch_count == 1, 1), else_=0)),  # type: ignore[arg-type]
-               sa.func.sum(sa.case((Case.return_count > 0, 1), else_=0)),  # type: ignore[arg-type]
-               sa.func.sum(Case.dispatch_count - 1)).where(Case.lead_department.is_not(None)  # type: ignore[union-attr]
-                                                           | (Case.status == "arbitration"))
-    if received_from:
-        q = q.where(Case.received_at >= received_from)
-    if received_to:
-        q = q.where(Case.received_at < received_to)
-    cases, kept, returned, redispatches = session.exec(q).one()
+    cases, kept, returned, redispatches, delay = reports.dispatch_accuracy(session, received_from, received_to)
     return DispatchAccuracy(cases=cases, first_dispatch_kept=kept or 0, returned=returned or 0,
-                            redispatches=redispatches or 0, accuracy=(kept or 0) / cases if cases else None)
+                            redispatches=redispatches or 0, accuracy=(kept or 0) / cases if cases else None,
+                            avg_dispatch_delay_hours=round(delay, 3) if delay is not None else None)

@@ -10,7 +10,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from core.contracts.case_io import MAX_OFFSET, Instant, Strict
-from core.contracts.commands import ContactFields, ReplyFields, ReviewFields, SignForFields
+from core.contracts.commands import ContactFields, HandlingStartedFields, ReplyFields, ReviewFields, SignForFields
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
@@ -23,6 +23,12 @@ class ContactIn(ContactFields, Strict):
     """A contact with the complainant."""
 
     contacted_at: Instant | None = None
+
+
+class HandlingStartedIn(HandlingStartedFields, Strict):
+    """处置启动: handling started on site (the 紧急 response clock stops)."""
+
+    started_at: Instant | None = None
 
 
 class ReplyIn(ReplyFields, Strict):

@@ -58,10 +58,12 @@ class PartnerTasksPublic(BaseModel):
 
 
 class DispatchAccuracy(BaseModel):
-    """首派准确率: dispatched cases that were never returned or reassigned, over all dispatched cases."""
+    """首派准确率: dispatched cases whose first dispatch stood (never returned — also not straight into arbitration —
+    never re-dispatched), over all dispatched cases; and 派单时长, receipt to the latest dispatch."""
 
     cases: int
     first_dispatch_kept: int
     accuracy: float | None
     returned: int
     redispatches: int
+    avg_dispatch_delay_hours: float | None = None

@@ -96,6 +96,7 @@ class ExtendRequest(BaseModel):
     rules_version: str
     clock: ClockState
     working_days: int
+    urgency: Urgency | None = None  # the case's: the rules may allow 延期 only for some urgencies
 
 
 class ShiftRequest(BaseModel):
@@ -120,6 +121,8 @@ class DispatchRequest(BaseModel):
     rules_version: str
     department: str
     at: datetime
+    urgency: Urgency = Urgency.NORMAL  # 紧急: the sign-for clock counts natural hours
+    restart: bool = False  # also start anew the clocks the rules count from the lead's dispatch (from_dispatch)
 
 
 class RebaseRequest(BaseModel):
@@ -147,8 +150,10 @@ class RebaseResult(BaseModel):
     clock_changes: list[ClockChange] = Field(default_factory=list)
     old_department: str | None = None
     dispatch: DispatchPlan | None = None  # a new lead (only for cases nobody has signed for yet)
+    settled: list[int] = Field(default_factory=list)  # provisional years the new version has holiday data for
+    calendar_gaps: list[int] = Field(default_factory=list)  # years the re-planned due times still lack data for
 
     @property
     def changed(self) -> bool:
-        """Department or a deadline changes."""
-        return self.skipped is None and bool(self.clock_changes or self.dispatch)
+        """Department or a deadline changes, or a provisional deadline becomes final."""
+        return self.skipped is None and bool(self.clock_changes or self.dispatch or self.settled)

@@ -95,6 +95,7 @@ class CaseSnapshot(BaseModel):
     rules_version: str | None = None  # the pinned version (changes only through a rules migration)
     priority: int = 0
     screening: str | None = None  # the screening rule that routed the case away
+    calendar_gaps: list[int] = Field(default_factory=list)  # years without holiday data its due times needed
 
 
 class CaseView(BaseModel):
@@ -114,3 +115,4 @@ class CaseView(BaseModel):
     partners: list[PartnerTask] = Field(default_factory=list)
     return_count: int = 0
     forced: bool = False
+    calendar_gaps: list[int] = Field(default_factory=list)  # years without holiday data its due times needed

@@ -116,6 +116,10 @@ class PlanPublic(BaseModel):
     lead_department_name: str
     urgency: Urgency
     due: dict[str, datetime]
+    calendar_gaps: list[int] = Field(default_factory=list, description=(
+        "years without holiday data that a due time needed: computed with the statutory-holiday fallback"))
+    provisional: list[str] = Field(default_factory=list, description=(
+        "clocks whose due time is provisional (it needed a year without holiday data)"))
 
 
 class ScreeningPublic(BaseModel):
@@ -192,6 +196,9 @@ class CasePublic(BaseModel):
     received_at: datetime
     closed_at: datetime | None
     due: dict[str, datetime]
+    calendar_gaps: list[int] = Field(default_factory=list)
+    provisional: list[str] = Field(default_factory=list)
+    dispatched_at: datetime | None = None
     resolution: str | None
     satisfaction: str | None
     overdue: bool

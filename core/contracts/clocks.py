@@ -32,6 +32,7 @@ class ClockPlan(BaseModel):
     limit: str  # human-readable limit, e.g. "5 个工作日" or "24 小时"
     working: bool = False  # counted in working days (reminders and pauses use working time)
     reminders: list[Reminder] = Field(default_factory=list)
+    calendar_gaps: list[int] = Field(default_factory=list)  # years without holiday data: the due time is provisional
 
 
 class ClockState(BaseModel):
@@ -51,6 +52,12 @@ class ClockState(BaseModel):
     paused_since: datetime | None = None
     paused_seconds: float = 0.0
     extended_days: int = 0  # 延期 granted so far (working days), kept when a rules migration re-computes the clock
+    calendar_gaps: list[int] = Field(default_factory=list)  # years without holiday data: the due time is provisional
+
+    @property
+    def provisional(self) -> bool:
+        """The due time was computed with the fallback calendar for a year without holiday data."""
+        return bool(self.calendar_gaps)
 
     @property
     def counts_working_days(self) -> bool:
@@ -93,7 +100,7 @@ class HandlingPlan(BaseModel):
     candidates: list[str] = Field(default_factory=list)
     partners: list[str] = Field(default_factory=list)
     clocks: dict[str, ClockPlan] = Field(default_factory=dict)
-    calendar_gaps: list[int] = Field(default_factory=list)
+    calendar_gaps: list[int] = Field(default_factory=list)  # years any due time here had no holiday data for
     return_due: datetime | None = None
     return_limit: int = 2
     partner_question: str = ""
@@ -115,6 +122,8 @@ class DispatchPlan(BaseModel):
     department_name: str
     sign_for: ClockPlan
     return_due: datetime
+    restarted: dict[str, ClockPlan] = Field(default_factory=dict)  # clocks that start anew with the new lead
+    calendar_gaps: list[int] = Field(default_factory=list)
 
 
 class ClockChange(BaseModel):

@@ -48,6 +48,17 @@ class ContactInput(ContactFields, Acting):
     """A contact with the complainant (联系诉求人)."""
 
 
+class HandlingStartedFields(BaseModel):
+    """处置启动: the lead department started handling on site."""
+
+    note: str = Field(default="", max_length=LONG)
+    started_at: datetime | None = None
+
+
+class HandlingStartedInput(HandlingStartedFields, Acting):
+    """处置启动: handling started on site (stops the 紧急 response clock)."""
+
+
 class ReplyFields(BaseModel):
     """办结答复."""
 

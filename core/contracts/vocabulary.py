@@ -182,6 +182,7 @@ class EventType(StrEnum):
     REASSIGNED = "reassigned"
     SIGNED_FOR = "signed_for"
     CONTACTED = "contacted"
+    HANDLING_STARTED = "handling_started"  # 处置启动: the lead started handling on site
     PARTNER_REQUESTED = "partner_requested"
     PARTNER_REMINDER = "partner_reminder"
     PARTNER_OVERDUE = "partner_overdue"
@@ -251,6 +252,7 @@ class ClockName(StrEnum):
 
     SIGN_FOR = "sign_for"
     FIRST_CONTACT = "first_contact"
+    RESPONSE = "response"  # 处置启动: handling started on site (紧急)
     RESOLUTION = "resolution"
     REVIEW = "review"
     PARTNER_REPLY = "partner_reply"
@@ -262,5 +264,6 @@ class ClockName(StrEnum):
         return CLOCK_LABELS[self]
 
 
-CLOCK_LABELS = {ClockName.SIGN_FOR: "签收", ClockName.FIRST_CONTACT: "首次联系", ClockName.RESOLUTION: "办理",
+CLOCK_LABELS = {ClockName.SIGN_FOR: "签收", ClockName.FIRST_CONTACT: "首次联系",
+                ClockName.RESPONSE: "处置启动", ClockName.RESOLUTION: "办理",
                 ClockName.REVIEW: "回访", ClockName.PARTNER_REPLY: "协办答复", ClockName.RETURN_WINDOW: "退单"}

@@ -138,7 +138,7 @@ async def test_bom_headers_and_a_new_case_with_chinese_names(api, tokens) -> Non
     facts = (row["工单类型"], row["受理渠道"], row["工单状态"], row["紧急程度"])
     assert facts == ("投诉", "12345热线", "待签收", "一般")
     assert row["标题"] == text[:30] and len(row["标题"]) == 30 and row["主要内容"] == text
-    assert row["点位"] == "西城区金融街街道某小区3号楼楼顶" and row["规则版本"] == "2026.2"
+    assert row["点位"] == "西城区金融街街道某小区3号楼楼顶" and row["规则版本"] == "2026.3"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["来电时间"]) and row["办结时间"] == ""
     assert [row[k] for k in ("是否联系", "是否解决", "是否满意", "是否有效回访", "是否超期", "重复诉求")] == \
         ["否", "", "", "否", "否", "否"]

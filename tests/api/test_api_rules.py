@@ -24,17 +24,17 @@ from tests.helpers import auth, case_when, complaint, eventually, record, wait_s
 from tests.helpers import intake as create
 
 pytestmark = pytest.mark.temporal
-SHIPPED = Path(__file__).parents[2] / "rules" / "versions" / "2026.2.yaml"
-BASE = "2026.2"
+SHIPPED = Path(__file__).parents[2] / "rules" / "versions" / "2026.3.yaml"
+BASE = "2026.3"
 YAML = {"Content-Type": "application/yaml"}
 
 
 def variant(version: str, *, shorter: bool = False) -> str:
-    """The shipped 2026.2 under another version; ``shorter``: 一般 3 working days, sign-for 1 h, JTGL02 → 区城管委."""
-    text = SHIPPED.read_text(encoding="utf-8").replace('version: "2026.2"', f'version: "{version}"')
+    """The shipped 2026.3 under another version; ``shorter``: 一般 3 working days, sign-for 1 h, JTGL02 → 区城管委."""
+    text = SHIPPED.read_text(encoding="utf-8").replace('version: "2026.3"', f'version: "{version}"')
     if shorter:
         for old, new in (("    一般: {working_days: 5}", "    一般: {working_days: 3}"),
-                         ("sign_for: {hours: 2}", "sign_for: {hours: 1}"),
+                         ("sign_for: {hours: 2, ", "sign_for: {hours: 1, "),
                          ("{category: JTGL02, lead: bj-jtw}", '{category: JTGL02, lead: "{district}-cgw"}')):
             assert old in text
             text = text.replace(old, new)

@@ -82,6 +82,10 @@ def pg(request: pytest.FixtureRequest, db_url: str, settings: Settings) -> Pg:
         except sa.exc.OperationalError as exc:
             pytest.fail(f"the database outage test needs PostgreSQL at {url} (or TEST_DATABASE_URL): {exc}")
         with session_scope(engine_for(url)) as session:
+            # case numbers come from the row id: start far beyond the session's own database, so a case here never
+            # shares its workflow id (case-<no>) with a session case on the same Temporal server
+            session.execute(sa.text("""SELECT setval(pg_get_serial_sequence('"case"', 'id'),
+                                       GREATEST((SELECT COALESCE(MAX(id), 0) FROM "case"), 10000000))"""))
             import_shipped(session, settings.rules_dir)
             intake = create_key(session, role=Role.INTAKE, department=None, name="fault test intake")[1]
             handler = create_key(session, role=Role.HANDLER, department=HANDLER_DEPT, name="fault test handler")[1]

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from core.contracts import CaseView, ClockState
 from core.models import Case, CaseEventRow, Notice
 from services.audit import verify_case
-from tests.helpers import aware, case_no, eventually, new_worker, start_ts_case
+from tests.helpers import NATURAL_SIGN_FOR, aware, case_no, eventually, new_worker, start_ts_case
 from workflows.case import CaseWorkflow
 
 pytestmark = [pytest.mark.temporal, pytest.mark.faults]
@@ -113,7 +113,7 @@ async def worker_down_over_the_deadline(env: WorkflowEnvironment, engine, settin
     """Start a case, stop the worker, let 3 h pass (50/75/90 % and the 2 h sign-for deadline), restart it."""
     queue = f"ts-down-{uuid.uuid4()}"
     async with new_worker(env, settings, queue, **NO_CACHE):
-        handle = await start_ts_case(env, queue, engine, settings)
+        handle = await start_ts_case(env, queue, engine, settings, NATURAL_SIGN_FOR)
         view = await handle.execute_update(CaseWorkflow.await_plan)
         no = case_no(handle)
         # await_plan answers before the acceptance and dispatch notices: let the intake work finish first

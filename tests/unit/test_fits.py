@@ -14,6 +14,7 @@ EXPECTED = {  # action → the statuses it fits; every other status is refused
     A.REASSIGN: {S.DISPATCHED, S.HANDLING},
     A.ARBITRATE: {S.ARBITRATION},
     A.CONTACT: {S.HANDLING},
+    A.HANDLING_STARTED: {S.HANDLING},
     A.REPLY: {S.HANDLING},
     A.EXTENSION: {S.HANDLING},
     A.PAUSE: {S.HANDLING},

@@ -79,8 +79,8 @@ def test_shipped_rules_parse(parsed) -> None:  # type: ignore[no-untyped-def]
     assert parsed.timezone == "Asia/Shanghai"
     assert parsed.workday_end_hour == 18
     assert len(parsed.districts) == 16
-    assert parsed.clocks.resolution[Urgency.NORMAL] == Limit(working_days=5)
-    assert parsed.clocks.first_contact_urgent == Limit(hours=1)
+    assert parsed.clocks.limit("resolution", Urgency.NORMAL) == Limit(working_days=5)
+    assert parsed.clocks.limit("first_contact", Urgency.URGENT) == Limit(hours=1)
     assert {"acceptance", "result", "rehandle"} <= set(parsed.templates)
 
 

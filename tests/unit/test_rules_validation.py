@@ -340,9 +340,9 @@ def case_input(category: str = "JTGL02", version: str = "2026.2") -> CaseInput:
 
 
 def limit_of(engine: RulesEngine, name: str, urgency: Urgency) -> Limit:
-    c = engine.rules.clocks
-    return {"sign_for": c.sign_for, "resolution": c.resolution[urgency], "review": c.review,
-            "first_contact": c.first_contact_urgent if urgency is Urgency.URGENT else c.first_contact}[name]
+    limit = engine.limit(name, urgency)
+    assert limit is not None
+    return limit
 
 
 def running(engine: RulesEngine, name: str, start: datetime = RECEIVED, urgency: Urgency = Urgency.NORMAL,
@@ -362,8 +362,8 @@ def request(status: CaseStatus, clocks: dict[str, ClockState], *, category: str 
 
 def test_migration_premises() -> None:
     assert (E2.version, E3.version) == ("2026.2", "2026.3")
-    assert E3.rules.clocks.resolution[Urgency.NORMAL] == Limit(working_days=3)
-    assert E3.rules.clocks.sign_for == Limit(hours=1)
+    assert E3.limit("resolution", Urgency.NORMAL) == Limit(working_days=3)
+    assert E3.limit("sign_for", Urgency.NORMAL) == Limit(hours=1)
     assert E2.route("JTGL02", "haidian", None).lead == "bj-jtw"  # type: ignore[union-attr]
     assert E3.route("JTGL02", "haidian", None).lead == "haidian-cgw"  # type: ignore[union-attr]
     # the old resolution clock: 5 working days after Mon 11.2 → 11.3, 11.4, 11.5, 11.6, 11.9 → 11.9 18:00

@@ -24,7 +24,7 @@ from core.contracts import (
 )
 from core.models import CaseEventRow, Notice
 from services.intake import case_input
-from tests.helpers import aware, case_no, eventually, new_worker, start_ts_case, stored_case
+from tests.helpers import NATURAL_SIGN_FOR, aware, case_no, eventually, new_worker, start_ts_case, stored_case
 from tests.oracle import shift_by_office_time
 from workflows.case import CaseWorkflow
 
@@ -48,7 +48,7 @@ def events(engine, case_no: str, type_: str | None = None) -> list[CaseEventRow]
 
 
 async def test_reminders_fire_once_at_thresholds_then_breach_escalates(ts_env, ts_worker, engine, settings) -> None:
-    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings, NATURAL_SIGN_FOR)
     view = await handle.execute_update(CaseWorkflow.await_plan)
     sign = view.clocks["sign_for"]
     assert [r.threshold for r in sign.reminders] == [0.5, 0.75, 0.9]
@@ -77,7 +77,7 @@ async def test_no_repeated_alert_after_worker_restart(ts_env, engine, settings) 
     queue = f"ts-restart-{uuid.uuid4()}"
     # no workflow cache: every task replays the history, as after a crash (and no sticky queue to time out)
     async with new_worker(ts_env, settings, queue, max_cached_workflows=0):
-        handle = await start_ts_case(ts_env, queue, engine, settings)
+        handle = await start_ts_case(ts_env, queue, engine, settings, NATURAL_SIGN_FOR)
         await handle.execute_update(CaseWorkflow.await_plan)
         await ts_env.sleep(timedelta(minutes=100))  # 50 % and 75 % of the 2 h sign-for clock
     async with new_worker(ts_env, settings, queue, max_cached_workflows=0):
@@ -89,7 +89,7 @@ async def test_no_repeated_alert_after_worker_restart(ts_env, engine, settings) 
 
 
 async def test_approved_extension_moves_due_and_silences_old_reminders(ts_env, ts_worker, engine, settings) -> None:
-    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings, NATURAL_SIGN_FOR)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     view = await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))
@@ -126,7 +126,7 @@ async def test_extension_beyond_the_maximum_is_refused(ts_env, ts_worker, engine
 
 
 async def test_pause_and_resume_shift_due_by_paused_working_time(ts_env, ts_worker, engine, settings) -> None:
-    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings, NATURAL_SIGN_FOR)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     await handle.execute_update(CaseWorkflow.request_pause, PauseInput(actor=LEAD, reason="等待诉求人提供材料"))
@@ -185,7 +185,7 @@ async def test_partner_silent_past_its_deadline_escalates_and_a_late_reply_is_ac
         ts_env, ts_worker, engine, settings) -> None:
     from core.contracts import PartnerReplyInput, PartnerRequest, PartnersInput
 
-    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings, NATURAL_SIGN_FOR)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     view = await handle.execute_update(CaseWorkflow.request_partners, PartnersInput(actor=LEAD, requests=[
@@ -216,7 +216,7 @@ async def test_partner_silent_past_its_deadline_escalates_and_a_late_reply_is_ac
 async def test_no_review_answer_within_the_window_closes_as_unrated(ts_env, ts_worker, engine, settings) -> None:
     from core.contracts import ReplyInput
 
-    handle = await start_ts_case(ts_env, ts_worker, engine, settings)
+    handle = await start_ts_case(ts_env, ts_worker, engine, settings, NATURAL_SIGN_FOR)
     await handle.execute_update(CaseWorkflow.await_plan)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
     await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))
