@@ -80,7 +80,11 @@ class PlanningActivities:
     def start_partner_clock(self, req: PartnerClockRequest) -> ClockPlan:
         """The partner's reply clock (协办答复, 1 working day by default) with its reminders."""
         rules = self._rules(req.rules_version)
-        return rules.clock("partner_reply", req.started_at, rules.rules.co_handling.reply)[0]
+        limit = rules.limit("partner_reply", req.urgency)
+        if limit is None:
+            raise ApplicationError(f"rules {req.rules_version} set no partner reply limit for {req.urgency.value}",
+                                   non_retryable=True)
+        return rules.clock("partner_reply", req.started_at, limit)[0]
 
     @activity.defn(name=ACT_EXTEND)
     def extend_clock(self, req: ExtendRequest) -> ClockState:

@@ -225,7 +225,7 @@ class RulesEngine:
             if limit is not None:  # e.g. 处置启动 (response) only where the rules give the urgency a limit
                 clocks[name], g = self.clock(name, case.received_at, limit)
                 gaps |= g
-        return_due, g = self._due(case.received_at, self.rules.dispatch.return_window)
+        return_due, g = self._due(case.received_at, self._limit("return_window", urgency))
         gaps |= g | self.calendar.gap_years(case.received_at, return_due)
         return HandlingPlan(
             rules_version=self.version,
@@ -280,7 +280,7 @@ class RulesEngine:
             raise UnknownReference(f"unknown department {department!r}")
         c = self.rules.clocks
         sign_for, gaps = self.clock("sign_for", at, self._limit("sign_for", urgency))
-        return_due, g = self._due(at, self.rules.dispatch.return_window)
+        return_due, g = self._due(at, self._limit("return_window", urgency))
         gaps |= g | self.calendar.gap_years(at, return_due)
         restarted = {}
         for name in CASE_CLOCKS[1:] if restart else ():
@@ -292,12 +292,17 @@ class RulesEngine:
                             return_due=return_due.astimezone(UTC), restarted=restarted, calendar_gaps=sorted(gaps))
 
     def limit(self, name: str, urgency: Urgency) -> Limit | None:
-        """The limit of a case clock for a case of ``urgency`` (review, 处置启动 …; None: no such clock)."""
+        """The limit of a clock for a case of ``urgency``: a case clock (review, 处置启动 …), the partner's reply
+        (协办) or the return window (退单); None: the case has no such clock."""
+        if name == "partner_reply":
+            return self.rules.co_handling.reply.for_urgency(urgency)
+        if name == "return_window":
+            return self.rules.dispatch.return_window.for_urgency(urgency)
         return self.rules.clocks.limit(name, urgency)
 
     def _limit(self, name: str, urgency: Urgency) -> Limit:
         """The limit of a clock every case has (the schema checks each urgency has one)."""
-        limit = self.rules.clocks.limit(name, urgency)
+        limit = self.limit(name, urgency)
         if limit is None:
             raise UnknownReference(f"rules {self.version} set no {name} limit for {urgency.value}")
         return limit

@@ -220,16 +220,34 @@ class Clocks(BaseModel):
 class DispatchRules(BaseModel):
     """退单: how long and how often a dispatched department may return a case."""
 
-    return_window: Limit = Field(default_factory=lambda: Limit(working_hours=2))
+    return_window: ClockRule = Field(default_factory=lambda: ClockRule(limit=Limit(working_hours=2)),
+                                     description="per urgency like a clock (2026.3: 紧急 1 h)")
     return_limit: int = Field(default=2, ge=0, description="returns before supervisor arbitration")
     return_reasons: dict[str, str] = Field(default_factory=lambda: {"NOT_OUR_DUTY": "非本单位职责"})
+
+    @model_validator(mode="after")
+    def _every_urgency(self) -> DispatchRules:
+        _cover(self.return_window, "return_window")
+        return self
 
 
 class CoHandlingRules(BaseModel):
     """协办: the partner's reply limit and the question used for default partners."""
 
-    reply: Limit = Field(default_factory=lambda: Limit(working_days=1))
+    reply: ClockRule = Field(default_factory=lambda: ClockRule(limit=Limit(working_days=1)),
+                             description="per urgency like a clock (2026.3: 紧急 2 h)")
     default_question: str = "请按职责协助办理并答复主办单位。"
+
+    @model_validator(mode="after")
+    def _every_urgency(self) -> CoHandlingRules:
+        _cover(self.reply, "reply")
+        return self
+
+
+def _cover(rule: ClockRule, name: str) -> None:
+    missing = [u.value for u in Urgency if rule.for_urgency(u) is None]
+    if missing:
+        raise ValueError(f"{name} limit missing for {', '.join(missing)}")
 
 
 class RepeatRules(BaseModel):

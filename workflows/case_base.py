@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         Recipient,
         Role,
         Satisfaction,
+        Urgency,
         workflow_id,
     )
     from workflows.alarm import Alarm
@@ -246,7 +247,8 @@ class CaseCore:
         """Start one partner request: its clock (activity), its child workflow, the timeline and the notice."""
         s = self.s
         plan = await run_step(ACT_PARTNER_CLOCK, PartnerClockRequest(
-            rules_version=s.case.rules_version, started_at=workflow.now()), ClockPlan)
+            rules_version=s.case.rules_version, started_at=workflow.now(),
+            urgency=s.plan.urgency if s.plan else Urgency.NORMAL), ClockPlan)
         task = PartnerTask(department=department, round=s.round, question=question, requested_at=workflow.now(),
                            due_at=plan.due_at)
         s.partners[task.key] = task

@@ -113,6 +113,7 @@ class PartnerClockRequest(BaseModel):
 
     rules_version: str
     started_at: datetime
+    urgency: Urgency = Urgency.NORMAL  # the case's: the rules may give 紧急 partners hours
 
 
 class DispatchRequest(BaseModel):

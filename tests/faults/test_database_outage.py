@@ -43,7 +43,7 @@ from core.settings import Settings
 from services.audit import verify_case
 from services.rules_store import import_shipped
 from tests.faults.tcpproxy import TcpProxy
-from tests.helpers import auth, complaint
+from tests.helpers import auth, complaint, reset_schema
 from workflows.case import CaseWorkflow
 
 OUTAGE_SECONDS = float(os.environ.get("JIESU_FAULT_DB_OUTAGE_SECONDS", "30"))
@@ -78,6 +78,7 @@ def pg(request: pytest.FixtureRequest, db_url: str, settings: Settings) -> Pg:
     else:  # make test on SQLite: the outage still needs a server to cut off
         url = LOCAL_PG
         try:
+            reset_schema(url)  # a rules version shipped since the last run may differ from what it holds
             upgrade(url)
         except sa.exc.OperationalError as exc:
             pytest.fail(f"the database outage test needs PostgreSQL at {url} (or TEST_DATABASE_URL): {exc}")

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import yaml
 
-from core.contracts import CaseInput
+from core.contracts import CaseInput, Urgency
 from rules.calendar import WorkCalendar, calendar_warnings
 from rules.engine import RulesEngine
 from rules.parse import parse_rules
@@ -53,7 +53,8 @@ def test_rules_check_warns_only_near_the_end_of_a_year_without_next_year() -> No
 
 def test_partner_reply_clock_over_a_weekend_and_a_调休_saturday() -> None:
     engine = engine_with(None)
-    limit = engine.rules.co_handling.reply
+    limit = engine.limit("partner_reply", Urgency.NORMAL)
+    assert limit is not None
     friday = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # Friday 10:00 → Monday 18:00
     assert engine.clock("partner_reply", friday, limit)[0].due_at == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     before_festival = datetime(2026, 2, 13, 2, 0, tzinfo=UTC)  # Friday → Saturday 02-14 is a 调休 working day

@@ -132,7 +132,7 @@ def case_at(received: datetime, version: str = "2026.2") -> CaseInput:
 
 
 def running(name: str, start: datetime, urgency: Urgency = Urgency.NORMAL) -> ClockState:
-    limit = ENGINE.rules.co_handling.reply if name == "partner_reply" else ENGINE.limit(name, urgency)
+    limit = ENGINE.limit("partner_reply", Urgency.NORMAL) if name == "partner_reply" else ENGINE.limit(name, urgency)
     assert limit is not None
     return start_clock(ENGINE.clock(name, start, limit)[0], 1)
 
@@ -402,7 +402,7 @@ LATER_CLOCKS = [("resolution", u, RESOLUTION_DAYS[u]) for u in Urgency] + [
 @given(start=instants, which=st.sampled_from(LATER_CLOCKS))
 def test_later_clocks_end_at_the_end_of_a_working_day(start: datetime, which: tuple) -> None:
     name, urgency, days = which
-    limit = ENGINE.rules.co_handling.reply if name == "partner_reply" else ENGINE.limit(name, urgency)
+    limit = ENGINE.limit("partner_reply", Urgency.NORMAL) if name == "partner_reply" else ENGINE.limit(name, urgency)
     assert limit is not None
     plan, _ = ENGINE.clock(name, start, limit)
     assert plan.working

@@ -226,7 +226,9 @@ def test_a_second_round_into_2027_is_flagged() -> None:
 def test_review_window_partner_clock_and_sign_for_are_flagged() -> None:
     review, _ = E.clock("review", at(2026, 12, 30, 15, 0), Limit(working_days=3))  # 12-31, 01-04, 01-05
     assert review.due_at.astimezone(SH) == at(2027, 1, 5, 18, 0) and review.calendar_gaps == [2027]
-    partner, _ = E.clock("partner_reply", at(2026, 12, 31, 10, 0), E.rules.co_handling.reply)  # → Mon 01-04
+    reply = E.limit("partner_reply", Urgency.NORMAL)
+    assert reply is not None
+    partner, _ = E.clock("partner_reply", at(2026, 12, 31, 10, 0), reply)  # → Mon 01-04
     assert partner.due_at.astimezone(SH) == at(2027, 1, 4, 18, 0) and partner.calendar_gaps == [2027]
     night = E.dispatch_to("haidian-cgw", at(2026, 12, 31, 23, 0), Urgency.NORMAL)  # office time → Mon 01-04 11:00
     assert night.sign_for.due_at.astimezone(SH) == at(2027, 1, 4, 11, 0)
@@ -296,6 +298,15 @@ def test_the_final_lead_gets_its_full_resolution_time() -> None:
     assert resolution.started_at.astimezone(SH) == at(2026, 11, 5, 15, 0)
     assert resolution.due_at.astimezone(SH) == at(2026, 11, 12, 18, 0)
     assert set(final.restarted) == {"resolution"}  # first contact keeps counting (only resolution is from_dispatch)
+
+
+def test_partners_and_returns_of_an_urgent_case_count_hours() -> None:
+    assert E.limit("partner_reply", Urgency.URGENT) == Limit(hours=2)
+    assert E.limit("return_window", Urgency.URGENT) == Limit(hours=1)
+    assert E.limit("return_window", Urgency.NORMAL) == Limit(working_hours=2)
+    plan = E.plan(case(at(2026, 12, 1, 23, 0), "GGFW03"), "燃气泄漏")
+    assert plan.return_due is not None and plan.return_due.astimezone(SH) == at(2026, 12, 2, 0, 0)
+    assert OLD.limit("partner_reply", Urgency.URGENT) == Limit(working_days=1)  # released: as it was
 
 
 def test_released_versions_do_not_restart_clocks_at_dispatch() -> None:
