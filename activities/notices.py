@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
+from jinja2 import TemplateError
 from sqlmodel import Session, select
 from temporalio import activity
 
@@ -13,7 +15,17 @@ from core.db import session_scope
 from core.models import Case, Notice
 from core.settings import Settings
 from rules.engine import RulesEngine
+from rules.templates import typed
 from services.rules_store import load_engine
+
+log = logging.getLogger("jiesu.notices")
+
+
+def describe(exc: BaseException) -> str:
+    """An error as one line (a missing template names the template)."""
+    if isinstance(exc, KeyError):
+        return f"the rules define no template {exc.args[0]!r}" if exc.args else "missing template"
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any]:
@@ -57,6 +69,24 @@ def addressee_names(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any
     return out
 
 
+def render_or_fail(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any]) -> tuple[str, str]:
+    """(body, "pending"), or (the error, "failed") when the template is missing or does not render: a template
+    never stalls a case, the notice is kept as failed with its error and the supervisor is told."""
+    try:
+        return rules.render(inp.template, typed(context)), "pending"
+    except (KeyError, TemplateError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("notice %s of case %s failed to render: %s", inp.template, inp.case_no, describe(exc))
+        return f"模板 {inp.template} 无法生成通知（规则 {inp.rules_version}）：{describe(exc)}", "failed"
+
+
+def failure_alert(inp: NoticeInput, error: str) -> Notice:
+    """The supervisor's work-list notice that a notice failed (the case goes on)."""
+    return Notice(case_no=inp.case_no, key=f"{inp.key}-failed"[:64], template="template_failed",
+                  recipient="supervisor", channel="worklist",
+                  body=f"【通知生成失败】工单{inp.case_no}的{inp.template}通知（收件人 {inp.recipient}）未能生成，"
+                       f"案件照常办理；请修正规则 {inp.rules_version} 的模板。{error}")
+
+
 class NoticeActivities:
     """Puts rendered notices in the outbox; the (case_no, key) pair makes retries harmless."""
 
@@ -79,11 +109,14 @@ class NoticeActivities:
                 lead = rules.departments.get(parent.lead_department or "") if parent else None
                 context["department_name"] = lead.name if lead else context["department_name"]
             context |= addressee_names(rules, inp, context)
-            body = rules.render(inp.template, context)
+            body, status = render_or_fail(rules, inp, context)
             notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
                             department=addressed_department(rules, inp),
-                            channel="sms" if inp.recipient == "complainant" else "worklist", body=body)
+                            channel="sms" if inp.recipient == "complainant" else "worklist", body=body,
+                            status=status)
             session.add(notice)
+            if status == "failed":
+                session.add(failure_alert(inp, body))
             session.flush()
             assert notice.id is not None
             return notice.id

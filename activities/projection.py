@@ -112,6 +112,7 @@ class ProjectionActivities:
         resolution = snap.clocks.get("resolution")
         case.due_resolution = resolution.due_at if resolution else None
         case.contacted = snap.contacted
+        case.review_contacted = snap.review_contacted
         case.resolution = snap.resolution.value if snap.resolution else None
         case.satisfaction = snap.satisfaction.value if snap.satisfaction else None
         case.closed_at = snap.closed_at

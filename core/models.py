@@ -88,7 +88,8 @@ class Case(SQLModel, table=True):
     round: int = 1
     due: dict = _json(nullable=False, default=dict)
     due_resolution: datetime | None = _ts(nullable=True, index=True)
-    contacted: bool = False
+    contacted: bool = False  # the lead recorded a contact (its own record)
+    review_contacted: bool | None = None  # 是否联系 as the complainant answered in the review; None: not asked
     clocks: dict = _json(nullable=False, default=dict)
     overdue: bool = Field(default=False, index=True)
     escalation_level: int = 0

@@ -14,7 +14,11 @@ from rules.schema import LEVELS, Category, Route, Rules, RulesError, category_pa
 if TYPE_CHECKING:
     from rules.engine import RulesEngine
 
-REQUIRED_TEMPLATES = ("acceptance", "result")
+# every template the workflows send (rules/templates.DEFAULTS covers the ones versions before 2026.3 lack); the
+# screening actions' templates are needed when the version screens, ``spike`` when it watches for spikes
+REQUIRED_TEMPLATES = ("acceptance", "dispatch", "reminder", "supervise", "result", "rehandle", "calendar_gap",
+                      "repeat", "arbitration", "partner_request", "partner_overdue", "extension_request",
+                      "pause_request", "escalate", "supervisor_review", "merged")
 Errors = list[tuple[str, str]]
 
 

@@ -21,6 +21,7 @@ from rules import templates
 from rules.calendar import WorkCalendar, WorkingTime
 from rules.checks import min_level
 from rules.schema import CASE_CLOCKS, LEVELS, Category, Department, Limit, Route, Rules, leaves
+from rules.screening import matched_keyword
 
 
 class ExtensionTooLong(ValueError):
@@ -109,11 +110,12 @@ class RulesEngine:
         return requested or self.categories[category][1].urgency or Urgency.NORMAL
 
     def screen(self, category: str, text: str) -> Screening | None:
-        """The first screening rule the category or a keyword of the text matches (即时转, 法定途径, 不予受理)."""
+        """The first screening rule the category or a keyword of the text (read in context: rules/screening.py)
+        matches (即时转, 法定途径, 不予受理): a proposal the intake operator or a supervisor decides."""
         major = self.categories[category][0].code if category in self.categories else None
         for rule in self.rules.screening:
             matched = next((c for c in rule.categories if c in (category, major)), None)
-            matched = matched or next((k for k in rule.keywords if k in text), None)
+            matched = matched or matched_keyword(rule, text, self.rules.screening_context)
             if matched:
                 return Screening(code=rule.code, name=rule.name, action=rule.action.value, target=rule.target,
                                  reply=rule.reply, matched=matched)
@@ -308,8 +310,10 @@ class RulesEngine:
         return limit
 
     def render(self, template: str, context: dict) -> str:
-        """Render one of this version's notice templates."""
-        return templates.render(self.rules.templates[template], context)
+        """Render one of this version's notice templates (or the default wording of a template the version
+        predates); KeyError when neither exists."""
+        source = self.rules.templates.get(template) or templates.DEFAULTS[template]
+        return templates.render(source, context)
 
     def template_errors(self) -> list[tuple[str, str]]:
         """Templates that fail to render with a sample case."""

@@ -2,6 +2,8 @@
 
 Definitions (README "Reports"): the cohort is the cases *received* in the period (by local day) and dispatched to
 a department; a valid review (有效回访) is a review the complainant answered (satisfaction not 未评价).
+响应率 counts the complainant's answer to 是否联系, over the valid reviews that asked it (a review without the
+question is left out).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ class Counts:
     cases: int = 0  # received and dispatched
     closed: int = 0
     valid_reviews: int = 0
-    contacted: int = 0  # among valid reviews: the complainant was contacted
+    contact_asked: int = 0  # among valid reviews: the complainant was asked 是否联系 and answered
+    contacted: int = 0  # among those: the complainant says they were contacted (their word, not the handler's)
     resolved: int = 0  # among valid reviews: 解决
     satisfied: int = 0  # among valid reviews: 满意
     basically_satisfied: int = 0  # among valid reviews: 基本满意
@@ -52,12 +55,13 @@ def ratio(part: float, whole: float) -> float | None:
 def measures(c: Counts, kpi: KpiRules) -> dict[str, Any]:
     """Every measure of one group (rates are fractions 0–1; None where the denominator is 0)."""
     v = c.valid_reviews
-    response, resolution = ratio(c.contacted, v), ratio(c.resolved, v)
+    response, resolution = ratio(c.contacted, c.contact_asked), ratio(c.resolved, v)
     satisfaction = ratio(c.satisfied + kpi.basically_satisfied * c.basically_satisfied, v)
     w = kpi.weights
-    composite = None if v == 0 else round(
-        w["response"] * (response or 0) + w["resolution"] * (resolution or 0)
-        + w["satisfaction"] * (satisfaction or 0), 4)
+    rates = {"response": response, "resolution": resolution, "satisfaction": satisfaction}
+    known = {k: r for k, r in rates.items() if r is not None}  # 响应率 unknown when no review asked 是否联系:
+    weight = sum(w[k] for k in known)  # the composite weighs the rates it has (weights re-normalised)
+    composite = None if v == 0 or not weight else round(sum(w[k] * r for k, r in known.items()) / weight, 4)
     points = kpi.unit_score
     one_bad = v - c.good - c.bad
     unit = points.get("resolved_and_satisfied", 1) * c.good + points.get("unresolved_and_dissatisfied", -1) * c.bad \

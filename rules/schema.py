@@ -317,6 +317,9 @@ class ScreeningRule(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     categories: list[str] = Field(default_factory=list)
     reply: str = Field(min_length=1, description="what the complainant is told (统一话术)")
+    negations: list[str] = Field(default_factory=list, description="cues before a keyword that void it (this rule)")
+    exclude: list[str] = Field(default_factory=list, description="phrases near a keyword that void it (this rule)")
+    near: list[str] = Field(default_factory=list, description="a keyword counts only with one of these near it")
 
     @model_validator(mode="after")
     def _complete(self) -> ScreeningRule:
@@ -325,6 +328,19 @@ class ScreeningRule(BaseModel):
         if self.action is ScreenAction.TRANSFER and not self.target:
             raise ValueError("a transfer needs a target line (110, 119, 120 or 122)")
         return self
+
+
+class ScreeningContext(BaseModel):
+    """How a screening keyword is read in context (every rule; rules add their own negations and exclusions).
+    The defaults read keywords literally, as versions before 2026.3 did."""
+
+    negations: list[str] = Field(default_factory=list, description="cues before a keyword in its clause: 不想, 没有")
+    negation_exceptions: list[str] = Field(default_factory=list, description="not negations: 是不是")
+    negation_window: int = Field(default=8, ge=1, le=50, description="characters before a keyword searched for cues")
+    exclude: list[str] = Field(default_factory=list, description="phrases near a keyword that void it: 隐患, 演练")
+    window: int = Field(default=20, ge=0, le=200, description="characters either side searched for exclusions")
+    quoted: bool = Field(default=False, description="a keyword inside quotation marks does not count")
+    past: bool = Field(default=False, description="a keyword followed by 过 (past experience) does not count")
 
 
 class KpiRules(BaseModel):
@@ -377,6 +393,7 @@ class Rules(BaseModel):
     calendar: CalendarOverrides = Field(default_factory=CalendarOverrides)
     urgency: UrgencyRules = Field(default_factory=UrgencyRules)
     screening: list[ScreeningRule] = Field(default_factory=list)
+    screening_context: ScreeningContext = Field(default_factory=ScreeningContext)
     kpi: KpiRules = Field(default_factory=KpiRules)
     spike: SpikeRules | None = None
     templates: dict[str, str]

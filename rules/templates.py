@@ -41,15 +41,37 @@ def render(source: str, context: dict[str, Any]) -> str:
     return _compile(source).render(**context).strip()
 
 
+# Context values that are instants: the notice activity turns their ISO text into datetimes before rendering, so a
+# template sees the same types in validation and at run time.
+DATETIME_KEYS = frozenset({"received_at", "due_resolution", "due_first_contact", "due", "proposed_due",
+                           "due_sign_for", "return_due", "partner_due"})
+
+
+def typed(context: dict[str, Any]) -> dict[str, Any]:
+    """The context with every instant as an aware datetime (workflows pass ISO text)."""
+    out = dict(context)
+    for key in DATETIME_KEYS & out.keys():
+        if isinstance(out[key], str) and out[key]:
+            try:
+                out[key] = datetime.fromisoformat(out[key].replace("Z", "+00:00"))
+            except ValueError:
+                pass
+    return out
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
 SAMPLE_CONTEXT: dict[str, Any] = {
     "case_no": "2026112100000001",
     "kind": "投诉",
     "category_name": "违法建设",
     "district_name": "西城区",
     "department_name": "西城区城市管理综合行政执法局",
-    "received_at": "2026-11-21T02:00:00+00:00",
-    "due_resolution": "2026-11-28T10:00:00+00:00",
-    "due_first_contact": "2026-11-22T02:00:00+00:00",
+    "received_at": _utc("2026-11-21T02:00:00+00:00"),
+    "due_resolution": _utc("2026-11-28T10:00:00+00:00"),
+    "due_first_contact": _utc("2026-11-22T02:00:00+00:00"),
     "tracking_code": "K7Q2M9XR4T",
     "tracking_url": "http://127.0.0.1:8000/api/v1/track/K7Q2M9XR4T",
     "reply": "经现场核查，已责令当事人拆除违建。",
@@ -58,17 +80,17 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "review_note": "问题依旧存在",
     "clock_label": "办理",
     "percent": 75,
-    "due": "2026-11-28T10:00:00+00:00",
+    "due": _utc("2026-11-28T10:00:00+00:00"),
     "escalation_level": 1,
     "years": "2027",
     "reason": "需等待第三方检测结果",
-    "proposed_due": "2026-12-05T10:00:00+00:00",
-    "due_sign_for": "2026-11-21T04:00:00+00:00",
-    "return_due": "2026-11-21T04:00:00+00:00",
+    "proposed_due": _utc("2026-12-05T10:00:00+00:00"),
+    "due_sign_for": _utc("2026-11-21T04:00:00+00:00"),
+    "return_due": _utc("2026-11-21T04:00:00+00:00"),
     "lead_name": "西城区住房和城乡建设委员会",
     "partner_name": "西城区生态环境局",
     "question": "请提供噪声监测结果",
-    "partner_due": "2026-11-23T10:00:00+00:00",
+    "partner_due": _utc("2026-11-23T10:00:00+00:00"),
     "returns": 2,
     "rounds": 2,
     "repeat_count": 3,
@@ -84,10 +106,19 @@ SAMPLE_CONTEXT: dict[str, Any] = {
 }
 
 
+# Templates the workflows send that rules versions before 2026.3 do not define: those versions use this wording
+# (a published version is immutable, so it cannot gain the template).
+DEFAULTS: dict[str, str] = {
+    "contact_denied": "【回访核实】工单{{ case_no }}（{{ category_name }}）回访中诉求人表示承办单位未与其联系，"
+                      "与承办单位{{ department_name }}的联系记录不符，"
+                      "工单已按回访结果重办（或提交上级复核），请核查联系记录。",
+}
+
+
 def template_error(source: str) -> str | None:
     """Why a template does not render with the sample case, or None when it does."""
     try:
         render(source, SAMPLE_CONTEXT)
-    except TemplateError as exc:
-        return f"does not render with a sample case: {exc}"
+    except (TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        return f"does not render with a sample case: {type(exc).__name__}: {exc}"
     return None

@@ -21,7 +21,8 @@ T: Any = PartnerTaskRow.__table__.c  # type: ignore[attr-defined]
 
 TZ = ZoneInfo("Asia/Shanghai")
 Period = Literal["day", "week", "month", "range"]
-CASE_COUNTS = ("cases", "closed", "valid_reviews", "contacted", "resolved", "satisfied", "basically_satisfied", "good",
+CASE_COUNTS = ("cases", "closed", "valid_reviews", "contact_asked", "contacted", "resolved", "satisfied",
+               "basically_satisfied", "good",
                "bad", "late_sign_for", "late_first_contact", "late_resolution", "replied", "handling_days",
                "first_time", "rework", "first_dispatch_ok", "repeat", "dispatch_hours")
 
@@ -86,7 +87,8 @@ def _case_columns() -> list[Any]:
     valid, closed, replied = C.valid_review.is_(True), C.closed_at.is_not(None), C.replied_at.is_not(None)
     good = sa.and_(valid, C.resolution == "解决", C.satisfaction.in_(("满意", "基本满意")))
     bad = sa.and_(valid, C.resolution != "解决", C.satisfaction == "不满意")
-    return [sa.func.count(), _n(closed), _n(valid), _n(sa.and_(valid, C.contacted.is_(True))),
+    return [sa.func.count(), _n(closed), _n(valid), _n(sa.and_(valid, C.review_contacted.is_not(None))),
+            _n(sa.and_(valid, C.review_contacted.is_(True))),
             _n(sa.and_(valid, C.resolution == "解决")), _n(sa.and_(valid, C.satisfaction == "满意")),
             _n(sa.and_(valid, C.satisfaction == "基本满意")), _n(good), _n(bad),
             _n(sa.and_(closed, C.late_sign_for.is_(True))), _n(sa.and_(closed, C.late_first_contact.is_(True))),

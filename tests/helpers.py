@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db import normalise_url
 from core.settings import Settings
-from workflows.case_base import PATCH_DEADLINES
+from workflows.case_base import PATCH_REGULATION
 
 if TYPE_CHECKING:
     from core.models import Case
@@ -249,7 +249,7 @@ def reset_schema(url: str) -> None:
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
 RECORD_ENV = "JIESU_RECORD_HISTORIES"
-LATEST_PATCH = PATCH_DEADLINES  # the newest workflow.patched() id: update when a newer patch is added
+LATEST_PATCH = PATCH_REGULATION  # the newest workflow.patched() id: update when a newer patch is added
 
 
 async def record(name: str, handle: WorkflowHandle) -> Path | None:

@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SignForInput,
     )
     from workflows.alarm import Alarm
-    from workflows.case_base import PATCH_DEADLINES
+    from workflows.case_base import PATCH_REGULATION
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
     from workflows.case_partners import PartnerActions
@@ -104,9 +104,9 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             "urgency": plan.urgency.value, "candidates": plan.candidates,
             "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items()},
         })
-        if plan.calendar_gaps and workflow.patched(PATCH_DEADLINES):
+        if plan.calendar_gaps and workflow.patched(PATCH_REGULATION):
             await self._note_gaps(plan.calendar_gaps, None)
-        elif plan.calendar_gaps:  # released before PATCH_DEADLINES: only ever replayed
+        elif plan.calendar_gaps:  # released before PATCH_REGULATION: only ever replayed
             s.gap_years = sorted(plan.calendar_gaps)
             await self._record(E.CALENDAR_GAP, None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
             await self._queue_notice(T.CALENDAR_GAP, R.SUPERVISOR, "calendar-gap",
@@ -246,11 +246,15 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             s.review = inp
             await self._record(E.REVIEWED, inp.actor, {
                 "resolution": inp.resolution.value, "satisfaction": inp.satisfaction.value, "note": inp.note,
-                "round": s.round,
+                "round": s.round, **({} if inp.contacted is None else {"contacted": inp.contacted}),
             })
             self._stop_clock(ClockName.REVIEW)
             assert s.plan is not None
-            if not needs_rehandling(inp):
+            denied = inp.contacted is False and workflow.patched(PATCH_REGULATION)
+            if denied:  # the handler recorded a contact the complainant denies: the supervisor hears of it
+                await self._queue_notice(T.CONTACT_DENIED, R.SUPERVISOR, f"contact-denied-{s.round}",
+                                         {"rounds": s.round, "review_note": inp.note})
+            if not needs_rehandling(inp, count_contact=denied):
                 await self._close(Outcome.RESOLVED, None, {
                     "resolution": inp.resolution.value, "satisfaction": inp.satisfaction.value})
             elif s.round < s.plan.max_rounds:

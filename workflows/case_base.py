@@ -55,10 +55,13 @@ with workflow.unsafe.imports_passed_through():
 
 E, T, R = EventType, NoticeTemplate, Recipient
 
-# workflow.patched() id: from here on every due-time computation flags the years it had no holiday data for
-# (calendar_gap event + supervisor notice, once per case and year), and a re-dispatch starts the clocks the rules
-# count from the lead's dispatch anew (from_dispatch). Histories recorded before replay the old path.
-PATCH_DEADLINES = "deadlines-2026-12"
+# workflow.patched() id of the changes that make a case run as the regulation counts it (histories recorded before
+# replay the old path):
+# - every due-time computation flags the years it had no holiday data for (calendar_gap event + supervisor
+#   notice, once per case and year); a re-dispatch starts the clocks the rules count from the lead's dispatch anew
+#   (from_dispatch);
+# - a review whose complainant denies any contact sends the case back and tells the supervisor.
+PATCH_REGULATION = "regulation-2026-12"
 
 
 class CaseCore:
@@ -115,7 +118,7 @@ class CaseCore:
         review = s.review
         return CaseSnapshot(
             status=s.status, lead_department=s.lead, urgency=s.plan.urgency if s.plan else None, round=s.round,
-            closed_at=s.closed_at, contacted=s.contacted_ever,
+            closed_at=s.closed_at, contacted=s.contacted_ever, review_contacted=review.contacted if review else None,
             resolution=review.resolution if review else None,
             satisfaction=review.satisfaction if review else (
                 Satisfaction.NOT_RATED if s.outcome is Outcome.UNRATED else None),
@@ -178,7 +181,7 @@ class CaseCore:
         supervisor, once per case and year (caller holds the lock)."""
         s = self.s
         new = sorted(set(years) - set(s.gap_years))
-        if not new or not workflow.patched(PATCH_DEADLINES):
+        if not new or not workflow.patched(PATCH_REGULATION):
             return
         s.gap_years = sorted({*s.gap_years, *new})
         await self._record(E.CALENDAR_GAP, None, {"years": new, "clock": clock, "provisional": True})
@@ -194,7 +197,7 @@ class CaseCore:
         assert s.plan is not None
         plan = await run_step(ACT_DISPATCH, DispatchRequest(  # an unknown department: 409
             rules_version=s.case.rules_version, department=department, at=workflow.now(), urgency=s.plan.urgency,
-            restart=workflow.patched(PATCH_DEADLINES)), DispatchPlan)
+            restart=workflow.patched(PATCH_REGULATION)), DispatchPlan)
         s.lead, s.status, s.forced, s.return_due = department, CaseStatus.DISPATCHED, forced, plan.return_due
         s.dispatch_count += 1
         s.tried.append(department)

@@ -25,9 +25,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-def needs_rehandling(review: ReviewInput) -> bool:
-    """Unresolved or dissatisfied → another handling round (重办)."""
-    return review.resolution is Resolution.UNRESOLVED or review.satisfaction is Satisfaction.DISSATISFIED
+def needs_rehandling(review: ReviewInput, count_contact: bool = False) -> bool:
+    """Unresolved or dissatisfied → another handling round (重办); with ``count_contact`` also a complainant who
+    says nobody contacted them."""
+    return (review.resolution is Resolution.UNRESOLVED or review.satisfaction is Satisfaction.DISSATISFIED
+            or (count_contact and review.contacted is False))
 
 
 class CaseState:

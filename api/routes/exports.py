@@ -54,8 +54,10 @@ class ExportFilters(BaseModel):
     district: str | None = Field(default=None, max_length=32)
     street: str | None = Field(default=None, max_length=64)
     lead_department: str | None = Field(default=None, max_length=32, description="handlers: always their own")
+    department: str | None = Field(default=None, max_length=32,
+                                   description="the lead department, as every other report names it")
     outcome: Outcome | None = None
-    contacted: bool | None = None
+    contacted: bool | None = Field(default=None, description="是否联系 as the complainant answered in the review")
     resolution: Resolution | None = None
     satisfaction: Satisfaction | None = None
     valid_review: bool | None = None
@@ -72,7 +74,7 @@ class ExportFilters(BaseModel):
 
 EQUAL_FILTERS = {"case_no": Case.case_no, "kind": Case.kind, "channel": Case.channel, "status": Case.status,
                  "urgency": Case.urgency, "district": Case.district, "street": Case.street,
-                 "lead_department": Case.lead_department, "outcome": Case.outcome, "contacted": Case.contacted,
+                 "lead_department": Case.lead_department, "outcome": Case.outcome, "contacted": Case.review_contacted,
                  "resolution": Case.resolution, "satisfaction": Case.satisfaction,
                  "valid_review": Case.valid_review, "overdue": Case.overdue, "repeat": Case.repeat_flag}
 
@@ -126,9 +128,9 @@ def local(at: datetime | None) -> str:
     return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
-def yes_no(flag: bool) -> str:
-    """是 / 否."""
-    return "是" if flag else "否"
+def yes_no(flag: bool | None) -> str:
+    """是 / 否 (empty: not asked)."""
+    return "" if flag is None else "是" if flag else "否"
 
 
 def case_row(case: Case, rules: RulesEngine, cipher: Cipher | None) -> list[str]:
@@ -145,7 +147,7 @@ def case_row(case: Case, rules: RulesEngine, cipher: Cipher | None) -> list[str]
              case.description[:TITLE_CHARS], case.description, CaseStatus(case.status).label, case.urgency, name,
              phone, local(case.received_at), district.name if district else case.district, case.street,
              case.address, dept.name if dept else case.lead_department, nature, outcome, case.reply_text,
-             local(case.closed_at), yes_no(case.contacted), case.resolution, case.satisfaction,
+             local(case.closed_at), yes_no(case.review_contacted), case.resolution, case.satisfaction,
              yes_no(case.valid_review), yes_no(case.overdue), yes_no(case.repeat_flag), case.rules_version]
     return [safe(c) for c in cells]
 
@@ -187,7 +189,10 @@ def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader
     """工单导出: the filtered cases as CSV (handlers: their own department only), streamed in batches."""
     if unmask and actor.role not in UNMASK_ROLES:
         raise ServiceError(403, "forbidden", f"role {actor.role.value} may not export unmasked personal data")
-    filters = filters.model_copy(update={"lead_department": department_scope(actor, filters.lead_department)})
+    if filters.department and filters.lead_department and filters.department != filters.lead_department:
+        raise ServiceError(422, "validation_error", "department and lead_department name different departments")
+    wanted = filters.department or filters.lead_department
+    filters = filters.model_copy(update={"lead_department": department_scope(actor, wanted), "department": None})
     if filters.received_from and filters.received_to and filters.received_to < filters.received_from:
         raise ServiceError(422, "validation_error", "received_to lies before received_from")
     stmt = export_query(session, settings, filters)

@@ -83,6 +83,7 @@ class CaseSnapshot(BaseModel):
     resolution: Resolution | None = None
     satisfaction: Satisfaction | None = None
     contacted: bool = False
+    review_contacted: bool | None = None  # the complainant's answer to 是否联系 (None: not asked)
     clocks: dict[str, ClockState] = Field(default_factory=dict)
     overdue: bool = False
     escalation_level: int = 0

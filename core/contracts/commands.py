@@ -72,6 +72,8 @@ class ReplyInput(ReplyFields, Acting):
 class ReviewFields(BaseModel):
     """回访 result."""
 
+    contacted: bool | None = Field(default=None, description=(
+        "是否联系: the complainant's answer (were you contacted?); absent: not asked, left out of 响应率"))
     resolution: Resolution
     satisfaction: Satisfaction
     note: str = Field(default="", max_length=LONG)

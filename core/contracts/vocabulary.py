@@ -236,6 +236,7 @@ class NoticeTemplate(StrEnum):
     LEGAL_CHANNEL = "legal_channel"
     NOT_ACCEPTED = "not_accepted"
     SPIKE = "spike"
+    CONTACT_DENIED = "contact_denied"  # 回访: the complainant says nobody contacted them
 
 
 class Recipient(StrEnum):

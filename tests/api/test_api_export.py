@@ -141,7 +141,7 @@ async def test_bom_headers_and_a_new_case_with_chinese_names(api, tokens) -> Non
     assert row["点位"] == "西城区金融街街道某小区3号楼楼顶" and row["规则版本"] == "2026.3"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["来电时间"]) and row["办结时间"] == ""
     assert [row[k] for k in ("是否联系", "是否解决", "是否满意", "是否有效回访", "是否超期", "重复诉求")] == \
-        ["否", "", "", "否", "否", "否"]
+        ["", "", "", "否", "否", "否"]  # 是否联系: not asked yet
     away = rows[1]
     away_facts = (away["工单性质"], away["主办单位"], away["办理结果"], away["工单状态"])
     assert away_facts == ("转办", "", "即时转办", "已归档")
@@ -165,6 +165,8 @@ async def test_filters_narrow_the_export(api, tokens) -> None:
     assert await numbers(api, sup, q=token, street="金融街街道") == [a]
     assert await numbers(api, sup, q=token, kind="求助") == [b]
     assert await numbers(api, sup, q=token, lead_department="xicheng-zjw") == [b]
+    assert await numbers(api, sup, q=token, department="xicheng-zjw") == [b]  # the name every other report uses
+    assert await numbers(api, sup, q=token, department="chaoyang-cgzf") == []
     assert await numbers(api, sup, phone=f"+86 {p2[:3]}-{p2[3:7]}-{p2[7:]}") == [b, c]
     assert await numbers(api, sup, phone=p1) == [a]
     assert await numbers(api, sup, q=token, contacted=True) == []

@@ -41,7 +41,8 @@ def closed(day: date, resolution: str | None, satisfaction: str, **over: Any) ->
     at = datetime(day.year, day.month, day.day, 2, tzinfo=UTC) + timedelta(days=3)
     valid = satisfaction != "未评价"
     values: dict[str, Any] = dict(closed_at=at, replied_at=at, resolution=resolution, satisfaction=satisfaction,
-                                  valid_review=valid, contacted=True, outcome="resolved" if valid else "unrated")
+                                  valid_review=valid, contacted=True, review_contacted=True,
+                                  outcome="resolved" if valid else "unrated")
     return row(day, **(values | over))
 
 
@@ -57,7 +58,7 @@ def march(settings) -> None:  # type: ignore[no-untyped-def]
             closed(MARCH, "解决", "基本满意", handling_days=4.0),
             closed(MARCH + timedelta(days=7), "未解决", "不满意", handling_days=6.0, round=2, outcome="finding",
                    late_resolution=True),
-            closed(MARCH + timedelta(days=7), "部分解决", "满意", handling_days=3.0, contacted=False),
+            closed(MARCH + timedelta(days=7), "部分解决", "满意", handling_days=3.0, review_contacted=False),
             closed(MARCH + timedelta(days=8), None, "未评价", handling_days=5.0, late_sign_for=True, return_count=1,
                    dispatch_count=2),
             row(MARCH + timedelta(days=9), status="handling", repeat_flag=True),
@@ -74,7 +75,7 @@ def test_measures_of_the_hand_computed_month(engine, march) -> None:
     with Session(engine) as session:
         counts = department_counts(session, date(2025, 3, 1), date(2025, 3, 31), "month")
     c = counts[(date(2025, 3, 1), "xicheng-cgzf")]
-    assert (c.cases, c.closed, c.valid_reviews, c.contacted, c.resolved) == (6, 5, 4, 3, 2)
+    assert (c.cases, c.closed, c.valid_reviews, c.contact_asked, c.contacted, c.resolved) == (6, 5, 4, 4, 3, 2)
     m = measures(c, KpiRules())
     assert m["response_rate"] == 0.75 and m["resolution_rate"] == 0.5 and m["satisfaction_rate"] == 0.725
     assert m["composite"] == 0.615  # 0.1 × 0.75 + 0.5 × 0.5 + 0.4 × 0.725
@@ -84,6 +85,17 @@ def test_measures_of_the_hand_computed_month(engine, march) -> None:
     assert m["unit_score"] == 0.5 and m["unit_score_per_review"] == 0.125  # 2 × 1 − 1 − 0.5
     partner = measures(counts[(date(2025, 3, 1), "xicheng-sthj")], KpiRules())
     assert partner["partner_avg_reply_hours"] == 4.0 and partner["partner_on_time_rate"] == 0.5
+
+
+def test_response_rate_counts_the_complainants_answer_over_reviews_that_asked() -> None:
+    # 4 valid reviews: 2 asked 是否联系 (one said yes), 2 not asked (old clients): 响应率 = 1 / 2
+    c = Counts(cases=4, valid_reviews=4, contact_asked=2, contacted=1, resolved=2, satisfied=2)
+    m = measures(c, KpiRules())
+    assert m["response_rate"] == 0.5 and m["resolution_rate"] == 0.5 and m["satisfaction_rate"] == 0.5
+    assert m["composite"] == 0.5  # 0.1 × 0.5 + 0.5 × 0.5 + 0.4 × 0.5
+    none_asked = measures(Counts(cases=2, valid_reviews=2, resolved=2, satisfied=1), KpiRules())
+    assert none_asked["response_rate"] is None  # not 1.0: nobody was asked
+    assert none_asked["composite"] == round((0.5 * 1.0 + 0.4 * 0.5) / 0.9, 4)  # the weights it has, re-normalised
 
 
 def test_weights_and_zero_denominators() -> None:
