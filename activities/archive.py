@@ -64,7 +64,7 @@ class ArchiveActivities:
         """Bundle the closed case, verify its chain against the workflow's head, store it."""
         with session_scope(self.engine) as session:
             existing = session.get(CaseArchive, inp.case_no)
-            if existing is None:
+            if existing is None or existing.events < inp.last_seq:  # new, or re-archived after an appeal
                 case = session.exec(select(Case).where(Case.case_no == inp.case_no)).one()
                 events = case_events(session, inp.case_no, inp.last_seq)
                 if len(events) < inp.last_seq:
@@ -73,9 +73,11 @@ class ArchiveActivities:
                 digest = hashlib.sha256(canonical(bundle).encode()).hexdigest()
                 years = load_engine(session, case.rules_version).retention_years(case.category, case.outcome)
                 closed = case.closed_at or utcnow()
-                existing = CaseArchive(case_no=inp.case_no, bundle=bundle, bundle_sha256=digest,
-                                       head_hash=inp.head_hash, events=len(events),
-                                       retain_until=years_later(closed, years))
+                existing = existing or CaseArchive(case_no=inp.case_no, bundle={}, bundle_sha256="", head_hash="",
+                                                   events=0)
+                existing.bundle, existing.bundle_sha256, existing.head_hash = bundle, digest, inp.head_hash
+                existing.events, existing.archived_at = len(events), utcnow()
+                existing.retain_until = years_later(closed, years)
                 session.add(existing)
             return ArchiveResult(case_no=inp.case_no, events=existing.events, head_hash=existing.head_hash,
                                  bundle_sha256=existing.bundle_sha256)

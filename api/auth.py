@@ -63,6 +63,8 @@ Staff = Annotated[Actor, Depends(require(Role.INTAKE, Role.HANDLER, Role.SUPERVI
 """Every role: reads cases and work lists (handlers: their own department)."""
 ReviewRecorder = Annotated[Actor, Depends(require(Role.INTAKE, Role.SUPERVISOR))]
 """Records the review call (回访): intake, or a supervisor."""
+ScreeningDecider = ReviewRecorder
+"""Decides a screening proposal (甄别确认): the intake operator or a supervisor."""
 PauseEnder = Annotated[Actor, Depends(require(Role.HANDLER, Role.SUPERVISOR))]
 """Ends a pause: the lead handler or a supervisor."""
 ReportReader = Annotated[Actor, Depends(require(Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]

@@ -115,7 +115,8 @@ class Case(SQLModel, table=True):
     late_first_contact: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     late_resolution: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    screening: str | None = Field(default=None, max_length=32)  # the screening rule that routed it away
+    screening: str | None = Field(default=None, max_length=32)  # the screening rule proposed or applied
+    screening_decision: dict | None = _json(nullable=True)  # the operator's decision sent with the complaint
     resolution: str | None = Field(default=None, max_length=8)
     satisfaction: str | None = Field(default=None, max_length=8)
     received_at: datetime = _ts(nullable=False)

@@ -91,6 +91,8 @@ class WorkCalendar:
 
     def due(self, start: datetime, limit: Limit) -> tuple[datetime, set[int]]:
         """Due time of a limit started at ``start``: natural hours or working days."""
+        if limit.minutes is not None:
+            return start + timedelta(minutes=limit.minutes), set()
         if limit.hours is not None:
             return start + timedelta(hours=limit.hours), set()
         assert limit.working_days is not None

@@ -222,11 +222,15 @@ class RulesEngine:
         dispatch = dispatch or Dispatch(lead="", candidates=())
         urgency = assessed.urgency
         clocks, gaps = {}, set()
-        for name in () if assessed.screening else CASE_CLOCKS:  # a screened case is not handled: no clocks
+        for name in CASE_CLOCKS:  # a screening proposal overruled later is handled on these from receipt
             limit = self.rules.clocks.limit(name, urgency)
             if limit is not None:  # e.g. 处置启动 (response) only where the rules give the urgency a limit
                 clocks[name], g = self.clock(name, case.received_at, limit)
                 gaps |= g
+        if assessed.screening:  # 甄别确认: the proposal's own clock; breach → 督办, never a decision
+            clocks[ClockName.SCREENING], _ = self.clock(ClockName.SCREENING, case.received_at,
+                                                        self._limit(ClockName.SCREENING, urgency))
+            clocks[ClockName.SCREENING].reminders = []
         return_due, g = self._due(case.received_at, self._limit("return_window", urgency))
         gaps |= g | self.calendar.gap_years(case.received_at, return_due)
         return HandlingPlan(

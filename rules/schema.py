@@ -87,29 +87,32 @@ class Route(BaseModel):
 class Limit(BaseModel):
     """A time limit: natural hours or working days (end of the Nth working day after receipt)."""
 
+    minutes: int | None = Field(default=None, gt=0, description="natural minutes (a screening proposal)")
     hours: int | None = Field(default=None, gt=0)
     working_hours: int | None = Field(default=None, gt=0, description="office hours on working days")
     working_days: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Limit:
-        if sum(v is not None for v in (self.hours, self.working_hours, self.working_days)) != 1:
-            raise ValueError("give exactly one of hours, working_hours or working_days")
+        if sum(v is not None for v in (self.minutes, self.hours, self.working_hours, self.working_days)) != 1:
+            raise ValueError("give exactly one of minutes, hours, working_hours or working_days")
         return self
 
     @property
     def working(self) -> bool:
         """Counted in working time (reminders and pauses use office time)."""
-        return self.hours is None
+        return self.hours is None and self.minutes is None
 
     def label(self) -> str:
         """Chinese text of the limit."""
+        if self.minutes:
+            return f"{self.minutes} 分钟"
         if self.hours:
             return f"{self.hours} 小时"
         return f"{self.working_hours} 个工作小时" if self.working_hours else f"{self.working_days} {WORKING_DAY_UNIT}"
 
 
-LIMIT_KEYS = ("hours", "working_hours", "working_days")
+LIMIT_KEYS = ("minutes", "hours", "working_hours", "working_days")
 URGENCIES = tuple(u.value for u in Urgency)
 
 
@@ -167,6 +170,8 @@ class Clocks(BaseModel):
     response: ClockRule | None = Field(default=None, description="处置启动: handling started on site")
     resolution: ClockRule
     review: ClockRule
+    screening: ClockRule = Field(default_factory=lambda: ClockRule(limit=Limit(minutes=30)), description=(
+        "甄别确认: the intake operator or a supervisor decides a screening proposal within this (else 督办)"))
     thresholds: list[float] = Field(default=[0.5, 0.75, 0.9], description="催办 reminders at these fractions")
     max_rounds: int = Field(default=2, ge=1, description="handling rounds before 上级复核")
     extension_max_working_days: int = Field(default=30, ge=1, description="延期: longest total resolution limit")
@@ -185,7 +190,7 @@ class Clocks(BaseModel):
 
     def rule(self, name: str) -> ClockRule | None:
         """The rule of a case clock by name (None: the version has no such clock)."""
-        rule = getattr(self, name, None) if name in (*CASE_CLOCKS, "review") else None
+        rule = getattr(self, name, None) if name in (*CASE_CLOCKS, "review", "screening") else None
         return rule if isinstance(rule, ClockRule) else None
 
     def limit(self, name: str, urgency: Urgency) -> Limit | None:
@@ -343,6 +348,12 @@ class ScreeningContext(BaseModel):
     past: bool = Field(default=False, description="a keyword followed by 过 (past experience) does not count")
 
 
+class AppealRules(BaseModel):
+    """申诉/纠错 (seed 002): how long after closing a complainant may appeal (intake files it)."""
+
+    window: Limit = Field(default_factory=lambda: Limit(working_days=15))
+
+
 class KpiRules(BaseModel):
     """考核: weights of the three rates and the unit score points (seed 001)."""
 
@@ -394,6 +405,7 @@ class Rules(BaseModel):
     urgency: UrgencyRules = Field(default_factory=UrgencyRules)
     screening: list[ScreeningRule] = Field(default_factory=list)
     screening_context: ScreeningContext = Field(default_factory=ScreeningContext)
+    appeal: AppealRules = Field(default_factory=AppealRules)
     kpi: KpiRules = Field(default_factory=KpiRules)
     spike: SpikeRules | None = None
     templates: dict[str, str]

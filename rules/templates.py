@@ -97,6 +97,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "repeat_of": "2026112000000001",
     "parent_case_no": "2026112000000001",
     "target": "119",
+    "appeal_no": 1,
     "target_name": "火警",
     "day": "2026-11-21",
     "count": 800,
@@ -112,6 +113,8 @@ DEFAULTS: dict[str, str] = {
     "contact_denied": "【回访核实】工单{{ case_no }}（{{ category_name }}）回访中诉求人表示承办单位未与其联系，"
                       "与承办单位{{ department_name }}的联系记录不符，"
                       "工单已按回访结果重办（或提交上级复核），请核查联系记录。",
+    "appeal": "【申诉复核】工单{{ case_no }}（{{ category_name }}）办结后诉求人提出申诉（第{{ appeal_no }}次），"
+              "理由：{{ reason }}。请复核全部办理记录，决定再次交办、维持结论办结或终结。",
 }
 
 

@@ -18,8 +18,9 @@ from core.contracts.case_io import (
     ScreeningPublic,
 )
 from core.models import Case, CaseEventRow
-from rules.engine import RulesEngine
+from rules.engine import LevelProhibited, RulesEngine
 from services.errors import ServiceError, not_found
+from services.rules_store import load_engine
 
 
 def find_case(session: Session, case_no: str) -> Case:
@@ -45,6 +46,24 @@ def get_case(session: Session, case_no: str, actor: Actor) -> Case:
     if actor.role is Role.HANDLER and case.lead_department != actor.department:
         raise ServiceError(403, "forbidden", f"case {case_no} belongs to another department")
     return case
+
+
+def known_departments(session: Session, case: Case, codes: list[str]) -> None:
+    """422 unless every code is a department of the case's rules version."""
+    departments = load_engine(session, case.rules_version).departments
+    unknown = [c for c in codes if c not in departments]
+    if unknown:
+        raise ServiceError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
+
+
+def dispatchable(session: Session, case_no: str, department: str) -> None:
+    """422 unless the department exists and may lead the case (department-level work never goes to a street)."""
+    case = find_case(session, case_no)
+    known_departments(session, case, [department])
+    try:
+        load_engine(session, case.rules_version).check_level(case.category, department)
+    except LevelProhibited as exc:
+        raise ServiceError(422, "level_prohibited", str(exc)) from exc
 
 
 def department_scope(actor: Actor, department: str | None) -> str | None:

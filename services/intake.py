@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.chain import canonical
-from core.contracts import OPEN_VALUES, CaseInput, CaseKind, Channel, Urgency, workflow_id
+from core.contracts import OPEN_VALUES, CaseInput, CaseKind, Channel, ScreeningDecision, Urgency, workflow_id
 from core.contracts.case_io import CaseCreate
 from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, utcnow
@@ -66,6 +66,7 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
         rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
         special_groups=sorted(set(case_in.special_groups)), received_date=received.astimezone(rules.calendar.tz).date(),
+        screening_decision=case_in.screening_decision.model_dump() if case_in.screening_decision else None,
     )
     link_repeats(session, case, rules)
     session.add(case)
@@ -105,6 +106,8 @@ def case_input(case: Case) -> CaseInput:
         urgency=Urgency(case.urgency_requested) if case.urgency_requested else None,
         received_at=case.received_at, rules_version=case.rules_version, repeat_of=case.repeat_of,
         repeat_count=case.repeat_count, repeat_flag=case.repeat_flag, merge_into=case.merge_parent,
+        screening_decision=ScreeningDecision.model_validate(case.screening_decision) if case.screening_decision
+        else None,
     )
 
 

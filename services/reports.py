@@ -175,6 +175,7 @@ def category_counts(session: Session, start: date, end: date, district: bool = F
 
 
 WORKLISTS = {
+    "screening": "screening proposals waiting for the operator or a supervisor (甄别待确认)",
     "overdue": "open cases past a deadline (超期)",
     "due_soon": "open cases whose resolution deadline falls within `hours` (临期)",
     "awaiting_sign_for": "dispatched, not yet signed for (待签收)",
@@ -189,6 +190,7 @@ def worklist_filter(name: str, hours: int) -> Any:
     """The WHERE clause of a work list."""
     is_open = C.status.in_(OPEN_VALUES)
     return {
+        "screening": C.status == "screening",
         "overdue": sa.and_(is_open, C.overdue.is_(True)),
         "due_soon": sa.and_(is_open, C.overdue.is_(False), C.status == "handling",
                             C.due_resolution < utcnow() + timedelta(hours=hours)),

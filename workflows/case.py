@@ -72,14 +72,25 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
         """Plan, dispatch, run the clocks until the case closes, archive."""
         s = self.s
         plan = await run_step(ACT_PLAN, case, HandlingPlan)
+        if case.appeal is not None:  # 申诉: a closed case re-opened for 上级复核 (a run of its own)
+            async with self._lock:
+                await self._reopen_for_appeal(plan, case.appeal)
+            await self._run_clocks()
+            await self._archive()
+            return self.view()
         async with self._lock:
             await self._record(E.ACCEPTED, None, {
                 "kind": case.kind.value, "channel": case.channel.value, "category": case.category,
                 "district": case.district, "street": case.street, "rules_version": case.rules_version,
                 "repeat_of": case.repeat_of, "repeat_count": case.repeat_count,
             })
+            proposed = False
             if plan.screening is not None and workflow.patched(PATCH_SCREENING):
-                await self._screen(plan)  # 即时转 / 法定途径 / 不予受理: routed away, not handled
+                if workflow.patched(PATCH_REGULATION):  # a proposal: it waits, is routed away or dispatched
+                    await self._propose_screening(plan)
+                    proposed = True
+                else:  # released before: routed away at once (only ever replayed)
+                    await self._screen(plan)  # 即时转 / 法定途径 / 不予受理
             elif case.merge_into:  # rules: repeat.auto_merge — the duplicate joins its open parent at once
                 s.plan, s.status = plan, CaseStatus.DISPATCHED
                 s.dispatch_projected = True
@@ -87,39 +98,11 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
                     await self._merge_into(case.merge_into, None)
                 except ApplicationError:
                     await self._record(E.MERGE_SKIPPED, None, {"parent": case.merge_into, "why": "parent not open"})
-            if s.status is not CaseStatus.CLOSED:
+            if not proposed and s.status is not CaseStatus.CLOSED:
                 await self._dispatch_new(plan)
         await self._run_clocks()
         await self._archive()
         return self.view()
-
-    async def _dispatch_new(self, plan: HandlingPlan) -> None:
-        """First dispatch: clocks, timeline, notices (caller holds the lock)."""
-        s, case = self.s, self.s.case
-        s.plan, s.status, s.lead, s.return_due = plan, CaseStatus.DISPATCHED, plan.lead_department, plan.return_due
-        s.tried.append(plan.lead_department)
-        s.clocks = {name: start_clock(c, 1) for name, c in plan.clocks.items()}
-        await self._record(E.DISPATCHED, None, {
-            "department": plan.lead_department, "department_name": plan.lead_department_name,
-            "urgency": plan.urgency.value, "candidates": plan.candidates,
-            "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items()},
-        })
-        if plan.calendar_gaps and workflow.patched(PATCH_REGULATION):
-            await self._note_gaps(plan.calendar_gaps, None)
-        elif plan.calendar_gaps:  # released before PATCH_REGULATION: only ever replayed
-            s.gap_years = sorted(plan.calendar_gaps)
-            await self._record(E.CALENDAR_GAP, None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
-            await self._queue_notice(T.CALENDAR_GAP, R.SUPERVISOR, "calendar-gap",
-                                     {"years": ", ".join(map(str, plan.calendar_gaps))})
-        s.dispatch_projected = True
-        await self._queue_notice(T.ACCEPTANCE, R.COMPLAINANT, "acceptance")
-        await self._queue_notice(T.DISPATCH, R.DEPARTMENT, "dispatch-1", {
-            "due_sign_for": plan.clocks[ClockName.SIGN_FOR].due_at.isoformat(), "return_due": plan.return_due})
-        if case.repeat_flag:
-            await self._record(E.REPEAT_FLAGGED, None, {"repeat_of": case.repeat_of,
-                                                        "repeat_count": case.repeat_count})
-            await self._queue_notice(T.REPEAT, R.SUPERVISOR, "repeat", {
-                "repeat_of": case.repeat_of, "repeat_count": case.repeat_count})
 
     async def _run_clocks(self) -> None:
         """Sleep until the next reminder or breach (or a change), fire what is due; until the case closes."""

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         DispatchPlan,
         DispatchRequest,
         EventType,
+        HandlingPlan,
         MergedIn,
         NoticeInput,
         NoticeTemplate,
@@ -111,7 +112,8 @@ class CaseCore:
                           prev_hash=s.head, hash=digest)
         s.head = digest
         await run_step(ACT_PROJECT, ProjectInput(case_no=s.case.case_no, events=[event], snapshot=self._snapshot(),
-                                                 task=workflow.info().get_current_history_length()), None)
+                                                 task=s.task_base + workflow.info().get_current_history_length()),
+                       None)
 
     def _snapshot(self) -> CaseSnapshot:
         s = self.s
@@ -215,6 +217,34 @@ class CaseCore:
         await self._note_gaps(plan.calendar_gaps, ClockName.SIGN_FOR)
         await self._queue_notice(T.DISPATCH, R.DEPARTMENT, f"dispatch-{s.dispatch_count}", {
             "due_sign_for": plan.sign_for.due_at.isoformat(), "return_due": plan.return_due.isoformat()})
+
+    async def _dispatch_new(self, plan: HandlingPlan) -> None:
+        """First dispatch: clocks, timeline, notices (caller holds the lock)."""
+        s, case = self.s, self.s.case
+        s.plan, s.status, s.lead, s.return_due = plan, CaseStatus.DISPATCHED, plan.lead_department, plan.return_due
+        s.tried.append(plan.lead_department)
+        s.clocks.update({name: start_clock(c, 1) for name, c in plan.clocks.items() if name != ClockName.SCREENING})
+        await self._record(E.DISPATCHED, None, {
+            "department": plan.lead_department, "department_name": plan.lead_department_name,
+            "urgency": plan.urgency.value, "candidates": plan.candidates,
+            "due": {k: c.due_at.isoformat() for k, c in plan.clocks.items() if k != ClockName.SCREENING},
+        })
+        if plan.calendar_gaps and workflow.patched(PATCH_REGULATION):
+            await self._note_gaps(plan.calendar_gaps, None)
+        elif plan.calendar_gaps:  # released before PATCH_REGULATION: only ever replayed
+            s.gap_years = sorted(plan.calendar_gaps)
+            await self._record(E.CALENDAR_GAP, None, {"years": plan.calendar_gaps, "fallback": "Mon-Fri"})
+            await self._queue_notice(T.CALENDAR_GAP, R.SUPERVISOR, "calendar-gap",
+                                     {"years": ", ".join(map(str, plan.calendar_gaps))})
+        s.dispatch_projected = True
+        await self._queue_notice(T.ACCEPTANCE, R.COMPLAINANT, "acceptance")
+        await self._queue_notice(T.DISPATCH, R.DEPARTMENT, "dispatch-1", {
+            "due_sign_for": plan.clocks[ClockName.SIGN_FOR].due_at.isoformat(), "return_due": plan.return_due})
+        if case.repeat_flag:
+            await self._record(E.REPEAT_FLAGGED, None, {"repeat_of": case.repeat_of,
+                                                        "repeat_count": case.repeat_count})
+            await self._queue_notice(T.REPEAT, R.SUPERVISOR, "repeat", {
+                "repeat_of": case.repeat_of, "repeat_count": case.repeat_count})
 
     async def _start_round(self, note: str) -> None:
         """重办: a new round for the lead department with a fresh resolution clock (caller holds the lock)."""

@@ -6,9 +6,14 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
+        ACT_DISPATCH,
         ACT_REBASE,
+        Actor,
         CaseStatus,
+        CaseView,
         ClockName,
+        DispatchPlan,
+        DispatchRequest,
         EventType,
         HandlingPlan,
         NoticeTemplate,
@@ -16,10 +21,13 @@ with workflow.unsafe.imports_passed_through():
         RebaseRequest,
         RebaseResult,
         Recipient,
+        Role,
         RulesMigration,
+        ScreeningDecisionInput,
     )
     from workflows.case_base import CaseCore
     from workflows.clocks import start_clock
+    from workflows.fits import Action, conflict, forbidden
     from workflows.io_steps import run_step
 
 # workflow.patched() ids: behaviour added after histories were released
@@ -34,6 +42,65 @@ E, T, R = EventType, NoticeTemplate, Recipient
 
 class RulesActions(CaseCore):
     """Screening at intake and the migration signal."""
+
+    async def _propose_screening(self, plan: HandlingPlan) -> None:
+        """甄别建议: a screening rule matched. The case waits in ``screening`` on its own clock for the intake
+        operator or a supervisor (breach → 督办; it never closes on its own), unless intake sent the operator's
+        decision on this rule with the complaint (caller holds the lock)."""
+        s, proposal = self.s, plan.screening
+        assert proposal is not None
+        s.plan, s.status = plan, CaseStatus.SCREENING
+        clock = plan.clocks.get(ClockName.SCREENING)
+        if clock is not None:
+            s.clocks[ClockName.SCREENING] = start_clock(clock, 1)
+            self.alarm.poke()
+        await self._record(E.SCREENING_PROPOSED, None, {
+            "rule": proposal.code, "name": proposal.name, "action": proposal.action, "target": proposal.target,
+            "matched": proposal.matched, "due": clock.due_at.isoformat() if clock else None})
+        decided = s.case.screening_decision
+        if decided is not None and decided.rule == proposal.code:  # intake answers after the decision is carried out
+            await self._settle_screening(decided.confirm, None, None, "decided by the intake operator on the call")
+        s.dispatch_projected = True
+
+    @workflow.update
+    async def decide_screening(self, inp: ScreeningDecisionInput) -> CaseView:
+        """甄别确认: confirm (routed away as the rule says) or overrule (dispatched and handled) a proposal."""
+        async with self._lock:
+            self._check_decide_screening(inp)
+            await self._settle_screening(inp.confirm, inp.department, inp.actor, inp.note)
+        return self.view()
+
+    @decide_screening.validator
+    def _check_decide_screening(self, inp: ScreeningDecisionInput) -> None:
+        self._require(Action.DECIDE_SCREENING)
+        if inp.actor.role not in (Role.INTAKE, Role.SUPERVISOR):
+            raise forbidden("only the intake operator or a supervisor decides a screening proposal")
+        plan = self.s.plan
+        if not inp.confirm and not inp.department and (plan is None or not plan.lead_department):
+            raise conflict("no dispatch route for this category: name the department that is to handle it")
+
+    async def _settle_screening(self, confirm: bool, department: str | None, actor: Actor | None,
+                                note: str) -> None:
+        """Carry out a screening decision (caller holds the lock)."""
+        s = self.s
+        assert s.plan is not None and s.plan.screening is not None
+        rule = s.plan.screening.code
+        self._stop_clock(ClockName.SCREENING)
+        if confirm:
+            await self._record(E.SCREENING_CONFIRMED, actor, {"rule": rule, "note": note})
+            await self._screen(s.plan)
+            return
+        plan = s.plan.model_copy(update={"screening": None})
+        if department and department != plan.lead_department:
+            chosen = await run_step(ACT_DISPATCH, DispatchRequest(  # an unknown department: 409
+                rules_version=s.case.rules_version, department=department, at=workflow.now(),
+                urgency=plan.urgency), DispatchPlan)
+            plan = plan.model_copy(update={
+                "lead_department": department, "lead_department_name": chosen.department_name, "candidates": [],
+                "return_due": chosen.return_due, "clocks": plan.clocks | {ClockName.SIGN_FOR: chosen.sign_for}})
+        await self._record(E.SCREENING_OVERRULED, actor, {"rule": rule, "note": note,
+                                                          "department": plan.lead_department})
+        await self._dispatch_new(plan)
 
     async def _screen(self, plan: HandlingPlan) -> None:
         """即时转 / 告知法定途径 / 不予受理: record, tell the complainant, close (caller holds the lock)."""

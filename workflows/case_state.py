@@ -64,6 +64,8 @@ class CaseState:
         self.merged: list[MergedIn] = []  # duplicates merged into this case (their complainants get the result)
         self.dispatch_projected = False  # the first dispatch (or screening) is in the projection
         self.gap_years: list[int] = []  # years without holiday data a due time needed (flagged once each)
+        # an appeal's run continues the closed run's projection: its task numbers start above every earlier run's
+        self.task_base = 0
 
     @property
     def pending(self) -> str | None:

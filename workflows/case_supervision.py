@@ -8,16 +8,20 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from core.contracts import (
         Actor,
+        AppealStart,
+        CaseStatus,
         CaseView,
         CloseInput,
         EscalateInput,
         EventType,
+        HandlingPlan,
         MergedIn,
         MergeInput,
         NoticeTemplate,
         Outcome,
         Recipient,
         RehandleOrder,
+        ReviewInput,
         TerminateInput,
         workflow_id,
     )
@@ -25,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.fits import Action, conflict
 
 E, T, R = EventType, NoticeTemplate, Recipient
+APPEAL_TASK_BASE = 100_000_000  # far above any run's history length (Temporal caps a history at 51,200 events)
 
 
 
@@ -89,6 +94,8 @@ class SupervisionActions(CaseCore):
     def _check_order_rehandle(self, inp: RehandleOrder) -> None:
         self._require_supervisor(inp.actor)
         self._require(Action.REHANDLE)
+        if self.s.lead is None:
+            raise conflict("the case has no lead department (it was routed away): close it with a finding")
 
     @workflow.update
     async def merge(self, inp: MergeInput) -> CaseView:
@@ -117,6 +124,23 @@ class SupervisionActions(CaseCore):
         s.merged_into = parent
         await self._close(Outcome.MERGED, actor, {"parent": parent})
         await self._queue_notice(T.MERGED, R.COMPLAINANT, "merged", {"parent_case_no": parent})
+
+    async def _reopen_for_appeal(self, plan: HandlingPlan, appeal: AppealStart) -> None:
+        """申诉/纠错: this run continues the closed case — same timeline, same hash chain — in 上级复核, where
+        the supervisor orders another round, closes with a finding or terminates (caller holds the lock)."""
+        s = self.s
+        s.seq, s.head, s.lead, s.round = appeal.last_seq, appeal.head_hash, appeal.lead, appeal.round
+        s.plan, s.status, s.dispatch_count = plan, CaseStatus.SUPERVISOR_REVIEW, 1
+        s.task_base = appeal.appeal_no * APPEAL_TASK_BASE
+        if appeal.resolution and appeal.satisfaction:  # the last review stands until the next one
+            s.review = ReviewInput(actor=appeal.actor, resolution=appeal.resolution,
+                                   satisfaction=appeal.satisfaction, contacted=appeal.review_contacted)
+        await self._record(E.APPEALED, appeal.actor, {
+            "appeal_no": appeal.appeal_no, "reason": appeal.reason, "outcome_before": appeal.outcome,
+            "window_due": appeal.window_due.isoformat(), "round": s.round})
+        await self._queue_notice(T.APPEAL, R.SUPERVISOR, f"appeal-{appeal.appeal_no}",
+                                 {"reason": appeal.reason, "appeal_no": appeal.appeal_no})
+        s.dispatch_projected = True
 
     @workflow.signal
     async def merge_in(self, merged: MergedIn) -> None:

@@ -42,6 +42,7 @@ class Action(StrEnum):
     RESUME = "resume"
     PARTNER_REPLY = "reply as a partner"
     WAIVE = "waive a partner"
+    DECIDE_SCREENING = "decide a screening proposal"
 
 
 OPEN = frozenset(OPEN_STATUSES)
@@ -67,6 +68,7 @@ FITS: dict[Action, frozenset[CaseStatus]] = {
     Action.RESUME: OPEN,
     Action.PARTNER_REPLY: OPEN,
     Action.WAIVE: OPEN,
+    Action.DECIDE_SCREENING: frozenset({S.SCREENING}),
 }
 
 

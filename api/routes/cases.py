@@ -10,17 +10,34 @@ from fastapi import APIRouter, Query, Response
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api.auth import CASE_ERRORS, Handler, IntakeOnly, ReviewRecorder, Staff, VisibleCase
+from api.auth import CASE_ERRORS, Handler, IntakeOnly, ReviewRecorder, ScreeningDecider, Staff, VisibleCase
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import BODY_ERRORS, ServiceError, responses
-from api.schemas.cases import ActionResult, ContactIn, HandlingStartedIn, Offset, ReplyIn, ReviewIn, SignForIn
-from api.updates import ACTION_ERRORS, run_update
-from core.contracts import ContactInput, HandlingStartedInput, ReplyInput, ReviewInput, SignForInput
+from api.schemas.cases import (
+    ActionResult,
+    AppealIn,
+    ContactIn,
+    HandlingStartedIn,
+    Offset,
+    ReplyIn,
+    ReviewIn,
+    ScreeningDecisionIn,
+    SignForIn,
+)
+from api.updates import ACTION_ERRORS, UPDATE_WAIT_SECONDS, run_update
+from core.contracts import (
+    ContactInput,
+    HandlingStartedInput,
+    ReplyInput,
+    ReviewInput,
+    ScreeningDecisionInput,
+    SignForInput,
+)
 from core.contracts.case_io import CaseCreate, CaseCreated, CasePublic, CasesPublic, Instant
 from core.crypto import Cipher
 from rules.engine import RulesEngine
+from services import appeals, intake
 from services import cases as svc
-from services import intake
 from services.intake import start_case
 from services.rules_store import active_version, load_engine
 from workflows.case import CaseWorkflow
@@ -118,6 +135,32 @@ async def record_handling_started(case_no: str, body: HandlingStartedIn, session
     """Record that handling started on site (处置启动; stops the 紧急 case's 2-hour response clock)."""
     return await run_update(session, temporal, case_no, CaseWorkflow.record_handling_started,
                             HandlingStartedInput(actor=actor, **body.model_dump()), seen_by=actor)
+
+
+@router.post("/{case_no}/screening", response_model=ActionResult, responses=ACTION_ERRORS)
+async def decide_screening(case_no: str, body: ScreeningDecisionIn, session: SessionDep, temporal: TemporalDep,
+                           actor: ScreeningDecider) -> ActionResult:
+    """甄别确认: confirm a screening proposal (routed away as the rule says) or overrule it (dispatched, handled)."""
+    if body.department:
+        svc.dispatchable(session, case_no, body.department)
+    return await run_update(session, temporal, case_no, CaseWorkflow.decide_screening,
+                            ScreeningDecisionInput(actor=actor, **body.model_dump()), seen_by=actor)
+
+
+@router.post("/{case_no}/appeal", response_model=ActionResult, responses=ACTION_ERRORS)
+async def appeal(case_no: str, body: AppealIn, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
+                 actor: IntakeOnly) -> ActionResult:
+    """申诉/纠错: within the rules' window after closing, re-open the case for 上级复核 with its whole history."""
+    case = svc.find_case(session, case_no)
+    start = appeals.appeal_start(session, case, load_engine(session, case.rules_version), body.reason, actor)
+    handle = await appeals.start_appeal(temporal, settings.task_queue, case, start)
+    try:
+        view = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=UPDATE_WAIT_SECONDS)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise ServiceError(503, "unavailable", f"the appeal of case {case_no} is filed but did not answer in time; "
+                           "check the case before retrying", {"Retry-After": "5"}) from exc
+    return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
+                        round=view.round, contacts=view.contacts)
 
 
 @router.post("/{case_no}/reply", response_model=ActionResult, responses=ACTION_ERRORS)

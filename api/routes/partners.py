@@ -7,11 +7,11 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from api.auth import Handler, Overseer, Staff, Supervisor
 from api.deps import SessionDep, TemporalDep
-from api.errors import ServiceError, responses
+from api.errors import responses
 from api.schemas.cases import ActionResult, Offset
 from api.schemas.partners import (
     AssignIn,
@@ -27,7 +27,6 @@ from api.updates import ACTION_ERRORS, run_update
 from core.contracts import AssignInput, PartnerReplyInput, PartnersInput, ReturnInput, WaiveInput
 from core.contracts.case_io import Instant
 from core.models import Case, PartnerTaskRow
-from rules.engine import LevelProhibited
 from services import cases as svc
 from services import reports
 from services.rules_store import load_engine
@@ -36,28 +35,11 @@ from workflows.case import CaseWorkflow
 router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 403))
 
 
-def _known_departments(session: Session, case: Case, codes: list[str]) -> None:
-    departments = load_engine(session, case.rules_version).departments
-    unknown = [c for c in codes if c not in departments]
-    if unknown:
-        raise ServiceError(422, "unknown_reference", f"unknown department {', '.join(unknown)}")
-
-
-def _dispatchable(session: Session, case_no: str, department: str) -> None:
-    """422 unless the department exists and may lead the case (department-level work never goes to a street)."""
-    case = svc.find_case(session, case_no)
-    _known_departments(session, case, [department])
-    try:
-        load_engine(session, case.rules_version).check_level(case.category, department)
-    except LevelProhibited as exc:
-        raise ServiceError(422, "level_prohibited", str(exc)) from exc
-
-
 @router.post("/cases/{case_no}/partners", response_model=ActionResult, responses=ACTION_ERRORS)
 async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """Ask partner departments for help (协办); each must answer within the rules' limit (1 working day)."""
-    _known_departments(session, svc.find_case(session, case_no), [r.department for r in body.requests])
+    svc.known_departments(session, svc.find_case(session, case_no), [r.department for r in body.requests])
     return await run_update(session, temporal, case_no, CaseWorkflow.request_partners,
                             PartnersInput(actor=actor, requests=body.requests), seen_by=actor)
 
@@ -92,7 +74,7 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
 async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
-    _dispatchable(session, case_no, body.department)
+    svc.dispatchable(session, case_no, body.department)
     return await run_update(session, temporal, case_no, CaseWorkflow.arbitrate,
                             AssignInput(actor=actor, **body.model_dump()), seen_by=actor)
 
@@ -101,7 +83,7 @@ async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal:
 async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """改派: move a case to another department (only a supervisor can, also after sign-for)."""
-    _dispatchable(session, case_no, body.department)
+    svc.dispatchable(session, case_no, body.department)
     return await run_update(session, temporal, case_no, CaseWorkflow.reassign,
                             AssignInput(actor=actor, **body.model_dump()), seen_by=actor)
 

@@ -7,10 +7,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.contracts.case_io import MAX_OFFSET, Instant, Strict
-from core.contracts.commands import ContactFields, HandlingStartedFields, ReplyFields, ReviewFields, SignForFields
+from core.contracts.commands import (
+    NOTE,
+    ContactFields,
+    HandlingStartedFields,
+    ReplyFields,
+    ReviewFields,
+    ScreeningDecisionFields,
+    SignForFields,
+)
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
@@ -29,6 +37,16 @@ class HandlingStartedIn(HandlingStartedFields, Strict):
     """处置启动: handling started on site (the 紧急 response clock stops)."""
 
     started_at: Instant | None = None
+
+
+class ScreeningDecisionIn(ScreeningDecisionFields, Strict):
+    """甄别确认: confirm or overrule a screening proposal."""
+
+
+class AppealIn(Strict):
+    """申诉/纠错: why the complainant contests the closed case."""
+
+    reason: str = Field(min_length=1, max_length=NOTE)
 
 
 class ReplyIn(ReplyFields, Strict):

@@ -36,11 +36,13 @@ from core.contracts.activities import (
     ShiftRequest,
 )
 from core.contracts.case import (
+    AppealStart,
     CaseEvent,
     CaseInput,
     CaseSnapshot,
     CaseView,
     PartnerTask,
+    ScreeningDecision,
 )
 from core.contracts.clocks import (
     WORKING_DAY_UNIT,
@@ -74,6 +76,7 @@ from core.contracts.commands import (
     ReturnInput,
     ReviewInput,
     RulesMigration,
+    ScreeningDecisionInput,
     SignForInput,
     TerminateInput,
     WaiveInput,
@@ -141,6 +144,9 @@ __all__ = [
     "CoHandlingInput",
     "ContactInput",
     "HandlingStartedInput",
+    "ScreeningDecisionInput",
+    "AppealStart",
+    "ScreeningDecision",
     "DecisionInput",
     "DispatchPlan",
     "DispatchRequest",

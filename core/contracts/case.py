@@ -21,6 +21,30 @@ from core.contracts.vocabulary import (
 )
 
 
+class ScreeningDecision(BaseModel):
+    """An intake operator's decision on a screening proposal, sent with the complaint."""
+
+    rule: str = Field(pattern=r"^[A-Z0-9_]{1,32}$", description="the screening rule the operator decided on")
+    confirm: bool = Field(description="true: route it away as the rule says; false: handle it (dispatch)")
+
+
+class AppealStart(BaseModel):
+    """申诉/纠错: a new run of a closed case's workflow for the appeal, continuing its timeline and hash chain."""
+
+    appeal_no: int = Field(ge=1)
+    reason: str
+    actor: Actor
+    last_seq: int  # the chain so far: the new run's first event follows this one
+    head_hash: str
+    lead: str | None = None
+    round: int = 1
+    outcome: str | None = None  # how the case had closed
+    resolution: Resolution | None = None  # its last review, kept on the case row until a new review
+    satisfaction: Satisfaction | None = None
+    review_contacted: bool | None = None
+    window_due: datetime  # the end of the appeal window it came in
+
+
 class CaseInput(BaseModel):
     """Input of CaseWorkflow: the case's facts without personal data or free text."""
 
@@ -37,6 +61,8 @@ class CaseInput(BaseModel):
     repeat_count: int = 1  # this case's position among the cases about the same matter in the window
     repeat_flag: bool = False  # 重复投诉: the rules' threshold is reached
     merge_into: str | None = None  # automatic 并单 into this open parent (rules: repeat.auto_merge)
+    screening_decision: ScreeningDecision | None = None  # the intake operator decided on the call already
+    appeal: AppealStart | None = None  # this run re-opens the closed case for 上级复核 of an appeal
 
 
 class CaseEvent(BaseModel):

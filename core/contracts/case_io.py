@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.contracts import CaseKind, Channel, Urgency
+from core.contracts import CaseKind, Channel, ScreeningDecision, Urgency
 from core.crypto import normalise_phone
 
 MAX_DESCRIPTION = 5000
@@ -100,6 +100,9 @@ class CaseCreate(Strict):
         default_factory=list, max_length=5,
         description="特殊群体 codes of the rules (e.g. elderly, disabled): 绿色通道, higher priority")
     received_at: Instant | None = Field(default=None, description="time of the call; default now")
+    screening_decision: ScreeningDecision | None = Field(default=None, description=(
+        "the operator already decided on the call: confirm (route away) or overrule a screening proposal of this "
+        "rule; a proposal of another rule still waits for a decision"))
 
     @field_validator("received_at")
     @classmethod

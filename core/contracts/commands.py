@@ -59,6 +59,19 @@ class HandlingStartedInput(HandlingStartedFields, Acting):
     """处置启动: handling started on site (stops the 紧急 response clock)."""
 
 
+class ScreeningDecisionFields(BaseModel):
+    """The decision on a screening proposal (甄别确认)."""
+
+    confirm: bool = Field(description="true: route it away as the rule proposes; false: handle it (dispatch)")
+    department: str | None = Field(default=None, min_length=1, max_length=CODE, description=(
+        "overruling: the department to dispatch to (default: the route's lead; required when there is none)"))
+    note: str = Field(default="", max_length=NOTE)
+
+
+class ScreeningDecisionInput(ScreeningDecisionFields, Acting):
+    """甄别确认: the intake operator or a supervisor confirms or overrules a screening proposal."""
+
+
 class ReplyFields(BaseModel):
     """办结答复."""
 

@@ -66,6 +66,7 @@ class CaseStatus(StrEnum):
     """Where a case stands; the Chinese label is what complainants see."""
 
     RECEIVED = "received"
+    SCREENING = "screening"  # a screening rule proposed routing it away: the operator or a supervisor decides
     DISPATCHED = "dispatched"
     ARBITRATION = "arbitration"
     HANDLING = "handling"
@@ -80,8 +81,9 @@ class CaseStatus(StrEnum):
         return STATUS_LABELS[self]
 
 
-OPEN_STATUSES = (CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING, CaseStatus.REPLIED,
-                 CaseStatus.SUPERVISOR_REVIEW)  # planned, not yet closed: work lists, merges, migrations
+# planned, not yet closed: work lists, merges, migrations
+OPEN_STATUSES = (CaseStatus.SCREENING, CaseStatus.DISPATCHED, CaseStatus.ARBITRATION, CaseStatus.HANDLING,
+                 CaseStatus.REPLIED, CaseStatus.SUPERVISOR_REVIEW)
 
 
 OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)  # the same, as stored in the projection
@@ -89,6 +91,7 @@ OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)  # the same, as stored in th
 
 STATUS_LABELS = {
     CaseStatus.RECEIVED: "已受理",
+    CaseStatus.SCREENING: "甄别待确认",
     CaseStatus.DISPATCHED: "待签收",
     CaseStatus.ARBITRATION: "派单异议审核中",
     CaseStatus.HANDLING: "办理中",
@@ -170,6 +173,9 @@ class EventType(StrEnum):
     """The type of a timeline event (事件类型): what the hash chain records, in the order a case meets them."""
 
     ACCEPTED = "accepted"
+    SCREENING_PROPOSED = "screening_proposed"  # a rule proposes routing the complaint away (甄别建议)
+    SCREENING_CONFIRMED = "screening_confirmed"
+    SCREENING_OVERRULED = "screening_overruled"  # handled after all: dispatched normally
     SCREENED = "screened"
     DISPATCHED = "dispatched"
     CALENDAR_GAP = "calendar_gap"
@@ -211,6 +217,7 @@ class EventType(StrEnum):
     RULES_MIGRATION_SKIPPED = "rules_migration_skipped"
     CLOSED = "closed"
     ARCHIVED = "archived"
+    APPEALED = "appealed"  # 申诉/纠错 after closing: the case is re-opened for 上级复核
 
 
 class NoticeTemplate(StrEnum):
@@ -237,6 +244,7 @@ class NoticeTemplate(StrEnum):
     NOT_ACCEPTED = "not_accepted"
     SPIKE = "spike"
     CONTACT_DENIED = "contact_denied"  # 回访: the complainant says nobody contacted them
+    APPEAL = "appeal"  # 申诉/纠错: a closed case comes back for 上级复核
 
 
 class Recipient(StrEnum):
@@ -258,6 +266,7 @@ class ClockName(StrEnum):
     REVIEW = "review"
     PARTNER_REPLY = "partner_reply"
     RETURN_WINDOW = "return_window"
+    SCREENING = "screening"  # 甄别确认: the decision on a screening proposal
 
     @property
     def label(self) -> str:
@@ -267,4 +276,5 @@ class ClockName(StrEnum):
 
 CLOCK_LABELS = {ClockName.SIGN_FOR: "签收", ClockName.FIRST_CONTACT: "首次联系",
                 ClockName.RESPONSE: "处置启动", ClockName.RESOLUTION: "办理",
-                ClockName.REVIEW: "回访", ClockName.PARTNER_REPLY: "协办答复", ClockName.RETURN_WINDOW: "退单"}
+                ClockName.REVIEW: "回访", ClockName.PARTNER_REPLY: "协办答复", ClockName.RETURN_WINDOW: "退单",
+                ClockName.SCREENING: "甄别确认"}

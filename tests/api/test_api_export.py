@@ -123,7 +123,8 @@ async def test_bom_headers_and_a_new_case_with_chinese_names(api, tokens) -> Non
     token, phone = new_token(), new_phone()
     text = f"{token} 3号楼顶有人私搭乱建彩钢房，存在安全隐患，希望尽快处理。"
     case_no = await create(api, tokens, description=text, complainant={"name": "王小明", "phone": phone})
-    screened = await create(api, tokens, "archived", description=f"{token} 楼道里着火了，浓烟很大")
+    screened = await create(api, tokens, "archived", description=f"{token} 楼道里着火了，浓烟很大",
+                            screening_decision={"rule": "EMERGENCY_119", "confirm": True})
     r = await api.get(URL, params={"q": token}, headers=auth(tokens["supervisor"]))
     assert r.status_code == 200 and r.content.startswith(BOM + "工单编号,工单类型,".encode())
     assert r.headers["content-type"] == "text/csv; charset=utf-8"

@@ -223,32 +223,96 @@ async def finish(api: httpx.AsyncClient, tokens: dict, case_no: str) -> None:
 
 @pytest.mark.parametrize(("text", "rule", "action", "outcome", "says"), [
     pytest.param("楼道里着火了，浓烟很大", "EMERGENCY_119", "transfer", "transferred", "119",
-                 marks=pytest.mark.history),  # records screened.json
+                 marks=pytest.mark.history),  # records screened.json: proposal confirmed
     ("小区门口有人打架斗殴", "EMERGENCY_110", "transfer", "transferred", "110"),
     ("我要起诉开发商延期交房", "LEGAL_CHANNEL", "legal_channel", "legal_channel", "法定途径"),
 ])
-async def test_screening_routes_complaints_away(api, tokens, engine, client: Client, text: str, rule: str,
-                                                action: str, outcome: str, says: str) -> None:
+async def test_a_confirmed_screening_proposal_routes_the_complaint_away(
+        api, tokens, engine, client: Client, text: str, rule: str, action: str, outcome: str, says: str) -> None:
     created = await create(api, tokens, description=text)
-    assert created["plan"] is None and created["screening"]["rule"] == rule
-    assert created["screening"]["action"] == action
+    assert created["status"] == "screening" and created["plan"] is None
+    assert created["screening"]["rule"] == rule and created["screening"]["action"] == action
+    assert says in created["screening"]["reply"]
+    waiting = await wait_status(api, tokens["intake"], created["case_no"], "screening")
+    assert waiting["outcome"] is None and waiting["lead_department"] is None  # nothing is thrown away yet
+    url = f"/api/v1/cases/{created['case_no']}/screening"
+    assert (await api.post(url, json={"confirm": True}, headers=auth(tokens["handler"]))).status_code == 403
+    r = await api.post(url, json={"confirm": True, "note": "接线员已核实"}, headers=auth(tokens["intake"]))
+    assert r.status_code == 200, r.text
     case = await wait_status(api, tokens["intake"], created["case_no"], "archived")
     assert case["outcome"] == outcome and case["screening"] == rule and case["lead_department"] is None
     types = [e["type"] for e in case["timeline"]]
-    assert types[:2] == ["accepted", "screened"] and "dispatched" not in types and types[-1] == "archived"
+    assert types[:3] == ["accepted", "screening_proposed", "screening_confirmed"] and "screened" in types
+    assert "dispatched" not in types and types[-1] == "archived"
+    confirmed = next(e for e in case["timeline"] if e["type"] == "screening_confirmed")
+    assert confirmed["actor"]["role"] == "intake" and confirmed["data"]["note"] == "接线员已核实"
     with Session(engine) as session:
         sms = session.exec(select(Notice).where(Notice.case_no == created["case_no"])).all()
     assert [(n.template, n.recipient) for n in sms] == [(action, "complainant")] and says in sms[0].body
+    again = await api.post(url, json={"confirm": False}, headers=auth(tokens["supervisor"]))
+    assert again.status_code == 409
     if rule == "EMERGENCY_119":
         await record("screened", client.get_workflow_handle(workflow_id(created["case_no"])))
+
+
+@pytest.mark.history
+async def test_an_overruled_proposal_is_dispatched_and_handled(api, tokens, client: Client) -> None:
+    created = await create(api, tokens, description="我不打算走法律程序，但物业说让我去起诉，楼顶违建到底谁管")
+    assert created["status"] == "screening" and created["screening"]["rule"] == "LEGAL_CHANNEL"
+    url = f"/api/v1/cases/{created['case_no']}"
+    r = await api.post(f"{url}/screening", json={"confirm": False, "note": "诉求为违建查处"},
+                       headers=auth(tokens["supervisor"]))
+    assert r.status_code == 200 and r.json()["status"] == "dispatched", r.text
+    case = await wait_status(api, tokens["intake"], created["case_no"], "dispatched")
+    assert case["lead_department"] == "xicheng-cgzf" and case["outcome"] is None and case["screening"] is None
+    assert "resolution" in case["due"]
+    overruled = next(e for e in case["timeline"] if e["type"] == "screening_overruled")
+    assert overruled["actor"]["role"] == "supervisor" and overruled["data"]["department"] == "xicheng-cgzf"
+    handler = auth(tokens["handler"])
+    assert (await api.post(f"{url}/sign-for", json={}, headers=handler)).status_code == 200
+    await finish(api, tokens, created["case_no"])
+    await record("screening_overruled", client.get_workflow_handle(workflow_id(created["case_no"])))
+
+
+async def test_the_operators_decision_can_come_with_the_complaint(api, tokens) -> None:
+    away = await create(api, tokens, description="楼下饭馆着火了，火很大",
+                        screening_decision={"rule": "EMERGENCY_119", "confirm": True})
+    case = await wait_status(api, tokens["intake"], away["case_no"], "archived")
+    assert case["outcome"] == "transferred"
+    assert [e["type"] for e in case["timeline"]][:3] == ["accepted", "screening_proposed", "screening_confirmed"]
+    kept = await create(api, tokens, description="我要起诉开发商，顺便反映楼顶违建",
+                        screening_decision={"rule": "LEGAL_CHANNEL", "confirm": False})
+    assert kept["status"] == "dispatched" and kept["plan"]["lead_department"] == "xicheng-cgzf", kept
+    other_rule = await create(api, tokens, description="楼下有人打架斗殴",
+                              screening_decision={"rule": "LEGAL_CHANNEL", "confirm": True})
+    assert other_rule["status"] == "screening"  # a decision on another rule does not decide this proposal
+    bad = await api.post("/api/v1/cases", json=complaint(screening_decision={"rule": "x y", "confirm": True}),
+                         headers=auth(tokens["intake"]))
+    assert bad.status_code == 422 and {"code", "message"} <= set(bad.json())
 
 
 async def test_not_accepted_category(api, tokens) -> None:
     created = await create(api, tokens, category="FZZN01", description="与装修公司的合同纠纷")
     assert created["screening"] == {"rule": "NOT_OUR_FUNCTION", "action": "not_accepted", "target": None,
                                     "reply": created["screening"]["reply"]}
-    case = await wait_status(api, tokens["intake"], created["case_no"], "archived")
-    assert case["outcome"] == "not_accepted"
+    url = f"/api/v1/cases/{created['case_no']}/screening"
+    sup = auth(tokens["supervisor"])
+    no_route = await api.post(url, json={"confirm": False}, headers=sup)
+    assert no_route.status_code == 409 and "name the department" in no_route.json()["message"]
+    unknown = await api.post(url, json={"confirm": False, "department": "nope"}, headers=sup)
+    assert unknown.status_code == 422
+    r = await api.post(url, json={"confirm": False, "department": "xicheng-scjg"}, headers=sup)
+    assert r.status_code == 200, r.text
+    case = await wait_status(api, tokens["intake"], created["case_no"], "dispatched")
+    assert case["lead_department"] == "xicheng-scjg"
+
+
+async def test_screening_work_list(api, tokens) -> None:
+    created = await create(api, tokens, description="小区门口有人持刀，大家都不敢出门")
+    await wait_status(api, tokens["intake"], created["case_no"], "screening")
+    r = await api.get("/api/v1/reports/worklists/screening", headers=auth(tokens["supervisor"]))
+    assert r.status_code == 200, r.text
+    assert created["case_no"] in [c["case_no"] for c in r.json()["data"]]
 
 
 async def test_gas_leak_is_urgent_and_special_groups_raise_priority(api, tokens) -> None:

@@ -407,7 +407,9 @@ def test_emergency_transfer(text: str, code: str, target: str, matched: str) -> 
     assert plan.screening.target == target
     assert plan.screening.matched == matched
     assert target in plan.screening.reply
-    assert plan.clocks == {}
+    # a proposal: the screening clock (30 minutes) and the clocks the case gets if the proposal is overruled
+    assert plan.clocks["screening"].due_at - plan.clocks["screening"].started_at == timedelta(minutes=30)
+    assert plan.clocks["screening"].reminders == [] and "resolution" in plan.clocks
 
 
 def test_legal_channel() -> None:
@@ -417,7 +419,7 @@ def test_legal_channel() -> None:
     assert plan.screening.code == "LEGAL_CHANNEL"
     assert plan.screening.target is None
     assert plan.screening.matched == "起诉"
-    assert plan.clocks == {}
+    assert set(plan.clocks) >= {"screening", "sign_for", "resolution"}
 
 
 def test_not_accepted_category_plans_without_a_route() -> None:
@@ -426,7 +428,7 @@ def test_not_accepted_category_plans_without_a_route() -> None:
     assert plan.screening.action == "not_accepted"
     assert plan.screening.code == "NOT_OUR_FUNCTION"
     assert plan.screening.matched == "FZZN"  # matched by its 大类
-    assert plan.clocks == {}
+    assert "screening" in plan.clocks
     assert plan.lead_department == ""
     assert plan.candidates == []
 

@@ -453,7 +453,7 @@ def test_limit_with_hours_and_working_days() -> None:
 
     errors = errors_of(modified(change))
     assert paths(errors) == {"clocks.sign_for"}
-    assert "exactly one of hours, working_hours or working_days" in errors[0][1]
+    assert "exactly one of minutes, hours, working_hours or working_days" in errors[0][1]
 
 
 def test_resolution_limit_with_hours_and_working_days() -> None:

@@ -28,8 +28,11 @@ REQUIRED = {
     "rules migrated": "rules_migrated",
     "urgent, handling started": "urgent_handled",
     "provisional deadline in a round": "provisional_round",
+    "screening proposal overruled": "screening_overruled",
+    "appeal after closing": "appealed",
 }
-NEW_WITH_LATEST = {"urgent_handled", "provisional_round"}  # first recorded under LATEST_PATCH: one file each
+# paths first recorded under LATEST_PATCH: one file each
+NEW_WITH_LATEST = {"urgent_handled", "provisional_round", "screening_overruled", "appealed"}
 
 
 def test_histories_exist() -> None:
