@@ -19,6 +19,7 @@ from rules.templates import typed
 from services.rules_store import load_engine
 
 log = logging.getLogger("jiesu.notices")
+DEFAULT_PHONE = "12345"  # a department without its own public line is reached through the hotline
 
 
 def describe(exc: BaseException) -> str:
@@ -37,6 +38,7 @@ def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any
         "category_name": rules.categories[case.category][1].name if case.category in rules.categories else "",
         "district_name": rules.districts[case.district].name if case.district in rules.districts else "",
         "department_name": dept.name if dept else "",
+        "department_phone": (dept.phone if dept else None) or DEFAULT_PHONE,
         "received_at": case.received_at,
         "due_resolution": case.due.get("resolution"),
         "due_first_contact": case.due.get("first_contact"),

@@ -60,12 +60,12 @@ class PlanningActivities:
     def start_clock(self, req: ClockRequest) -> ClockPlan:
         """A clock started later in the case (a re-handling round's resolution clock)."""
         rules = self._rules(req.rules_version)
-        limit = rules.limit(req.name, req.urgency) if req.name in ("resolution", "review") else None
+        limit = rules.limit(req.name, req.urgency) if req.name in ("resolution", "review", "progress") else None
         if limit is None:
             raise ApplicationError(f"unknown clock {req.name!r}", non_retryable=True)
         plan = rules.clock(req.name, req.started_at, limit)[0]
-        if req.name == "review":
-            plan.reminders = []  # the review window only ends (未评价); nobody is reminded
+        if req.name in ("review", "progress"):
+            plan.reminders = []  # the review window only ends (未评价), a progress clock only notifies
         return plan
 
     @activity.defn(name=ACT_DISPATCH)

@@ -9,13 +9,26 @@ import sqlalchemy as sa
 from sqlmodel import select
 from temporalio import activity
 
-from core.chain import canonical
+from core.chain import REDACTED, canonical
 from core.db import session_scope
-from core.models import Case, CaseArchive, RetentionRun, utcnow
+from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow, RetentionRun, utcnow
 
 ACT_SWEEP = "sweep_retention"
 ANONYMISED = "已匿名化"
-PERSONAL = ("name_enc", "phone_enc", "phone_hash", "name_masked", "phone_masked")
+# everything on the case row that can name a person: identity, and free text (the complaint, the place, the reply)
+PERSONAL = ("name_enc", "phone_enc", "phone_hash", "name_masked", "phone_masked", "description", "address",
+            "reply_text", "intake_hash")
+# free text in timeline events: replies, contact summaries, notes, reasons, findings, partner questions and answers
+EVENT_TEXT = ("content", "summary", "note", "text", "question", "reply", "reason", "finding", "review_note")
+PARTNER_TEXT = ("question", "reply", "note")
+
+
+def redact(data: dict) -> dict:
+    """Event data without its free text (the event keeps its hash; the chain marks it redacted)."""
+    gone = sorted(k for k in EVENT_TEXT if isinstance(data.get(k), str) and data[k])
+    if not gone:
+        return data
+    return {**{k: (ANONYMISED if k in gone else v) for k, v in data.items()}, REDACTED: gone}
 
 
 class RetentionActivities:
@@ -37,13 +50,30 @@ class RetentionActivities:
 
     @staticmethod
     def _anonymise(session, archive: CaseArchive) -> None:  # type: ignore[no-untyped-def]
-        case = session.exec(select(Case).where(Case.case_no == archive.case_no)).first()
+        no = archive.case_no
+        case = session.exec(select(Case).where(Case.case_no == no)).first()
         if case is not None:
             for field in PERSONAL:
                 setattr(case, field, ANONYMISED)
             session.add(case)
+        for event in session.exec(select(CaseEventRow).where(CaseEventRow.case_no == no)).all():
+            if (data := redact(event.data or {})) is not event.data:
+                event.data = data
+                session.add(event)
+        for task in session.exec(select(PartnerTaskRow).where(PartnerTaskRow.case_no == no)).all():
+            for field in PARTNER_TEXT:
+                if getattr(task, field):
+                    setattr(task, field, ANONYMISED)
+            session.add(task)
+        for notice in session.exec(select(Notice).where(Notice.case_no == no)).all():
+            notice.body = ANONYMISED  # notices quote replies and reasons
+            session.add(notice)
         bundle = dict(archive.bundle)
         bundle["case"] = {k: (ANONYMISED if k in PERSONAL else v) for k, v in bundle.get("case", {}).items()}
+        bundle["events"] = [{**e, "data": redact(e.get("data") or {})} for e in bundle.get("events", [])]
+        bundle["partner_tasks"] = [{k: (ANONYMISED if k in PARTNER_TEXT and v else v) for k, v in t.items()}
+                                   for t in bundle.get("partner_tasks", [])]
+        bundle["notices"] = [{**n, "body": ANONYMISED} for n in bundle.get("notices", [])]
         bundle["anonymised"] = {"at": utcnow().isoformat(), "original_sha256": archive.bundle_sha256}
         archive.bundle = bundle
         archive.bundle_sha256 = hashlib.sha256(canonical(bundle).encode()).hexdigest()

@@ -227,6 +227,10 @@ class RulesEngine:
             if limit is not None:  # e.g. 处置启动 (response) only where the rules give the urgency a limit
                 clocks[name], g = self.clock(name, case.received_at, limit)
                 gaps |= g
+        progress = self.rules.clocks.limit(ClockName.PROGRESS, urgency)
+        if progress is not None:  # 阶段性进展告知: the next progress notice to the complainant
+            clocks[ClockName.PROGRESS], _ = self.clock(ClockName.PROGRESS, case.received_at, progress)
+            clocks[ClockName.PROGRESS].reminders = []
         if assessed.screening:  # 甄别确认: the proposal's own clock; breach → 督办, never a decision
             clocks[ClockName.SCREENING], _ = self.clock(ClockName.SCREENING, case.received_at,
                                                         self._limit(ClockName.SCREENING, urgency))

@@ -32,11 +32,48 @@ def parse_rules(text: str) -> Rules:
         errors = semantic_errors(rules)
     except ValidationError as exc:
         errors = [(yaml_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        errors += partial_semantic_errors(doc, [p for p, _ in errors])
     except RulesError as exc:
         errors = exc.errors
     if errors:
         raise RulesError([Problem(path, msg, *(locate(root, path) or (None, None))) for path, msg in errors])
     return rules
+
+
+# what a broken required section is checked as, so the other sections' references can still be checked
+STAND_INS: dict[str, object] = {
+    "clocks": {"sign_for": {"hours": 1}, "first_contact": {"hours": 1}, "resolution": {"working_days": 1},
+               "review": {"working_days": 1}},
+    "templates": {},
+}
+
+
+def partial_semantic_errors(doc: dict, broken_paths: list[str]) -> list[tuple[str, str]]:
+    """The semantic problems of a document with schema errors, so one validation lists both: the parts that passed
+    are checked, a broken list item is left out, a broken section stands at its default (or a stand-in). None when
+    a broken section has neither (the references cannot be checked without it); problems inside a broken section
+    are left to its schema errors."""
+    from rules.checks import semantic_errors
+
+    broken = {p.split(".")[0] for p in broken_paths}
+    fields = Rules.model_fields
+    if any(fields[name].is_required() and name not in STAND_INS for name in broken if name in fields):
+        return []
+    kept: dict = {}
+    for name, value in doc.items():
+        items = {int(p.split(".")[1]) for p in broken_paths if p.startswith(f"{name}.") and p.split(".")[1].isdigit()}
+        if name not in broken:
+            kept[name] = value
+        elif isinstance(value, list) and items:  # only some items are broken: check the others
+            kept[name] = [v for i, v in enumerate(value) if i not in items]
+        elif name in STAND_INS:
+            kept[name] = STAND_INS[name]
+    try:
+        rules = expand(Rules.model_validate(kept))
+        found = semantic_errors(rules)
+    except (ValidationError, RulesError):
+        return []
+    return [(path, msg) for path, msg in found if path.split(".")[0].split("[")[0] not in broken]
 
 
 def yaml_path(loc: tuple) -> str:
@@ -70,6 +107,7 @@ def expand(rules: Rules) -> Rules:
                 name=fill(dept.name, f"{path}.name", district_name=d.name),
                 level=dept.level,
                 parent=fill(dept.parent, f"{path}.parent", district=d.code) if dept.parent else None,
+                phone=dept.phone,
             ) for d in rules.districts]
         for m in made:
             m._source = i

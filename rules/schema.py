@@ -53,6 +53,7 @@ class Department(BaseModel):
     name: str
     level: Literal["市", "区", "街道"]
     parent: str | None = None
+    phone: str | None = Field(default=None, max_length=32, description="public contact line the notices name")
     per_district: bool = False
     _source: int | None = PrivateAttr(default=None)  # index in the document (per-district ones expand to many)
 
@@ -168,6 +169,8 @@ class Clocks(BaseModel):
     first_contact_urgent: Limit | None = Field(default=None, description=(
         "versions before 2026.3: the 紧急 first-contact limit (newer: first_contact.紧急)"))
     response: ClockRule | None = Field(default=None, description="处置启动: handling started on site")
+    progress: ClockRule | None = Field(default=None, description=(
+        "阶段性进展告知: the complainant gets a progress notice every so often until the reply (2026.3: 复杂)"))
     resolution: ClockRule
     review: ClockRule
     screening: ClockRule = Field(default_factory=lambda: ClockRule(limit=Limit(minutes=30)), description=(
@@ -190,7 +193,7 @@ class Clocks(BaseModel):
 
     def rule(self, name: str) -> ClockRule | None:
         """The rule of a case clock by name (None: the version has no such clock)."""
-        rule = getattr(self, name, None) if name in (*CASE_CLOCKS, "review", "screening") else None
+        rule = getattr(self, name, None) if name in (*CASE_CLOCKS, "review", "screening", "progress") else None
         return rule if isinstance(rule, ClockRule) else None
 
     def limit(self, name: str, urgency: Urgency) -> Limit | None:

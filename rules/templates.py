@@ -69,6 +69,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "category_name": "违法建设",
     "district_name": "西城区",
     "department_name": "西城区城市管理综合行政执法局",
+    "department_phone": "12345",
     "received_at": _utc("2026-11-21T02:00:00+00:00"),
     "due_resolution": _utc("2026-11-28T10:00:00+00:00"),
     "due_first_contact": _utc("2026-11-22T02:00:00+00:00"),
@@ -98,6 +99,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "parent_case_no": "2026112000000001",
     "target": "119",
     "appeal_no": 1,
+    "progress_no": 1,
     "target_name": "火警",
     "day": "2026-11-21",
     "count": 800,
@@ -113,6 +115,10 @@ DEFAULTS: dict[str, str] = {
     "contact_denied": "【回访核实】工单{{ case_no }}（{{ category_name }}）回访中诉求人表示承办单位未与其联系，"
                       "与承办单位{{ department_name }}的联系记录不符，"
                       "工单已按回访结果重办（或提交上级复核），请核查联系记录。",
+    "dispatch_corrected": "【12345】您好，您反映的问题（工单编号{{ case_no }}）已改由{{ department_name }}办理"
+                          "（联系电话{{ department_phone }}），请以本条信息为准。",
+    "progress": "【12345】您好，您反映的问题（工单编号{{ case_no }}）正在由{{ department_name }}办理，"
+                "预计{{ due_resolution | cn_datetime }}前答复。",
     "appeal": "【申诉复核】工单{{ case_no }}（{{ category_name }}）办结后诉求人提出申诉（第{{ appeal_no }}次），"
               "理由：{{ reason }}。请复核全部办理记录，决定再次交办、维持结论办结或终结。",
 }

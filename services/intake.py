@@ -15,7 +15,16 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.chain import canonical
-from core.contracts import OPEN_VALUES, CaseInput, CaseKind, Channel, ScreeningDecision, Urgency, workflow_id
+from core.contracts import (
+    OPEN_VALUES,
+    CaseInput,
+    CaseKind,
+    CaseStatus,
+    Channel,
+    ScreeningDecision,
+    Urgency,
+    workflow_id,
+)
 from core.contracts.case_io import CaseCreate
 from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, utcnow
@@ -79,7 +88,7 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
 
 def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
     """重复投诉: link the case to earlier cases of the same phone, category and district within the window;
-    flag it at the rules' count; name an open parent for automatic 并单 when the rules say so."""
+    flag it at the rules' count; with automatic 并单 the same newest earlier case is the parent, when open."""
     cfg = rules.rules.repeat
     earlier = session.exec(select(Case.case_no, Case.status).where(
         Case.phone_hash == case.phone_hash, Case.category == case.category, Case.district == case.district,
@@ -88,11 +97,13 @@ def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
     ).order_by(Case.received_at)).all()  # type: ignore[arg-type]
     if not earlier:
         return
-    case.repeat_of = earlier[-1][0]
+    # one rule for both: the repeat links to the newest earlier case, and joins that same case (并单) when the
+    # rules merge automatically and it is still open and being handled (not waiting on a screening decision)
+    case.repeat_of, status = earlier[-1]
     case.repeat_count = len(earlier) + 1
     case.repeat_flag = case.repeat_count >= cfg.flag_at
-    if cfg.auto_merge:
-        case.merge_parent = next((no for no, status in earlier if status in OPEN_VALUES), None)
+    if cfg.auto_merge and status in OPEN_VALUES and status != CaseStatus.SCREENING.value:
+        case.merge_parent = case.repeat_of
 
 
 

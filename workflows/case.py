@@ -114,6 +114,9 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
                     if clock.name == ClockName.REVIEW:
                         if clock.running and clock.due_at <= workflow.now() and s.status is CaseStatus.REPLIED:
                             await self._close_unrated(clock)
+                    elif clock.name == ClockName.PROGRESS:
+                        if clock.running and clock.due_at <= workflow.now():
+                            await self._progress_notice()
                     else:
                         await self._fire(clock)
 
@@ -192,6 +195,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             s.status = CaseStatus.REPLIED
             self._stop_clock(ClockName.RESOLUTION)
             self._stop_clock(ClockName.RESPONSE)  # a reply ends handling: nothing is left to start
+            self._stop_clock(ClockName.PROGRESS)  # the result notice follows instead
             assert s.plan is not None
             review = await run_step(ACT_CLOCK, ClockRequest(
                 rules_version=s.case.rules_version, name=ClockName.REVIEW, urgency=s.plan.urgency,
@@ -202,6 +206,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
                                                       "review_due": review.due_at.isoformat()})
             await self._note_gaps(review.calendar_gaps, ClockName.REVIEW)
             await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-{s.round}", {"reply": inp.content})
+            s.last_reply = inp.content
             for merged in s.merged:  # 并单: the duplicates' complainants get this result too
                 await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-of-{s.case.case_no}-{s.round}",
                                          {"reply": inp.content}, for_case=merged)

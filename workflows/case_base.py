@@ -217,6 +217,8 @@ class CaseCore:
         await self._note_gaps(plan.calendar_gaps, ClockName.SIGN_FOR)
         await self._queue_notice(T.DISPATCH, R.DEPARTMENT, f"dispatch-{s.dispatch_count}", {
             "due_sign_for": plan.sign_for.due_at.isoformat(), "return_due": plan.return_due.isoformat()})
+        if workflow.patched(PATCH_REGULATION):  # 统一话术: the complainant is told who handles it now
+            await self._queue_notice(T.DISPATCH_CORRECTED, R.COMPLAINANT, f"corrected-{s.dispatch_count}")
 
     async def _dispatch_new(self, plan: HandlingPlan) -> None:
         """First dispatch: clocks, timeline, notices (caller holds the lock)."""
@@ -246,6 +248,29 @@ class CaseCore:
             await self._queue_notice(T.REPEAT, R.SUPERVISOR, "repeat", {
                 "repeat_of": case.repeat_of, "repeat_count": case.repeat_count})
 
+    async def _progress_notice(self) -> None:
+        """阶段性进展告知: tell the complainant the case is still being handled, start the next interval (caller holds
+        the lock)."""
+        s = self.s
+        assert s.plan is not None
+        s.progress_sent += 1
+        resolution = s.clocks.get(ClockName.RESOLUTION)
+        await self._record(E.PROGRESS_NOTIFIED, None, {"progress_no": s.progress_sent, "round": s.round})
+        await self._queue_notice(T.PROGRESS, R.COMPLAINANT, f"progress-{s.progress_sent}", {
+            "progress_no": s.progress_sent, "due_resolution": resolution.due_at.isoformat() if resolution else ""})
+        await self._restart_progress()
+
+    async def _restart_progress(self) -> None:
+        """The progress clock from now (the rules' interval), if the case has one (caller holds the lock)."""
+        s = self.s
+        if ClockName.PROGRESS not in s.clocks or s.plan is None:
+            return
+        plan = await run_step(ACT_CLOCK, ClockRequest(
+            rules_version=s.case.rules_version, name=ClockName.PROGRESS, urgency=s.plan.urgency,
+            started_at=workflow.now()), ClockPlan)
+        s.clocks[ClockName.PROGRESS] = start_clock(plan, s.round)
+        self.alarm.poke()
+
     async def _start_round(self, note: str) -> None:
         """重办: a new round for the lead department with a fresh resolution clock (caller holds the lock)."""
         s = self.s
@@ -260,6 +285,7 @@ class CaseCore:
         self.alarm.poke()
         await self._record(E.REHANDLE_STARTED, None, {"round": s.round, "due_resolution": plan.due_at.isoformat()})
         await self._note_gaps(plan.calendar_gaps, ClockName.RESOLUTION)
+        await self._restart_progress()
         await self._queue_notice(T.REHANDLE, R.DEPARTMENT, f"rehandle-{s.round}", {"review_note": note})
 
     async def _close(self, outcome: Outcome, actor: Actor | None, data: dict[str, Any]) -> None:

@@ -66,6 +66,8 @@ class CaseState:
         self.gap_years: list[int] = []  # years without holiday data a due time needed (flagged once each)
         # an appeal's run continues the closed run's projection: its task numbers start above every earlier run's
         self.task_base = 0
+        self.progress_sent = 0  # 阶段性进展告知 sent so far
+        self.last_reply: str | None = None  # the latest 办结答复 (a duplicate merged later gets it at once)
 
     @property
     def pending(self) -> str | None:

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         TerminateInput,
         workflow_id,
     )
-    from workflows.case_base import CaseCore
+    from workflows.case_base import PATCH_REGULATION, CaseCore
     from workflows.fits import Action, conflict
 
 E, T, R = EventType, NoticeTemplate, Recipient
@@ -146,5 +146,10 @@ class SupervisionActions(CaseCore):
     async def merge_in(self, merged: MergedIn) -> None:
         """A duplicate joined this case: its complainant gets this case's result notice too."""
         async with self._lock:
-            self.s.merged.append(merged)
+            s = self.s
+            s.merged.append(merged)
             await self._record(E.MERGED_IN, None, {"case_no": merged.case_no})
+            replied = s.last_reply is not None and s.status in (CaseStatus.REPLIED, CaseStatus.CLOSED)
+            if replied and workflow.patched(PATCH_REGULATION):  # the parent's result stands: send it at once
+                await self._queue_notice(T.RESULT, R.COMPLAINANT, f"result-of-{s.case.case_no}-{s.round}",
+                                         {"reply": s.last_reply}, for_case=merged)

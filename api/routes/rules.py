@@ -153,7 +153,7 @@ async def migrate_rules(version: str, request: Request, session: SessionDep, act
     _found(session, version)
     if dry_run:
         return report(plan_migration(session, version), dry_run=True)
-    if body is None:
+    if body is None or not body.reason:
         raise ServiceError(422, "validation_error", "reason: a migration needs a reason (recorded in each case)")
     temporal = await get_temporal(request)
     return report(await run_migration(session, temporal, version, body.reason, actor), dry_run=False)

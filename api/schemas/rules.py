@@ -94,7 +94,8 @@ class RulesDiff(BaseModel):
 class MigrateIn(Strict):
     """Why the open cases move to another version (recorded in each case's timeline)."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str | None = Field(default=None, min_length=1, max_length=2000,
+                               description="required unless dry_run (recorded in each case's timeline)")
 
 
 class ClockMove(BaseModel):
@@ -113,6 +114,8 @@ class CaseMigration(BaseModel):
     from_version: str
     department: dict[str, str | None] | None = None
     clocks: list[ClockMove] = Field(default_factory=list)
+    settled: list[int] = Field(default_factory=list, description=(
+        "years its provisional due times lacked holiday data for and the new version has: they become final"))
     skipped: str | None = None
 
     @classmethod
@@ -120,6 +123,7 @@ class CaseMigration(BaseModel):
         """From the re-planning result."""
         dept = {"from": r.old_department, "to": r.dispatch.department} if r.dispatch else None
         return cls(case_no=r.case_no, from_version=r.from_version, department=dept, skipped=r.skipped,
+                   settled=r.settled,
                    clocks=[ClockMove(clock=c.name, round=c.round, old_due=c.old_due, new_due=c.new_due)
                            for c in r.clock_changes])
 

@@ -218,6 +218,7 @@ class EventType(StrEnum):
     CLOSED = "closed"
     ARCHIVED = "archived"
     APPEALED = "appealed"  # 申诉/纠错 after closing: the case is re-opened for 上级复核
+    PROGRESS_NOTIFIED = "progress_notified"  # a staged progress notice went to the complainant
 
 
 class NoticeTemplate(StrEnum):
@@ -245,6 +246,8 @@ class NoticeTemplate(StrEnum):
     SPIKE = "spike"
     CONTACT_DENIED = "contact_denied"  # 回访: the complainant says nobody contacted them
     APPEAL = "appeal"  # 申诉/纠错: a closed case comes back for 上级复核
+    DISPATCH_CORRECTED = "dispatch_corrected"  # the complainant hears the new department after a re-dispatch
+    PROGRESS = "progress"  # 复杂: a staged progress notice to the complainant
 
 
 class Recipient(StrEnum):
@@ -267,6 +270,7 @@ class ClockName(StrEnum):
     PARTNER_REPLY = "partner_reply"
     RETURN_WINDOW = "return_window"
     SCREENING = "screening"  # 甄别确认: the decision on a screening proposal
+    PROGRESS = "progress"  # 阶段性进展告知: when the next progress notice goes to the complainant
 
     @property
     def label(self) -> str:
@@ -277,4 +281,4 @@ class ClockName(StrEnum):
 CLOCK_LABELS = {ClockName.SIGN_FOR: "签收", ClockName.FIRST_CONTACT: "首次联系",
                 ClockName.RESPONSE: "处置启动", ClockName.RESOLUTION: "办理",
                 ClockName.REVIEW: "回访", ClockName.PARTNER_REPLY: "协办答复", ClockName.RETURN_WINDOW: "退单",
-                ClockName.SCREENING: "甄别确认"}
+                ClockName.SCREENING: "甄别确认", ClockName.PROGRESS: "进展告知"}

@@ -151,6 +151,11 @@ async def test_open_cases_keep_their_version_until_migrated(api, tokens, engine,
 
         dry = await api.post(f"/api/v1/rules/{version}/migrate", params={"dry_run": "true"}, headers=admin)
         assert dry.status_code == 200, dry.text
+        with_empty_body = await api.post(f"/api/v1/rules/{version}/migrate", params={"dry_run": "true"}, json={},
+                                         headers=admin)
+        assert with_empty_body.status_code == 200 and with_empty_body.json()["dry_run"] is True, with_empty_body.text
+        no_reason = await api.post(f"/api/v1/rules/{version}/migrate", json={}, headers=admin)
+        assert no_reason.status_code == 422 and "reason" in no_reason.json()["message"]
         listed = {c["case_no"]: c for c in dry.json()["cases"]}
         assert after["case_no"] not in listed and dry.json()["migration_id"] is None
         moved = listed[signed["case_no"]]

@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from core.chain import verify_chain
 from core.contracts import workflow_id
 from core.db import session_scope
-from core.models import Case, CaseArchive, Notice, RetentionRun, utcnow
+from core.models import Case, CaseArchive, CaseEventRow, Notice, RetentionRun, utcnow
 from services.schedules import RETENTION_SCHEDULE, ensure_schedules
 from tests.helpers import auth, case_when, complaint, eventually, new_case, record
 
@@ -119,6 +120,22 @@ async def test_merge_of_a_duplicate_gets_the_parent_result(api, tokens, engine, 
     await record("merged_parent", client.get_workflow_handle(workflow_id(parent)))
 
 
+async def test_a_duplicate_merged_after_the_parent_replied_gets_the_result_at_once(api, tokens, engine) -> None:
+    parent = await new_case(api, tokens)
+    await handle_round(api, tokens, parent)  # replied, waiting for the review
+    duplicate = await new_case(api, tokens)
+    r = await api.post(f"/api/v1/cases/{duplicate}/merge", json={"parent_case_no": parent},
+                       headers=auth(tokens["supervisor"]))
+    assert r.status_code == 200, r.text
+
+    def result_of_parent() -> bool:
+        with Session(engine) as s:
+            rows = s.exec(select(Notice).where(Notice.case_no == duplicate, Notice.template == "result")).all()
+        return any("已处理" in n.body for n in rows)
+
+    await eventually(result_of_parent, 20, what="the parent's result for the merged complainant")
+
+
 async def test_third_case_about_the_same_matter_is_flagged(api, tokens, engine) -> None:
     phone = {"name": "赵六", "phone": "13700001234"}
     first = await new_case(api, tokens, complainant=phone, category="HJBH01")
@@ -164,5 +181,16 @@ async def test_retention_schedule_anonymises_an_expired_archive(api, tokens, eng
         row = s.exec(select(Case).where(Case.case_no == case_no)).one()
         runs = s.exec(select(RetentionRun)).all()
     assert row.phone_masked == "已匿名化" and row.outcome == "terminated"
+    # everything that can name a person goes, not only name and phone: the complaint, the place, the fingerprint,
+    # the free text of the timeline (here the termination text) and the notices that quoted it
+    assert row.description == row.address == row.intake_hash == "已匿名化"
+    assert archive.bundle["case"]["description"] == "已匿名化"
+    closed = next(e for e in archive.bundle["events"] if e["type"] == "closed")
+    assert closed["data"]["text"] == "已匿名化" and closed["data"]["reason_code"] == "UNREACHABLE"
+    with Session(engine) as s:
+        events = s.exec(select(CaseEventRow).where(CaseEventRow.case_no == case_no)).all()
+        bodies = {n.body for n in s.exec(select(Notice).where(Notice.case_no == case_no)).all()}
+    assert all("多次联系未果" not in str(e.data) for e in events) and bodies <= {"已匿名化"}
+    assert verify_chain(case_no, [e.chain_fields() for e in events]) == []  # links hold; redacted marked
     assert any(case_no in r.case_nos for r in runs)
     await schedule.delete()

@@ -173,3 +173,11 @@ def test_data_key_order_does_not_matter() -> None:
     a = event_hash(GENESIS, data={"a": 1, "b": "西城"}, **kwargs)  # type: ignore[arg-type]
     b = event_hash(GENESIS, data={"b": "西城", "a": 1}, **kwargs)  # type: ignore[arg-type]
     assert a == b
+
+
+def test_a_redacted_event_keeps_its_link_but_is_not_rehashed() -> None:
+    events = build_chain()
+    events[1] = {**events[1], "data": {**events[1]["data"], "note": "已匿名化", "_redacted": ["note"]}}
+    assert verify_chain(CASE, events, head_hash=events[-1]["hash"]) == []
+    events[1] = {**events[1], "prev_hash": "f" * 64}  # a redacted event still has to link to its predecessor
+    assert verify_chain(CASE, events) == [ChainProblem(2, "link to the previous event is broken")]

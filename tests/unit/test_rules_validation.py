@@ -164,6 +164,15 @@ def test_kpi_weights_not_adding_up_to_one() -> None:
     assert (problem.line, problem.column) == (line_of(bad, bad_line), 3)
 
 
+def test_schema_and_semantic_problems_are_listed_together() -> None:
+    bad = replaced("    一般: {working_days: 5}", '    一般: {working_days: "five"}')  # schema
+    bad = replaced("satisfaction: 0.4}", "satisfaction: 0.5}", bad)  # schema
+    bad = replaced("  - {category: JTGL02, lead: bj-jtw}", "  - {category: JTGL02, lead: bj-nope}", bad)  # semantic
+    paths = {p.path for p in problems_of(bad)}
+    assert {"clocks.resolution.一般.working_days", "kpi"} <= paths
+    assert any(p.startswith("routes") for p in paths), paths  # the unknown department, in the same answer
+
+
 def test_several_schema_errors_are_all_reported() -> None:
     bad = replaced("    一般: {working_days: 5}", '    一般: {working_days: "five"}')
     bad = replaced("satisfaction: 0.4}", "satisfaction: 0.5}", bad)

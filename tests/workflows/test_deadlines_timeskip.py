@@ -275,3 +275,26 @@ async def test_a_case_returned_twice_gives_the_final_lead_its_full_time(ts_env, 
     assert row.dispatch_hours is not None and row.dispatch_hours >= 14 * 24 - 0.1  # 派单时长: its own measure
     assert row.late_resolution is False and row.return_count == 2  # the lateness was the dispatch's, not the lead's
     await handle.terminate("test done")
+
+
+async def test_a_complex_case_tells_the_complainant_its_progress_until_the_reply(ts_env, ts_worker, engine,
+                                                                                 settings) -> None:
+    handle = await start(ts_env, ts_worker, engine, settings, category="ZF02", description="楼板开裂，墙体渗水")
+    view = await handle.query(CaseWorkflow.view)
+    assert view.plan is not None and view.plan.urgency.value == "复杂"
+    progress = view.clocks["progress"]
+    assert progress.due_at == nth_working_day_end(progress.started_at, 5) and progress.reminders == []
+    no, zjw = case_no(handle), lead("xicheng-zjw")
+    await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=zjw))
+    await ts_env.sleep(timedelta(days=20))  # ≥ 5 working days in any 20 days
+    sent = notices(engine, no, "progress")
+    assert sent and sent[0].recipient == "complainant" and "第1次" in sent[0].body
+    assert [e.data["progress_no"] for e in events(engine, no, "progress_notified")] == list(range(1, len(sent) + 1))
+    assert "overdue" not in [e.data.get("clock") for e in events(engine, no, "overdue") if e.data.get("clock")
+                             == "progress"]
+    await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=zjw, summary="上门查看"))
+    await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=zjw, content="已维修"))
+    before = len(notices(engine, no, "progress"))
+    await ts_env.sleep(timedelta(days=2))
+    assert len(notices(engine, no, "progress")) == before  # the reply ends the progress notices
+    await handle.terminate("test done")
