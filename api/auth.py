@@ -75,6 +75,8 @@ Overseer = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.AU
 """Reads rules versions and the dispatch-accuracy figure: a supervisor, an admin or an auditor."""
 ArchiveReader = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
 """Reads the archive file of a case: a supervisor or an auditor."""
+AccessAuditor = Annotated[Actor, Depends(require(Role.AUDITOR, Role.ADMIN))]
+"""Reads the access log of personal-data reads (记录查阅): an auditor or an admin."""
 UNMASK_ROLES = (Role.HANDLER, Role.SUPERVISOR)
 """May export real names and phones (handlers only ever export their own department's cases)."""
 

@@ -36,7 +36,9 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
         svc.get_case(session, case_no, seen_by)
     handle = client.get_workflow_handle(workflow_id(case_no))
     key = IDEMPOTENCY_KEY.get()
-    update_id = f"{update.__name__}:{key}" if key else None
+    # the key is the caller's own: another actor replaying it gets its own Update, which the validators check
+    caller = getattr(arg, "actor", None) or seen_by
+    update_id = f"{update.__name__}:{caller.id if caller else '-'}:{key}" if key else None
     try:
         view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg, id=update_id),
                                                 timeout=UPDATE_WAIT_SECONDS)

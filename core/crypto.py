@@ -35,6 +35,7 @@ class Cipher:
         key = _load_key(settings.encryption_key, str(settings.data_dir / "secret.key"))
         self._fernet = Fernet(key)
         self._hash_key = hashlib.sha256(b"jiesu-phone-hash:" + key).digest()
+        self._intake_key = hashlib.sha256(b"jiesu-intake-fingerprint:" + key).digest()
 
     def encrypt(self, text: str) -> str:
         """Encrypt a string (Fernet token, ASCII)."""
@@ -46,6 +47,11 @@ class Cipher:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise ValueError("personal data cannot be decrypted with the configured key") from exc
+
+    def fingerprint(self, text: str) -> str:
+        """Keyed fingerprint of what intake sent (HMAC-SHA256, hex): without the key nobody can test guesses of
+        the name and phone against it."""
+        return hmac.new(self._intake_key, text.encode(), hashlib.sha256).hexdigest()
 
     def phone_hash(self, phone: str) -> str:
         """Keyed hash of the normalised phone number (HMAC-SHA256, hex)."""

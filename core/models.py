@@ -252,6 +252,27 @@ class CaseArchive(SQLModel, table=True):
     anonymised_at: datetime | None = _ts(nullable=True)
 
 
+class AccessLog(SQLModel, table=True):
+    """记录查阅: every read of personal data (unmasked or phone-filtered exports, archive reads, revealed phone
+    numbers), hash-chained like the timeline (one chain for the whole log). Unique on prev_hash: two writers
+    appending at once cannot fork it (the loser retries on the new head)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (sa.UniqueConstraint("prev_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False, default=utcnow)
+    actor_id: str = Field(max_length=64, index=True)
+    role: str = Field(max_length=16)
+    department: str | None = Field(default=None, max_length=32)
+    action: str = Field(max_length=32, index=True)
+    case_no: str | None = Field(default=None, max_length=32, index=True)
+    rows: int | None = None
+    detail: dict = _json(nullable=False, default=dict)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
 class CaseRating(SQLModel, table=True):
     """双评价: the supervisor's rating of how a closed case was handled (one per case)."""
 

@@ -36,9 +36,19 @@ TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew allowed for received_at
 
 
-def intake_fingerprint(case_in: CaseCreate) -> str:
-    """Hash of what the intake system sent (to tell a retry from a different complaint with the same id)."""
-    return hashlib.sha256(canonical(case_in.model_dump(mode="json", exclude_unset=True)).encode()).hexdigest()
+def intake_fingerprint(case_in: CaseCreate, cipher: Cipher) -> str:
+    """Keyed fingerprint of what the intake system sent (to tell a retry from a different complaint with the same
+    id); never served by the API, anonymised by retention."""
+    return cipher.fingerprint(canonical(case_in.model_dump(mode="json", exclude_unset=True)))
+
+
+def same_intake(case: Case, case_in: CaseCreate, cipher: Cipher) -> bool:
+    """The stored case came from this very body (a retry). Rows stored before the keyed fingerprint carry the
+    unkeyed SHA-256 of the body: they still compare, and no new row gets one."""
+    if not case.intake_hash:
+        return True
+    body = canonical(case_in.model_dump(mode="json", exclude_unset=True))
+    return case.intake_hash in (cipher.fingerprint(body), hashlib.sha256(body.encode()).hexdigest())
 
 
 def new_tracking_code() -> str:
@@ -73,7 +83,7 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         name_enc=cipher.encrypt(case_in.complainant.name), phone_enc=cipher.encrypt(phone),
         phone_hash=cipher.phone_hash(phone), name_masked=mask_name(case_in.complainant.name),
         phone_masked=mask_phone(phone), urgency_requested=case_in.urgency.value if case_in.urgency else None,
-        rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in),
+        rules_version=rules.version, received_at=received, intake_hash=intake_fingerprint(case_in, cipher),
         special_groups=sorted(set(case_in.special_groups)), received_date=received.astimezone(rules.calendar.tz).date(),
         screening_decision=case_in.screening_decision.model_dump() if case_in.screening_decision else None,
     )

@@ -158,19 +158,27 @@ def version_in_force(session: Session, day: date) -> str:
     return row[0] if row else active_version(session)
 
 
-def place_counts(session: Session, start: date, end: date, street: bool, period: Period = "day") -> list[tuple]:
-    """(category, district, street or None, period start, count) of the cases received from ``start`` to ``end``."""
+def place_counts(session: Session, start: date, end: date, street: bool, period: Period = "day",
+                 department: str | None = None) -> list[tuple]:
+    """(category, district, street or None, period start, count) of the cases received from ``start`` to ``end``
+    (only those a department leads, when given)."""
     keys = [C.category, C.district] + ([C.street] if street else [])
     first = period_start(session, C.received_date, period)
     q = sa.select(*keys, first, sa.func.count()).where(C.received_date >= start, C.received_date <= end)
+    if department:
+        q = q.where(C.lead_department == department)
     rows = session.execute(q.group_by(*keys, first)).all()
     return [(r[0], r[1], r[2] if street else None, as_date(r[-2]), r[-1]) for r in rows]
 
 
-def category_counts(session: Session, start: date, end: date, district: bool = False) -> list[tuple]:
-    """(category[, district], count) received from ``start`` to ``end``, largest first."""
+def category_counts(session: Session, start: date, end: date, district: bool = False,
+                    department: str | None = None) -> list[tuple]:
+    """(category[, district], count) received from ``start`` to ``end``, largest first (only those a department
+    leads, when given)."""
     keys = [C.category] + ([C.district] if district else [])
     q = sa.select(*keys, sa.func.count().label("n")).where(C.received_date >= start, C.received_date <= end)
+    if department:
+        q = q.where(C.lead_department == department)
     return [tuple(r) for r in session.execute(q.group_by(*keys).order_by(sa.desc("n"))).all()]
 
 

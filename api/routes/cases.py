@@ -63,7 +63,7 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
                 raise
     else:
         response.status_code = 200
-    if case.intake_hash and case.intake_hash != intake.intake_fingerprint(case_in) and response.status_code == 200:
+    if response.status_code == 200 and not intake.same_intake(case, case_in, Cipher(settings)):
         raise ServiceError(409, "external_id_conflict",
                            f"external_id {case_in.external_id} was already used for a different complaint "
                            f"(case {case.case_no})")

@@ -19,13 +19,14 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api.auth import UNMASK_ROLES, ReportReader
 from api.deps import SessionDep, SettingsDep
 from api.errors import ServiceError, responses
-from core.contracts import CaseKind, CaseStatus, Channel, Outcome, Resolution, Satisfaction, Urgency
+from core.contracts import Actor, CaseKind, CaseStatus, Channel, Outcome, Resolution, Satisfaction, Urgency
 from core.contracts.case_io import MAX_OFFSET, AwareInstant, Day
 from core.crypto import Cipher, normalise_phone
 from core.db import get_engine
 from core.models import Case, RuleVersion
 from core.settings import Settings
 from rules.engine import RulesEngine
+from services.access import limit_personal_reads, record_access
 from services.cases import department_scope
 from services.rules_store import load_engine
 
@@ -159,8 +160,10 @@ def csv_bytes(rows: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def stream_csv(settings: Settings, stmt: SelectOfScalar[Case], unmask: bool, audit: dict[str, Any]) -> Iterator[bytes]:
-    """BOM and header, then one chunk per batch of rows read through a server-side cursor; logs the export."""
+def stream_csv(settings: Settings, stmt: SelectOfScalar[Case], unmask: bool, audit: dict[str, Any],
+               actor: Actor, personal: bool) -> Iterator[bytes]:
+    """BOM and header, then one chunk per batch of rows read through a server-side cursor; logs the export and,
+    when it read personal data (unmasked, or filtered by phone), records it in the access log with its rows."""
     rows = 0
     try:
         yield BOM + csv_bytes([list(HEADERS)])
@@ -178,6 +181,9 @@ def stream_csv(settings: Settings, stmt: SelectOfScalar[Case], unmask: bool, aud
     finally:
         log.info("case export by %s (%s): filters=%s unmasked=%s rows=%d", audit["actor"], audit["role"],
                  audit["filters"], unmask, rows)
+        if personal:
+            record_access(get_engine(settings), actor, "export", rows=rows,
+                          detail={"filters": audit["filters"], "unmasked": unmask})
 
 
 @router.get("/cases.csv", response_class=StreamingResponse,
@@ -189,6 +195,12 @@ def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader
     """工单导出: the filtered cases as CSV (handlers: their own department only), streamed in batches."""
     if unmask and actor.role not in UNMASK_ROLES:
         raise ServiceError(403, "forbidden", f"role {actor.role.value} may not export unmasked personal data")
+    if filters.phone and actor.role not in UNMASK_ROLES:  # a phone filter over masked rows would reveal numbers
+        raise ServiceError(403, "forbidden", f"role {actor.role.value} may not filter by phone: only roles that may "
+                           "see phone numbers can")
+    personal = unmask or bool(filters.phone)
+    if personal:
+        limit_personal_reads(actor)
     if filters.department and filters.lead_department and filters.department != filters.lead_department:
         raise ServiceError(422, "validation_error", "department and lead_department name different departments")
     wanted = filters.department or filters.lead_department
@@ -201,5 +213,6 @@ def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader
         logged["phone"] = "<given>"  # personal data never reaches the log
     audit = {"actor": actor.id, "role": actor.role.value, "filters": logged}
     filename = f"cases-{datetime.now(TZ):%Y%m%d%H%M%S}.csv"
-    return StreamingResponse(stream_csv(settings, stmt, unmask, audit), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(stream_csv(settings, stmt, unmask, audit, actor, personal),
+                             media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from api.auth import ReportReader, ReportRunner
+from api.auth import Overseer, ReportReader, ReportRunner
 from api.deps import SessionDep
 from api.errors import ServiceError, responses
 from api.schemas.cases import Offset
@@ -96,13 +96,15 @@ def department_report(session: SessionDep, actor: ReportReader, from_: From = No
 def hotspots(session: SessionDep, actor: ReportReader, from_: From = None, to: To = None,
              period: Literal["day", "week", "month"] = "week", by: Literal["district", "street"] = "district",
              limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> Hotspots:
-    """诉求热力: counts by category × district (or street) × period, with the change against the period before."""
+    """诉求热力: counts by category × district (or street) × period, with the change against the period before
+    (handlers: their own department's cases)."""
     start, end = date_range(from_, to)
+    department = scope(actor, None)
     first = reports.bucket(start, period, start)
     previous_start = reports.bucket(first - timedelta(days=1), period, start)
     grid: dict[tuple, int] = {}
     for category, district, street, day, n in reports.place_counts(session, previous_start, end, by == "street",
-                                                                  period):
+                                                                  period, department):
         key = (reports.bucket(day, period, start), category, district, street)
         grid[key] = grid.get(key, 0) + n
     rules = load_engine(session, active_version(session))
@@ -124,17 +126,19 @@ def top_problems(session: SessionDep, actor: ReportReader,
                  month: Annotated[str | None, Query(pattern=r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$",
                                                     description="YYYY-MM, 1970-01 to 2999-12")] = None,
                  limit: Annotated[int, Query(ge=1, le=100)] = 10) -> TopProblems:
-    """每月一题 candidates: the month's most frequent problems, their main districts and the change on last month."""
+    """每月一题 candidates: the month's most frequent problems, their main districts and the change on last month
+    (handlers: their own department's cases)."""
+    department = scope(actor, None)
     first = date.fromisoformat(f"{month}-01") if month else today().replace(day=1)
     last = reports.bucket_end(first, "month", date.max)
     prev_first = reports.bucket(first - timedelta(days=1), "month", first)
-    before = dict(reports.category_counts(session, prev_first, first - timedelta(days=1)))
+    before = dict(reports.category_counts(session, prev_first, first - timedelta(days=1), department=department))
     by_place: dict[str, list[tuple[str, int]]] = {}
-    for category, district, n in reports.category_counts(session, first, last, district=True):
+    for category, district, n in reports.category_counts(session, first, last, district=True, department=department):
         by_place.setdefault(category, []).append((district, n))
     rules = load_engine(session, active_version(session))
     data = []
-    for category, n in reports.category_counts(session, first, last)[:limit]:
+    for category, n in reports.category_counts(session, first, last, department=department)[:limit]:
         cat = rules.categories.get(category)
         data.append(ProblemPublic(category=category, category_name=cat[1].name if cat else category,
                                   major=cat[0].name if cat else "", count=n, previous=before.get(category, 0),
@@ -143,10 +147,11 @@ def top_problems(session: SessionDep, actor: ReportReader,
 
 
 @router.get("/spikes", response_model=list[SpikePublic])
-def list_spikes(session: SessionDep, actor: ReportReader,
+def list_spikes(session: SessionDep, actor: Overseer,
                 since: Annotated[Day | None, Query(description="warnings still running on or after")] = None
                 ) -> list[SpikePublic]:
-    """诉求激增预警: spikes seen (one row per spike, updated while it lasts), newest first."""
+    """诉求激增预警: spikes seen (one row per spike, updated while it lasts), newest first. City-wide counts: a
+    supervisor, an admin or an auditor (not a department's handler)."""
     since = since or today() - timedelta(days=30)
     rows = session.exec(select(SpikeWarning).where(SpikeWarning.last_day >= since)
                         .order_by(sa.desc("first_day"), sa.asc("id"))).all()

@@ -9,7 +9,7 @@ import sqlalchemy.exc
 from fastapi import APIRouter
 
 from api.auth import ArchiveReader, Supervisor
-from api.deps import SessionDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import BODY_ERRORS, ServiceError, not_found, responses
 from api.schemas.cases import ActionResult
 from api.schemas.supervision import FindingIn, MergeIn, NoteIn, RatingIn, RatingPublic, ReasonIn, TerminateIn
@@ -23,10 +23,15 @@ from core.contracts import (
     RehandleOrder,
     TerminateInput,
 )
+from core.db import get_engine
 from core.models import CaseArchive, CaseRating
 from services import cases as svc
+from services.access import record_access
 from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
+
+# what the archive API never serves of the stored file: ciphertext, keyed hashes, the tracking code
+ARCHIVE_WITHHELD = frozenset({"name_enc", "phone_enc", "phone_hash", "intake_hash", "tracking_code"})
 
 router = APIRouter(prefix="/cases", tags=["supervision"], responses=responses(401, 403))
 
@@ -94,13 +99,18 @@ def rate(case_no: str, body: RatingIn, session: SessionDep, actor: Supervisor) -
 
 
 @router.get("/{case_no}/archive", responses=responses(404, s404="no such case, or it is not archived yet"))
-def read_archive(case_no: str, session: SessionDep, actor: ArchiveReader) -> dict[str, Any]:
-    """一事一档: the archived file of a closed case (case, every event, partner tasks, notices, plan, chain head)."""
+def read_archive(case_no: str, session: SessionDep, settings: SettingsDep, actor: ArchiveReader) -> dict[str, Any]:
+    """一事一档: the archived file of a closed case (case, every event, partner tasks, notices, plan, chain head).
+    Ciphertext, keyed hashes and the tracking code stay out of the answer (nobody reading it needs them); every
+    read is in the access log."""
     archive = session.get(CaseArchive, case_no)
     if archive is None:
         raise not_found(f"archive of case {case_no}")
+    record_access(get_engine(settings), actor, "archive_read", case_no=case_no)
     rating = session.get(CaseRating, case_no)
+    file = dict(archive.bundle)
+    file["case"] = {k: v for k, v in file.get("case", {}).items() if k not in ARCHIVE_WITHHELD}
     return {"case_no": case_no, "archived_at": archive.archived_at, "bundle_sha256": archive.bundle_sha256,
             "head_hash": archive.head_hash, "retain_until": archive.retain_until,
             "anonymised_at": archive.anonymised_at, "rating": rating.model_dump() if rating else None,
-            "file": archive.bundle}
+            "file": file}
