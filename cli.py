@@ -1,4 +1,4 @@
-"""`jiesu`: dev, worker, api, migrate, rules, keys, audit."""
+"""`jiesu`: dev, worker, api, codec-server, migrate, rules, keys, audit."""
 
 from __future__ import annotations
 
@@ -56,6 +56,16 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     uvicorn.run("api.main:app", host=host, port=port)
+
+
+@app.command("codec-server")
+def codec_server(host: str = "127.0.0.1", port: int = 8234) -> None:
+    """Serve the payload codec to the Temporal UI (decodes for supervisors and auditors only; each recorded)."""
+    import uvicorn
+
+    from api.codec_server import create_codec_app
+
+    uvicorn.run(create_codec_app(get_settings()), host=host, port=port)
 
 
 @app.command()

@@ -28,6 +28,11 @@ def _load_key(explicit: str, key_file: str) -> bytes:
     return path.read_bytes().strip()
 
 
+def settings_secret(settings: Settings) -> bytes:
+    """The settings' encryption key (generated once into <data_dir>/secret.key when not given)."""
+    return _load_key(settings.encryption_key, str(settings.data_dir / "secret.key"))
+
+
 class Cipher:
     """Encrypts personal data at rest and derives the keyed phone hash used to find repeat complaints."""
 

