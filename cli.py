@@ -42,20 +42,23 @@ def dev() -> None:
 @app.command()
 def worker() -> None:
     """Run a worker against the configured Temporal server."""
-    import logging
-
+    from core.logs import configure_logging
     from worker import run_worker
 
-    logging.basicConfig(level=logging.INFO)
+    configure_logging()
     asyncio.run(run_worker(get_settings()))
 
 
 @app.command()
 def api(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the API server."""
+    """Run the API server (JSON-line logs; uvicorn's access log off: requests carry tokens in headers only, but a
+    query string could hold personal data)."""
     import uvicorn
 
-    uvicorn.run("api.main:app", host=host, port=port)
+    from core.logs import configure_logging
+
+    configure_logging()
+    uvicorn.run("api.main:app", host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command("codec-server")

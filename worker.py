@@ -19,10 +19,12 @@ from activities.projection import ProjectionActivities
 from activities.retention import RetentionActivities
 from activities.spikes import SpikeActivities
 from core.db import get_engine
+from core.logs import configure_logging
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import actor_key, connect
 from services.intake import reconcile
 from services.schedules import ensure_schedules
+from workflows.actor_check import ActorCheck
 from workflows.case import CaseWorkflow
 from workflows.co_handling import CoHandlingWorkflow
 from workflows.retention import RetentionWorkflow
@@ -57,7 +59,8 @@ def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = 
         activities=activities_for(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=ACTIVITY_SLOTS + LOCAL_ACTIVITY_SLOTS,
                                              thread_name_prefix="jiesu-act"),
-        max_concurrent_activities=ACTIVITY_SLOTS, max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS, **options,
+        max_concurrent_activities=ACTIVITY_SLOTS, max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
+        interceptors=[ActorCheck(actor_key(settings))], **options,
     )
 
 
@@ -75,5 +78,5 @@ async def run_worker(settings: Settings, client: Client | None = None, stop: asy
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
+    configure_logging()
     asyncio.run(run_worker(get_settings()))

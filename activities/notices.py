@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from jinja2 import TemplateError
 from sqlmodel import Session, select
 from temporalio import activity
 
@@ -76,7 +75,7 @@ def render_or_fail(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any]
     never stalls a case, the notice is kept as failed with its error and the supervisor is told."""
     try:
         return rules.render(inp.template, typed(context)), "pending"
-    except (KeyError, TemplateError, TypeError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 — whatever a template raises, the case goes on
         log.warning("notice %s of case %s failed to render: %s", inp.template, inp.case_no, describe(exc))
         return f"模板 {inp.template} 无法生成通知（规则 {inp.rules_version}）：{describe(exc)}", "failed"
 

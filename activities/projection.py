@@ -50,7 +50,7 @@ class ProjectionActivities:
                 if e.seq not in stored:
                     session.add(CaseEventRow(
                         case_no=e.case_no, seq=e.seq, type=e.type, at=e.at,
-                        actor=e.actor.model_dump(mode="json") if e.actor else None,
+                        actor=e.actor.model_dump(mode="json", exclude={"signature"}) if e.actor else None,
                         data=e.data, prev_hash=e.prev_hash, hash=e.hash))
             if stale is not None or max(seqs) > case.last_seq:
                 rules = load_engine(session, inp.snapshot.rules_version or case.rules_version)

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     )
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    temporal_tls: bool = Field(default=False, description="TLS to the Temporal frontend (on when a CA or a client "
+                               "certificate is given); the dev server stays plain on loopback")
+    temporal_tls_ca: Path | None = Field(default=None, description="PEM file of the server's root CA")
+    temporal_tls_cert: Path | None = Field(default=None, description="PEM client certificate (mTLS)")
+    temporal_tls_key: Path | None = Field(default=None, description="PEM private key of the client certificate")
+    temporal_tls_server_name: str | None = Field(default=None, description="the name the server certificate has")
+    temporal_api_key: str = Field(default="", description="API key for the Temporal connection (Temporal Cloud)")
     task_queue: str = "jiesu-cases"
     temporal_ui_port: int = 8233
     api_host: str = "127.0.0.1"

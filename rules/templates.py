@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -23,11 +25,60 @@ def cn_datetime(value: Any) -> str:
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
+MAX_OUTPUT = 4000  # characters a notice may have (an SMS is 70; staff notices a few hundred)
+MAX_SECONDS = 0.5  # rendering time of one notice
+MAX_ITEMS = 10_000  # elements a range, a repeated string or a list may have
+_deadline: ContextVar[float] = ContextVar("template_deadline", default=0.0)
+
+
+class TemplateLimit(TemplateError):
+    """A template exceeded the time, output or size limit."""
+
+
+def _check_time() -> None:
+    if _deadline.get() and time.monotonic() > _deadline.get():
+        raise TemplateLimit(f"the template took longer than {MAX_SECONDS} s")
+
+
+def _range(*args: int) -> Any:
+    """``range`` that stops a template running too long or too wide."""
+    values = range(*args)
+    if len(values) > MAX_ITEMS:
+        raise TemplateLimit(f"range of {len(values)} elements (at most {MAX_ITEMS})")
+    for v in values:
+        _check_time()
+        yield v
+
+
+class LimitedEnvironment(SandboxedEnvironment):
+    """The sandbox, with ``*`` and ``**`` bounded (no gigantic strings or numbers) and a time check on calls."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Refuse products that would build huge values."""
+        _check_time()
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise TemplateLimit("an exponent above 64")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(count, int) and len(seq) * count > MAX_ITEMS:
+                    raise TemplateLimit(f"a repeated value of more than {MAX_ITEMS} elements")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """Every call checks the time first."""
+        _check_time()
+        return super().call(__context, __obj, *args, **kwargs)
+
+
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
-    """The shared environment: sandboxed, strict about undefined names, no autoescape (plain-text SMS)."""
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    """The shared environment: sandboxed and limited, strict about undefined names, no autoescape (plain-text SMS),
+    no loader (``{% include %}`` finds nothing)."""
+    env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["cn_datetime"] = cn_datetime
+    env.globals["range"] = _range
     return env
 
 
@@ -37,8 +88,20 @@ def _compile(source: str) -> Any:
 
 
 def render(source: str, context: dict[str, Any]) -> str:
-    """Render a template source with a context; raises jinja2.TemplateError on any problem."""
-    return _compile(source).render(**context).strip()
+    """Render a template source with a context, within the time and output limits; raises jinja2.TemplateError
+    (TemplateLimit past a limit) or the error the template's expression raised."""
+    token = _deadline.set(time.monotonic() + MAX_SECONDS)
+    try:
+        out, size = [], 0
+        for chunk in _compile(source).generate(**context):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateLimit(f"the notice would be longer than {MAX_OUTPUT} characters")
+            _check_time()
+            out.append(chunk)
+        return "".join(out).strip()
+    finally:
+        _deadline.reset(token)
 
 
 # Context values that are instants: the notice activity turns their ISO text into datetimes before rendering, so a
@@ -128,6 +191,8 @@ def template_error(source: str) -> str | None:
     """Why a template does not render with the sample case, or None when it does."""
     try:
         render(source, SAMPLE_CONTEXT)
-    except (TemplateError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+    except TemplateSyntaxError as exc:
+        return f"line {exc.lineno} of the template: {exc.message}"
+    except Exception as exc:  # noqa: BLE001 — any error of the template's own expressions ({{ 1/0 }}) is a problem
         return f"does not render with a sample case: {type(exc).__name__}: {exc}"
     return None

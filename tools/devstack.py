@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from core.contracts import Role
 from core.db import get_engine, session_scope
+from core.logs import configure_logging, safe_url
 from core.migrate import upgrade
 from core.models import ApiKey
 from core.settings import Settings
@@ -142,6 +143,7 @@ async def serve(settings: Settings) -> None:
 
 def run(settings: Settings, console: Console) -> None:
     """`jiesu dev`: the dev server, the worker and the API in the foreground, the tokens printed (Ctrl-C stops)."""
+    configure_logging()
     prepare(settings)
     tokens = dev_tokens(settings)
     proc = start_temporal(settings)
@@ -149,7 +151,7 @@ def run(settings: Settings, console: Console) -> None:
     table.add_row("API", f"http://{settings.api_host}:{settings.api_port}/api/v1  (docs: /docs)")
     table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}" if proc else "(external server)")
     table.add_row("Temporal", settings.temporal_address)
-    table.add_row("Database", settings.db_url)
+    table.add_row("Database", safe_url(settings.db_url))  # never the password
     for role, token in tokens.items():
         label = f"token {role}" + (f" ({DEV_HANDLER_DEPARTMENT})" if role == Role.HANDLER else "")
         table.add_row(label, token)

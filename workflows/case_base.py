@@ -105,7 +105,7 @@ class CaseCore:
         s = self.s
         s.seq += 1
         at = workflow.now()
-        actor_json = actor.model_dump(mode="json") if actor else None
+        actor_json = actor.model_dump(mode="json", exclude={"signature"}) if actor else None
         digest = event_hash(s.head, case_no=s.case.case_no, seq=s.seq, type=type_.value, at=at, actor=actor_json,
                             data=data)
         event = CaseEvent(case_no=s.case.case_no, seq=s.seq, type=type_.value, at=at, actor=actor, data=data,

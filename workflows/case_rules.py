@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
         RulesMigration,
         ScreeningDecisionInput,
     )
-    from workflows.case_base import CaseCore
+    from workflows.case_base import PATCH_REGULATION, CaseCore
     from workflows.clocks import start_clock
     from workflows.fits import Action, conflict, forbidden
     from workflows.io_steps import run_step
@@ -117,7 +117,27 @@ class RulesActions(CaseCore):
 
     @workflow.signal
     async def migrate_rules(self, order: RulesMigration) -> None:
-        """规则迁移: re-plan the open case under another rules version and record why (an admin's explicit act)."""
+        """规则迁移 as a signal (released before the Update): a signal cannot be checked before it acts, so from
+        PATCH_REGULATION on it is ignored — migrations come as the ``apply_rules_migration`` Update."""
+        if workflow.patched(PATCH_REGULATION):
+            workflow.logger.warning("migrate_rules signal ignored: rules migrations are a signed Update now")
+            return
+        await self._migrate(order)
+
+    @workflow.update
+    async def apply_rules_migration(self, order: RulesMigration) -> CaseView:
+        """规则迁移: re-plan the open case under another rules version and record why (an admin's explicit act,
+        its actor signed by the API and checked before anything happens)."""
+        await self._migrate(order)
+        return self.view()
+
+    @apply_rules_migration.validator
+    def _check_migration(self, order: RulesMigration) -> None:
+        if order.actor.role is not Role.ADMIN:
+            raise forbidden("only an admin migrates a case to another rules version")
+
+    async def _migrate(self, order: RulesMigration) -> None:
+        """Re-plan under ``order.version`` (a closed case or a repeated order: nothing moves)."""
         await workflow.wait_condition(lambda: self.s.dispatch_projected)
         async with self._lock:
             s = self.s

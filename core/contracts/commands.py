@@ -244,7 +244,7 @@ class MergedIn(BaseModel):
 
 
 class RulesMigration(BaseModel):
-    """Signal: move an open case to another rules version (an audited, explicit migration)."""
+    """Update: move an open case to another rules version (an audited, explicit migration)."""
 
     version: str
     reason: str = Field(min_length=1, max_length=2000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 WORKFLOW_ID_PREFIX = "case-"
 
@@ -135,6 +135,8 @@ class Actor(BaseModel):
     id: str
     role: Role
     department: str | None = None
+    signature: str | None = Field(default=None, description="the API's HMAC over the actor and the action "
+                                  "(core/signing.py); never recorded in the timeline")
 
 
 class PartnerStatus(StrEnum):

@@ -47,7 +47,7 @@ from core.crypto import Cipher
 from core.db import get_engine, session_scope
 from core.models import Case, CaseEventRow
 from core.settings import Settings
-from core.temporal import converter
+from core.temporal import ActorSigner, actor_key, converter
 from rules.engine import RulesEngine
 from services.intake import create_case, start_case
 from services.rules_store import active_version, load_engine
@@ -208,7 +208,7 @@ async def _run(settings: Settings, cases: int, concurrency: int, seed: int, vers
                console: Console) -> dict[str, Any]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(),
-        data_converter=converter(settings))
+        data_converter=converter(settings), interceptors=[ActorSigner(actor_key(settings))])
     stack = Stack(settings, settings.data_dir, temporal_address=env.client.service_client.config.target_host)
     try:
         stack.start_worker()
