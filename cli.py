@@ -75,8 +75,11 @@ def codec_server(host: str = "127.0.0.1", port: int = 8234) -> None:
 def migrate() -> None:
     """Bring the database schema up to date (Alembic upgrade head)."""
     from core.migrate import upgrade
+    from tools.devstack import private_data_dir
 
-    upgrade(get_settings().db_url)
+    settings = get_settings()
+    private_data_dir(settings.data_dir)  # SQLite lives there: created 0700, its files 0600
+    upgrade(settings.db_url)
     console.print("database is up to date")
 
 
@@ -241,9 +244,14 @@ def keys_create(role: Role = typer.Option(...), department: str = typer.Option(N
         if department and department not in load_engine(session, active_version(session)).departments:
             console.print(f"[red]unknown department {department!r}[/red]")
             raise typer.Exit(2)
+        if expires_days is not None and expires_days <= 0:
+            console.print("[red]--expires-days must be at least 1[/red]")
+            raise typer.Exit(2)
+        settings = get_settings()
         expires = utcnow() + timedelta(days=expires_days) if expires_days else None
         try:
-            key, token = create_key(session, role=role, department=department, name=name, expires_at=expires)
+            key, token = create_key(session, role=role, department=department, name=name, expires_at=expires,
+                                    max_days=settings.token_max_days)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc
@@ -259,7 +267,9 @@ def keys_list() -> None:
     with session_scope(get_engine(get_settings())) as session:
         for k in list_keys(session):
             state = "revoked" if k.revoked_at else "active"
-            console.print(f"{k.id}  {k.role:<10} {k.department or '-':<20} {state:<8} {k.name}")
+            expires = f"{k.expires_at:%Y-%m-%d}" if k.expires_at else "never"
+            console.print(f"{k.id}  {k.role:<10} {k.department or '-':<20} {state:<8} expires {expires:<10} {k.name}",
+                          highlight=False)
 
 
 @keys_app.command("revoke")
@@ -272,6 +282,20 @@ def keys_revoke(key_id: str) -> None:
             console.print(f"[red]no key {key_id}[/red]")
             raise typer.Exit(2)
     console.print(f"{key_id} revoked")
+
+
+@keys_app.command("rotate-data-key")
+def keys_rotate_data_key(batch: int = typer.Option(500, min=1, help="cases per transaction")) -> None:
+    """Re-encrypt personal data under the current encryption key. First set the new key as JIESU_ENCRYPTION_KEY
+    and the old one in JIESU_PREVIOUS_ENCRYPTION_KEYS (and JIESU_PHONE_HASH_KEY to the old hash secret, so repeat
+    detection keeps working); afterwards the old key may go."""
+    from core.crypto import Cipher
+    from services.keys import rotate_data_key
+
+    settings = get_settings()
+    with session_scope(get_engine(settings)) as session:
+        done = rotate_data_key(session, Cipher(settings), batch)
+    console.print(json.dumps({"re_encrypted": done}))
 
 
 @audit_app.command("verify")
@@ -292,8 +316,37 @@ def audit_verify(case_no: str = typer.Argument(None), all_cases: bool = typer.Op
     raise typer.Exit(1 if bad else 0)
 
 
+@audit_app.command("access-log")
+def audit_access_log(limit: int = typer.Option(20, help="newest entries to show"),
+                     actor: str = typer.Option(None, help="only this actor (API key id)")) -> None:
+    """记录查阅: the newest reads of personal data, and whether the access log's chain holds."""
+    from sqlmodel import select
+
+    from core.models import AccessLog
+    from services.access import verify_access_log
+
+    table = Table(title="access log")
+    for col in ("at", "actor", "role", "action", "case", "rows", "detail"):
+        table.add_column(col)
+    with session_scope(get_engine(get_settings())) as session:
+        q = select(AccessLog).order_by(AccessLog.id.desc()).limit(limit)  # type: ignore[union-attr]
+        if actor:
+            q = q.where(AccessLog.actor_id == actor)
+        for row in session.exec(q).all():
+            table.add_row(f"{row.at:%Y-%m-%d %H:%M:%S}", row.actor_id, row.role, row.action, row.case_no or "",
+                          "" if row.rows is None else str(row.rows), json.dumps(row.detail, ensure_ascii=False))
+        problems = verify_access_log(session)
+    console.print(table)
+    for p in problems:
+        console.print(f"[red]{p}[/red]")
+    console.print(json.dumps({"verified": not problems, "problems": len(problems)}))
+    raise typer.Exit(1 if problems else 0)
+
+
 def main() -> None:
-    """Entry point; ends with os._exit so the Temporal SDK cannot crash the interpreter at exit (#300)."""
+    """Entry point; ends with os._exit so the Temporal SDK cannot crash the interpreter at exit (#300). Files
+    the process creates are private to its user (umask 077: the database, the Temporal file, keys, tokens)."""
+    os.umask(0o077)
     try:
         app()
         code = 0

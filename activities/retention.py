@@ -10,11 +10,11 @@ from sqlmodel import select
 from temporalio import activity
 
 from core.chain import REDACTED, canonical
+from core.crypto import ANONYMISED
 from core.db import session_scope
 from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow, RetentionRun, utcnow
 
 ACT_SWEEP = "sweep_retention"
-ANONYMISED = "已匿名化"
 # everything on the case row that can name a person: identity, and free text (the complaint, the place, the reply)
 PERSONAL = ("name_enc", "phone_enc", "phone_hash", "name_masked", "phone_masked", "description", "address",
             "reply_text", "intake_hash")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import select
 
@@ -17,20 +17,31 @@ from core.contracts import Actor, Role
 from core.crypto import token_hash
 from core.models import ApiKey, Case, utcnow
 from services import cases as svc
+from services.access import note_failed_auth, refuse_locked_out
 
 bearer = HTTPBearer(auto_error=False, description="API token from `jiesu keys create`")
 
 
-def authenticate(session: SessionDep,
+def client_address(request: Request) -> str:
+    """The caller's address (the rate limits and the lockout count per address)."""
+    return request.client.host if request.client else "-"
+
+
+def authenticate(request: Request, session: SessionDep,
                  creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Actor:
-    """The caller behind a valid, unexpired, unrevoked bearer token."""
+    """The caller behind a valid, unexpired, unrevoked bearer token. Failed attempts count per address: past the
+    settings' limit the address is locked out (429) for 15 minutes."""
+    address = client_address(request)
+    refuse_locked_out(address)
     if creds is None or not creds.credentials:
         raise ServiceError(401, "unauthorized", "a bearer token is required", {"WWW-Authenticate": "Bearer"})
     key = session.exec(select(ApiKey).where(ApiKey.token_hash == token_hash(creds.credentials))).first()
-    if key is None or key.revoked_at is not None:
-        raise ServiceError(401, "unauthorized", "the token is invalid or revoked", {"WWW-Authenticate": "Bearer"})
-    if key.expires_at is not None and key.expires_at.replace(tzinfo=key.expires_at.tzinfo or UTC) < utcnow():
-        raise ServiceError(401, "unauthorized", "the token has expired", {"WWW-Authenticate": "Bearer"})
+    problem = ("the token is invalid or revoked" if key is None or key.revoked_at is not None else
+               "the token has expired" if key.expires_at is not None
+               and key.expires_at.replace(tzinfo=key.expires_at.tzinfo or UTC) < utcnow() else None)
+    if problem or key is None:
+        note_failed_auth(address, request.app.state.settings.rate_limits.get("failed_auth", 10))
+        raise ServiceError(401, "unauthorized", problem or "invalid token", {"WWW-Authenticate": "Bearer"})
     return Actor(id=key.id, role=Role(key.role), department=key.department)
 
 
@@ -59,8 +70,8 @@ Supervisor = Annotated[Actor, Depends(require(Role.SUPERVISOR))]
 """A supervisor: decides extensions and pauses, arbitrates, reassigns, escalates, closes, terminates, rates."""
 Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
 """An admin: publishes, activates and migrates rules."""
-Staff = Annotated[Actor, Depends(require(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR))]
-"""Every role: reads cases and work lists (handlers: their own department)."""
+Staff = Annotated[Actor, Depends(require(Role.INTAKE, Role.HANDLER, Role.SUPERVISOR, Role.AUDITOR))]
+"""Reads cases and work lists (handlers: their own department); not the admin, whose role is the rules."""
 ReviewRecorder = Annotated[Actor, Depends(require(Role.INTAKE, Role.SUPERVISOR))]
 """Records the review call (回访): intake, or a supervisor."""
 ScreeningDecider = ReviewRecorder
@@ -84,8 +95,8 @@ CASE_ERRORS = responses(404, 409, s409="a handler asked for a case that is still
 
 
 def visible_case(case_no: str, session: SessionDep, actor: Staff) -> Case:
-    """The case ``case_no`` if the caller may see it (404; handlers: 409 while it is being dispatched, 403 if
-    another department leads it)."""
+    """The case ``case_no`` if the caller may see it (404, also for a handler when another department leads it:
+    no hint that it exists; handlers: 409 while it is being dispatched)."""
     return svc.get_case(session, case_no, actor)
 
 

@@ -43,6 +43,8 @@ ERROR_DESCRIPTIONS = {
     413: "the body is too large",
     415: "the body is not of the media type the route takes",
     422: "the request is invalid: `errors` lists each problem where there are several",
+    429: "too many requests (personal-data reads, tracking lookups) or too many failed authentications from this "
+         "address; retry after Retry-After seconds",
     503: "a backing service (database, workflow service) is unavailable or did not answer in time; retry after "
          "Retry-After seconds",
 }
@@ -55,7 +57,7 @@ def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, 
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         out[status] = {"model": ErrorBody, "description": descriptions.get(f"s{status}", ERROR_DESCRIPTIONS[status])}
-        if status == 503:
+        if status in (429, 503):
             out[status]["headers"] = RETRY_AFTER
     return out
 

@@ -9,10 +9,11 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core.settings import Settings
 
+ANONYMISED = "已匿名化"  # what the retention sweep leaves where personal data was
 PHONE_RE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{9,11})$")
 
 
@@ -22,25 +23,33 @@ def _load_key(explicit: str, key_file: str) -> bytes:
         return explicit.encode()
     path = Path(key_file)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.write_bytes(Fernet.generate_key())
         path.chmod(0o600)
     return path.read_bytes().strip()
 
 
 def settings_secret(settings: Settings) -> bytes:
-    """The settings' encryption key (generated once into <data_dir>/secret.key when not given)."""
-    return _load_key(settings.encryption_key, str(settings.data_dir / "secret.key"))
+    """The settings' encryption key (generated once into ``key_file``, by default <data_dir>/secret.key, when not
+    given)."""
+    return _load_key(settings.encryption_key, str(settings.key_file or settings.data_dir / "secret.key"))
 
 
 class Cipher:
     """Encrypts personal data at rest and derives the keyed phone hash used to find repeat complaints."""
 
     def __init__(self, settings: Settings) -> None:
-        key = _load_key(settings.encryption_key, str(settings.data_dir / "secret.key"))
-        self._fernet = Fernet(key)
-        self._hash_key = hashlib.sha256(b"jiesu-phone-hash:" + key).digest()
-        self._intake_key = hashlib.sha256(b"jiesu-intake-fingerprint:" + key).digest()
+        key = settings_secret(settings)
+        # the current key encrypts; older ones still decrypt (key rotation, `jiesu keys rotate-data-key`)
+        self._fernet = MultiFernet([Fernet(key), *(Fernet(k.encode()) for k in settings.previous_encryption_keys)])
+        # the hashes have their own secret when configured, so rotating the encryption key keeps repeat detection
+        hashes = settings.phone_hash_key.encode() or key
+        self._hash_key = hashlib.sha256(b"jiesu-phone-hash:" + hashes).digest()
+        self._intake_key = hashlib.sha256(b"jiesu-intake-fingerprint:" + hashes).digest()
+
+    def rotate(self, token: str) -> str:
+        """The token re-encrypted under the current key (from any configured key)."""
+        return self._fernet.rotate(token.encode()).decode()
 
     def encrypt(self, text: str) -> str:
         """Encrypt a string (Fernet token, ASCII)."""

@@ -40,6 +40,19 @@ class Settings(BaseSettings):
         default="",
         description="Fernet key for personal data; empty means a key generated once in <data_dir>/secret.key",
     )
+    token_max_days: int = Field(default=365, ge=1, description="the longest an API token may live (its default)")
+    key_file: Path | None = Field(default=None, description=(
+        "where the generated encryption key lives (default <data_dir>/secret.key); keep it apart from the data"))
+    previous_encryption_keys: list[str] = Field(default_factory=list, description=(
+        "older Fernet keys: personal data encrypted with them still decrypts (`jiesu keys rotate-data-key` "
+        "re-encrypts it under the current key)"))
+    phone_hash_key: str = Field(default="", description=(
+        "own key of the phone hash (repeat detection), so rotating the encryption key keeps it; default: derived "
+        "from the encryption key"))
+    rate_limits: dict[str, int] = Field(default_factory=lambda: {
+        "personal_reads": 20, "tracking": 30, "failed_auth": 10}, description=(
+        "per minute: unmasked or phone-filtered exports per token, tracking lookups per client address, failed "
+        "authentications per client address (then locked out for 15 minutes)"))
     payload_previous_keys: list[str] = Field(default_factory=list, description=(
         "earlier encryption keys whose Temporal payloads must still decode (key rotation: the current key encrypts)"))
     payload_encryption: bool = Field(default=True, description="encrypt every Temporal payload (payload codec)")

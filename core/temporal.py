@@ -69,7 +69,8 @@ def converter(settings: Settings) -> DataConverter:
     """The data converter every client uses: pydantic, with the payload codec unless switched off."""
     if not settings.payload_encryption:
         return pydantic_data_converter
-    return data_converter([settings_secret(settings), *(k.encode() for k in settings.payload_previous_keys)])
+    older = [*settings.previous_encryption_keys, *settings.payload_previous_keys]
+    return data_converter([settings_secret(settings), *(k.encode() for k in older)])
 
 
 async def connect(settings: Settings, wait: float = 0.0, address: str | None = None) -> Client:

@@ -63,15 +63,42 @@ def verify_access_log(session: Session) -> list[str]:
     return problems
 
 
-def limit_personal_reads(actor: Actor) -> None:
-    """429 when the actor has read personal data too often in the last minute (guessing a masked phone through
-    a filter needs thousands of reads)."""
+LOCKOUT_SECONDS = 15 * 60  # after too many failed authentications from one address
+_locked: dict[str, float] = {}
+
+
+def limit(bucket: str, who: str, per_minute: int, what: str) -> None:
+    """429 with Retry-After when ``who`` has used ``bucket`` ``per_minute`` times in the last minute (per API
+    process); else count this use."""
     now = time.monotonic()
     with _lock:
-        recent = _recent[actor.id]
+        recent = _recent[f"{bucket}:{who}"]
         while recent and now - recent[0] > 60:
             recent.popleft()
-        if len(recent) >= PERSONAL_READS_PER_MINUTE:
-            raise ServiceError(429, "rate_limited", f"at most {PERSONAL_READS_PER_MINUTE} reads of personal data a "
-                               "minute", {"Retry-After": str(int(60 - (now - recent[0])) + 1)})
+        if len(recent) >= per_minute:
+            raise ServiceError(429, "rate_limited", f"at most {per_minute} {what} a minute",
+                               {"Retry-After": str(int(60 - (now - recent[0])) + 1)})
         recent.append(now)
+
+
+def limit_personal_reads(actor: Actor, per_minute: int = PERSONAL_READS_PER_MINUTE) -> None:
+    """429 when the actor has read personal data too often in the last minute (guessing a masked phone through
+    a filter needs thousands of reads)."""
+    limit("personal", actor.id, per_minute, "reads of personal data")
+
+
+def refuse_locked_out(address: str) -> None:
+    """429 while an address is locked out after too many failed authentications."""
+    until = _locked.get(address)
+    if until is not None and time.monotonic() < until:
+        raise ServiceError(429, "locked_out", "too many failed authentications from this address: locked out",
+                           {"Retry-After": str(int(until - time.monotonic()) + 1)})
+
+
+def note_failed_auth(address: str, per_minute: int) -> None:
+    """Count a failed authentication; past ``per_minute`` in a minute the address is locked out for 15 minutes."""
+    try:
+        limit("failed_auth", address, per_minute, "failed authentications")
+    except ServiceError:
+        _locked[address] = time.monotonic() + LOCKOUT_SECONDS
+        raise

@@ -44,7 +44,7 @@ def get_case(session: Session, case_no: str, actor: Actor) -> Case:
     if actor.role is Role.HANDLER and case.lead_department is None:
         raise ServiceError(409, "state_conflict", f"case {case_no} is still being dispatched, retry in a moment")
     if actor.role is Role.HANDLER and case.lead_department != actor.department:
-        raise ServiceError(403, "forbidden", f"case {case_no} belongs to another department")
+        raise not_found(f"case {case_no}")  # another department's case: no hint that it exists
     return case
 
 

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
 from core.contracts import Role
-from core.crypto import new_token, token_hash
-from core.models import ApiKey, utcnow
+from core.crypto import ANONYMISED, Cipher, new_token, token_hash
+from core.models import ApiKey, Case, utcnow
+
+DEFAULT_MAX_DAYS = 365
 
 
 def create_key(session: Session, *, role: Role, department: str | None, name: str = "",
-               expires_at=None) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
-    """Store a new key and return it with its token (shown once, never stored in clear)."""
+               expires_at=None, max_days: int = DEFAULT_MAX_DAYS) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
+    """Store a new key and return it with its token (shown once, never stored in clear). A key lives at most
+    ``max_days`` (its default lifetime too)."""
     if (role is Role.HANDLER) != bool(department):
         raise ValueError("a handler key needs exactly one department; other roles take none")
+    longest = utcnow() + timedelta(days=max_days)
+    if expires_at is None:
+        expires_at = longest
+    elif expires_at <= utcnow():
+        raise ValueError("a key must expire in the future")
+    elif expires_at > longest:
+        raise ValueError(f"a key may live at most {max_days} days")
     token = new_token("jsk")
     key = ApiKey(id=f"key_{secrets.token_hex(6)}", name=name, role=role.value,
                  department=department, token_hash=token_hash(token), expires_at=expires_at)
@@ -36,3 +47,20 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
         key.revoked_at = utcnow()
         session.add(key)
     return key
+
+
+def rotate_data_key(session: Session, cipher: Cipher, batch: int = 500) -> int:
+    """Re-encrypt every case's name and phone under the current key (after it was rotated: the old key is among
+    ``previous_encryption_keys``), in batches, each committed; returns how many cases. Anonymised rows skip."""
+    done, last_id = 0, 0
+    while True:
+        rows = session.exec(select(Case).where(Case.id > last_id).order_by(Case.id).limit(batch)).all()  # type: ignore[arg-type,operator]
+        if not rows:
+            return done
+        for case in rows:
+            if case.name_enc != ANONYMISED:
+                case.name_enc, case.phone_enc = cipher.rotate(case.name_enc), cipher.rotate(case.phone_enc)
+                session.add(case)
+                done += 1
+        last_id = rows[-1].id or last_id
+        session.commit()

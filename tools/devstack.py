@@ -89,9 +89,17 @@ def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeo
         proc.wait()
 
 
+def private_data_dir(path: Path) -> None:
+    """Create the data directory 0700 and make what is in it 0600 (SQLite, the Temporal file, tokens, keys)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    for item in path.rglob("*"):
+        item.chmod(0o700 if item.is_dir() else 0o600)
+
+
 def prepare(settings: Settings) -> None:
-    """Migrate the database and import the shipped rules."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Migrate the database and import the shipped rules; the data directory is private (0700, its files 0600)."""
+    private_data_dir(settings.data_dir)
     upgrade(settings.db_url)
     with session_scope(get_engine(settings)) as session:
         import_shipped(session, settings.rules_dir)

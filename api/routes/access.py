@@ -17,7 +17,7 @@ from api.schemas.cases import Offset
 from core.models import AccessLog
 from services.access import verify_access_log
 
-router = APIRouter(prefix="/access-log", tags=["audit"], responses=responses(401, 403))
+router = APIRouter(prefix="/access-log", tags=["audit"], responses=responses(401, 403, 429))
 
 
 class AccessEntry(BaseModel):

@@ -42,7 +42,7 @@ from services.intake import start_case
 from services.rules_store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
-router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403))
+router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403, 429))
 
 
 @router.post("", status_code=201, response_model=CaseCreated,

@@ -14,7 +14,7 @@ from core.contracts import ClockState, DecisionInput, ExtensionInput, PauseInput
 from core.models import utcnow
 from workflows.case import CaseWorkflow
 
-router = APIRouter(prefix="/cases", tags=["clocks"], responses=responses(401, 403))
+router = APIRouter(prefix="/cases", tags=["clocks"], responses=responses(401, 403, 429))
 
 
 @router.get("/{case_no}/clocks", response_model=list[ClockPublic], responses=CASE_ERRORS)

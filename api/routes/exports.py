@@ -30,7 +30,7 @@ from services.access import limit_personal_reads, record_access
 from services.cases import department_scope
 from services.rules_store import load_engine
 
-router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
+router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403, 429))
 log = logging.getLogger("jiesu.export")
 TZ = ZoneInfo("Asia/Shanghai")
 BATCH_SIZE = 1000  # rows per server-side fetch and per streamed chunk
@@ -200,7 +200,7 @@ def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader
                            "see phone numbers can")
     personal = unmask or bool(filters.phone)
     if personal:
-        limit_personal_reads(actor)
+        limit_personal_reads(actor, settings.rate_limits.get("personal_reads", 20))
     if filters.department and filters.lead_department and filters.department != filters.lead_department:
         raise ServiceError(422, "validation_error", "department and lead_department name different departments")
     wanted = filters.department or filters.lead_department

@@ -32,7 +32,7 @@ from services import reports
 from services.rules_store import load_engine
 from workflows.case import CaseWorkflow
 
-router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 403))
+router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 403, 429))
 
 
 @router.post("/cases/{case_no}/partners", response_model=ActionResult, responses=ACTION_ERRORS)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlmodel import select
 
-from api.deps import SessionDep
+from api.auth import client_address
+from api.deps import SessionDep, SettingsDep
 from api.errors import not_found, responses
 from core.contracts import CaseStatus
 from core.contracts.case_io import TrackPublic
 from core.models import Case
+from services.access import limit
 
 router = APIRouter(tags=["public"])
 
 
 @router.get("/track/{tracking_code}", response_model=TrackPublic,
-            responses=responses(404, s404="no such tracking code"))
-def track(tracking_code: str, session: SessionDep) -> TrackPublic:
-    """Follow a case with its tracking code (查询码): status and deadline, nothing else."""
+            responses=responses(404, 429, s404="no such tracking code"))
+def track(tracking_code: str, request: Request, session: SessionDep, settings: SettingsDep) -> TrackPublic:
+    """Follow a case with its tracking code (查询码): status and deadline, nothing else. Rate-limited per client
+    address (guessing codes)."""
+    limit("tracking", client_address(request), settings.rate_limits.get("tracking", 30), "tracking lookups")
     case = session.exec(select(Case).where(Case.tracking_code == tracking_code.strip().upper())).first()
     if case is None or case.case_no is None:
         raise not_found("tracking code")

@@ -36,7 +36,7 @@ from services import reports, spikes
 from services.cases import department_scope, summary
 from services.rules_store import active_version, load_engine
 
-router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403))
+router = APIRouter(prefix="/reports", tags=["reports"], responses=responses(401, 403, 429))
 MAX_DAYS = 400
 
 

@@ -33,7 +33,7 @@ from rules.schema import RulesError
 from services.rules_admin import MigrationPlan, plan_migration, run_migration
 from services.rules_store import RulesNotFound, VersionConflict, activate, get_version, list_versions, publish
 
-router = APIRouter(prefix="/rules", tags=["rules"], responses=responses(401, 403))
+router = APIRouter(prefix="/rules", tags=["rules"], responses=responses(401, 403, 429))
 YAML_BODY = {"requestBody": {"required": True, "content": {
     "application/yaml": {"schema": {"type": "string", "description": "a complete rules document (YAML)"}}}}}
 INVALID = responses(400, 413, 415, 422, s400="the body is not UTF-8 text, or empty",

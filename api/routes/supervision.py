@@ -33,7 +33,7 @@ from workflows.case import CaseWorkflow
 # what the archive API never serves of the stored file: ciphertext, keyed hashes, the tracking code
 ARCHIVE_WITHHELD = frozenset({"name_enc", "phone_enc", "phone_hash", "intake_hash", "tracking_code"})
 
-router = APIRouter(prefix="/cases", tags=["supervision"], responses=responses(401, 403))
+router = APIRouter(prefix="/cases", tags=["supervision"], responses=responses(401, 403, 429))
 
 
 @router.post("/{case_no}/escalate", response_model=ActionResult, responses=ACTION_ERRORS)

@@ -31,7 +31,7 @@ async def test_clocks_view(api, tokens) -> None:
     assert [r["threshold"] for r in res["reminders"]] == [0.5, 0.75, 0.9]
     assert not any(r["sent"] for r in res["reminders"])
     other = await api.get(f"/api/v1/cases/{case_no}/clocks", headers=auth(tokens["other_handler"]))
-    assert other.status_code == 403
+    assert other.status_code == 404
 
 
 async def _signed_clocks(api, tokens, case_no):  # type: ignore[no-untyped-def]

@@ -57,8 +57,8 @@ async def test_tokens_missing_invalid_revoked_expired(api, engine) -> None:
     with session_scope(engine) as s:
         revoked, revoked_token = create_key(s, role=Role.INTAKE, department=None)
         revoked.revoked_at = utcnow()
-        _, expired_token = create_key(s, role=Role.INTAKE, department=None,
-                                      expires_at=utcnow() - timedelta(minutes=1))
+        expired, expired_token = create_key(s, role=Role.INTAKE, department=None)
+        expired.expires_at = utcnow() - timedelta(minutes=1)  # as if its lifetime had passed
     for headers, words in [({}, "required"), (auth("jsk_not-a-token"), "invalid"),
                            (auth(revoked_token), "revoked"), (auth(expired_token), "expired")]:
         r = await api.get("/api/v1/cases", headers=headers)

@@ -32,8 +32,8 @@ async def test_partner_request_reply_and_the_lead_waits(api, tokens) -> None:
     assert mine[0]["question"].startswith("请提供") and mine[0]["department"] == "xicheng-sthj"
     assert PHONE not in str(tasks) and NAME not in str(tasks)
     assert all(t["department"] == "xicheng-sthj" for t in tasks["data"])
-    assert (await api.get(url, headers=partner)).status_code == 403  # nothing beyond its own task
-    assert (await api.get(f"{url}/clocks", headers=partner)).status_code == 403
+    assert (await api.get(url, headers=partner)).status_code == 404  # nothing beyond its own task
+    assert (await api.get(f"{url}/clocks", headers=partner)).status_code == 404
 
     other = await api.post(f"{url}/partner-replies", json={"content": "x"}, headers=auth(tokens["other_handler"]))
     assert other.status_code == 403
@@ -81,7 +81,7 @@ async def test_return_redispatch_sign_for(api, tokens) -> None:
     r = await api.post(f"{url}/return", json={"reason_code": "NOT_OUR_DUTY", "text": "属住建部门职责"}, headers=lead)
     assert r.status_code == 200 and r.json()["status"] == "dispatched", r.text
     case = await case_when(api, tokens["supervisor"], case_no, lambda c: c["lead_department"] == "xicheng-zjw")
-    assert (await api.get(url, headers=lead)).status_code == 403  # the returning department lost the case
+    assert (await api.get(url, headers=lead)).status_code == 404  # the returning department lost the case
     assert (await api.post(f"{url}/sign-for", json={}, headers=candidate)).status_code == 200
     after = await api.post(f"{url}/return", json={"reason_code": "NOT_OUR_DUTY", "text": "x"}, headers=candidate)
     assert after.status_code == 409 and "before sign-for" in after.json()["message"]
@@ -97,7 +97,7 @@ async def test_return_limit_goes_to_arbitration_and_the_owner_cannot_return(api,
     await case_when(api, tokens["supervisor"], case_no, lambda c: c["lead_department"] == "xicheng-zjw")
     r = await api.post(f"{url}/return", json=reason, headers=auth(tokens["candidate"]))
     assert r.status_code == 200 and r.json()["status"] == "arbitration", r.text
-    assert (await api.post(f"{url}/sign-for", json={}, headers=auth(tokens["candidate"]))).status_code in (403, 409)
+    assert (await api.post(f"{url}/sign-for", json={}, headers=auth(tokens["candidate"]))).status_code in (404, 409)
     r = await api.post(f"{url}/arbitrate", json={"department": "xicheng-cgzf", "note": "按职责清单由城管执法办理"},
                        headers=sup)
     assert r.status_code == 200 and r.json()["status"] == "dispatched", r.text

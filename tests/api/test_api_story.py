@@ -91,8 +91,9 @@ async def test_department_isolation_and_roles(api, tokens) -> None:
     r = await api.post("/api/v1/cases", json=complaint(), headers=auth(tokens["intake"]))
     case_no = r.json()["case_no"]
     other = auth(tokens["other_handler"])
-    assert (await api.get(f"/api/v1/cases/{case_no}", headers=other)).status_code == 403
-    assert (await api.post(f"/api/v1/cases/{case_no}/sign-for", json={}, headers=other)).status_code == 403
+    assert (await api.get(f"/api/v1/cases/{case_no}", headers=other)).status_code == 404  # no existence hint
+    assert (await api.post(f"/api/v1/cases/{case_no}/sign-for", json={}, headers=other)).status_code == 404
+    assert (await api.get(f"/api/v1/cases/{case_no}", headers=auth(tokens["admin"]))).status_code == 403
     listed = (await api.get("/api/v1/cases", headers=other)).json()
     assert case_no not in [c["case_no"] for c in listed["data"]]
     own = (await api.get("/api/v1/cases", headers=auth(tokens["handler"]))).json()

@@ -5,7 +5,9 @@ every read of personal data is in a hash-chained access log."""
 from __future__ import annotations
 
 import hashlib
+from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
@@ -50,15 +52,47 @@ async def test_only_roles_that_see_phones_may_filter_by_phone_and_it_is_recorded
     assert "13912345678" not in canonical(entry.detail)
 
 
-async def test_personal_reads_are_rate_limited(api, tokens, engine) -> None:
+@asynccontextmanager
+async def limited_api(settings, client, address: str, **limits: int):  # type: ignore[no-untyped-def]
+    """The app with these rate limits, called from its own client address."""
+    from api.app import create_app
+
+    app = create_app(settings.model_copy(update={"rate_limits": settings.rate_limits | limits}), client)
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def test_personal_reads_are_rate_limited(settings, client, worker, engine) -> None:
     sup = token(engine, Role.SUPERVISOR)
-    answers = [(await api.get(URL, params={"case_no": "none", "unmask": "true"}, headers=auth(sup))).status_code
-               for _ in range(PERSONAL_READS_PER_MINUTE + 1)]
-    assert answers[:-1] == [200] * PERSONAL_READS_PER_MINUTE and answers[-1] == 429
-    last = await api.get(URL, params={"case_no": "none", "unmask": "true"}, headers=auth(sup))
-    assert last.status_code == 429 and last.headers.get("Retry-After") and last.json()["code"] == "rate_limited"
-    masked = await api.get(URL, params={"case_no": "none"}, headers=auth(sup))
-    assert masked.status_code == 200  # masked exports without personal filters are not limited
+    async with limited_api(settings, client, "10.0.0.1", personal_reads=PERSONAL_READS_PER_MINUTE) as api:
+        answers = [(await api.get(URL, params={"case_no": "none", "unmask": "true"}, headers=auth(sup))).status_code
+                   for _ in range(PERSONAL_READS_PER_MINUTE + 1)]
+        assert answers[:-1] == [200] * PERSONAL_READS_PER_MINUTE and answers[-1] == 429
+        last = await api.get(URL, params={"case_no": "none", "unmask": "true"}, headers=auth(sup))
+        assert last.status_code == 429 and last.headers.get("Retry-After") and last.json()["code"] == "rate_limited"
+        masked = await api.get(URL, params={"case_no": "none"}, headers=auth(sup))
+        assert masked.status_code == 200  # masked exports without personal filters are not limited
+
+
+async def test_tracking_lookups_are_rate_limited_per_address(settings, client, worker) -> None:
+    async with limited_api(settings, client, "10.0.0.2", tracking=5) as api:
+        answers = [(await api.get("/api/v1/track/NOSUCHCODE")).status_code for _ in range(6)]
+    assert answers == [404] * 5 + [429]
+    async with limited_api(settings, client, "10.0.0.3", tracking=5) as api:  # another address: its own count
+        assert (await api.get("/api/v1/track/NOSUCHCODE")).status_code == 404
+
+
+async def test_repeated_failed_authentications_lock_the_address_out(settings, client, worker, tokens) -> None:
+    async with limited_api(settings, client, "10.0.0.4", failed_auth=3) as api:
+        bad = [(await api.get("/api/v1/cases", headers={"Authorization": "Bearer jsk_wrong"})).status_code
+               for _ in range(4)]
+        assert bad == [401, 401, 401, 429]
+        locked = await api.get("/api/v1/cases", headers=auth(tokens["supervisor"]))
+        assert locked.status_code == 429 and locked.json()["code"] == "locked_out"  # even with a good token
+        assert int(locked.headers["Retry-After"]) > 60
+    async with limited_api(settings, client, "10.0.0.5", failed_auth=3) as api:
+        assert (await api.get("/api/v1/cases", headers=auth(tokens["supervisor"]))).status_code == 200
 
 
 async def test_the_intake_fingerprint_is_keyed_and_never_served(api, tokens, engine) -> None:
