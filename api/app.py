@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from api import errors
 from api.deps import idempotency_key
-from api.routes import access, cases, clocks, exports, partners, public, reports, rules, supervision
+from api.routes import access, cases, clocks, exports, inbox, partners, public, reports, rules, supervision
 from core.settings import Settings, get_settings
 
 
@@ -32,5 +32,6 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     v1.include_router(exports.router)
     v1.include_router(public.router)
     v1.include_router(access.router)
+    v1.include_router(inbox.router)
     app.include_router(v1)
     return app

@@ -88,6 +88,10 @@ ArchiveReader = Annotated[Actor, Depends(require(Role.SUPERVISOR, Role.AUDITOR))
 """Reads the archive file of a case: a supervisor or an auditor."""
 AccessAuditor = Annotated[Actor, Depends(require(Role.AUDITOR, Role.ADMIN))]
 """Reads the access log of personal-data reads (记录查阅): an auditor or an admin."""
+Inboxed = Annotated[Actor, Depends(require(Role.HANDLER, Role.SUPERVISOR))]
+"""Has an inbox: a handler (its department's notices) or a supervisor."""
+Revealer = Annotated[Actor, Depends(require(Role.HANDLER, Role.SUPERVISOR))]
+"""Reveals a complainant's number to call them: the lead department's handler or a supervisor (recorded)."""
 UNMASK_ROLES = (Role.HANDLER, Role.SUPERVISOR)
 """May export real names and phones (handlers only ever export their own department's cases)."""
 

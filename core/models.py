@@ -185,12 +185,14 @@ class Notice(SQLModel, table=True):
     key: str = Field(max_length=64)
     template: str = Field(max_length=64)
     recipient: str = Field(max_length=16)
-    department: str | None = Field(default=None, max_length=32)
+    department: str | None = Field(default=None, max_length=32, index=True)
     channel: str = Field(default="sms", max_length=16)
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     status: str = Field(default="pending", max_length=16, index=True)
     created_at: datetime = _ts(nullable=False, default=utcnow)
     sent_at: datetime | None = _ts(nullable=True)
+    read_at: datetime | None = _ts(nullable=True)  # inbox: when a department or supervisor read it
+    read_by: str | None = Field(default=None, max_length=64)
 
 
 class RuleVersion(SQLModel, table=True):

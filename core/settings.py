@@ -53,6 +53,8 @@ class Settings(BaseSettings):
         "personal_reads": 20, "tracking": 30, "failed_auth": 10}, description=(
         "per minute: unmasked or phone-filtered exports per token, tracking lookups per client address, failed "
         "authentications per client address (then locked out for 15 minutes)"))
+    privacy_relay: str = Field(default="", description=(
+        "隐私号 relay adapter ('fake' for development): the handler gets a temporary number, never the real one"))
     payload_previous_keys: list[str] = Field(default_factory=list, description=(
         "earlier encryption keys whose Temporal payloads must still decode (key rotation: the current key encrypts)"))
     payload_encryption: bool = Field(default=True, description="encrypt every Temporal payload (payload codec)")

@@ -351,6 +351,12 @@ class ScreeningContext(BaseModel):
     past: bool = Field(default=False, description="a keyword followed by 过 (past experience) does not count")
 
 
+class PrivacyRules(BaseModel):
+    """How staff reach the complainant's number."""
+
+    reveals_per_hour: int = Field(default=10, ge=1, description="full phone numbers one handler may reveal an hour")
+
+
 class AppealRules(BaseModel):
     """申诉/纠错 (seed 002): how long after closing a complainant may appeal (intake files it)."""
 
@@ -409,6 +415,7 @@ class Rules(BaseModel):
     screening: list[ScreeningRule] = Field(default_factory=list)
     screening_context: ScreeningContext = Field(default_factory=ScreeningContext)
     appeal: AppealRules = Field(default_factory=AppealRules)
+    privacy: PrivacyRules = Field(default_factory=PrivacyRules)
     kpi: KpiRules = Field(default_factory=KpiRules)
     spike: SpikeRules | None = None
     templates: dict[str, str]

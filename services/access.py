@@ -67,17 +67,18 @@ LOCKOUT_SECONDS = 15 * 60  # after too many failed authentications from one addr
 _locked: dict[str, float] = {}
 
 
-def limit(bucket: str, who: str, per_minute: int, what: str) -> None:
-    """429 with Retry-After when ``who`` has used ``bucket`` ``per_minute`` times in the last minute (per API
-    process); else count this use."""
+def limit(bucket: str, who: str, per_minute: int, what: str, window: float = 60.0) -> None:
+    """429 with Retry-After when ``who`` has used ``bucket`` ``per_minute`` times in the last ``window`` seconds
+    (a minute unless given; per API process); else count this use."""
     now = time.monotonic()
     with _lock:
         recent = _recent[f"{bucket}:{who}"]
-        while recent and now - recent[0] > 60:
+        while recent and now - recent[0] > window:
             recent.popleft()
         if len(recent) >= per_minute:
-            raise ServiceError(429, "rate_limited", f"at most {per_minute} {what} a minute",
-                               {"Retry-After": str(int(60 - (now - recent[0])) + 1)})
+            span = "a minute" if window == 60 else f"in {int(window // 60)} minutes"
+            raise ServiceError(429, "rate_limited", f"at most {per_minute} {what} {span}",
+                               {"Retry-After": str(int(window - (now - recent[0])) + 1)})
         recent.append(now)
 
 

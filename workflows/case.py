@@ -159,6 +159,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             at = inp.contacted_at or workflow.now()
             await self._record(E.CONTACTED, inp.actor, {
                 "method": inp.method, "summary": inp.summary, "contacted_at": at.isoformat(), "round": s.round,
+                **({"call_id": inp.call_id} if inp.call_id else {}),
             })
         return self.view()
 

@@ -10,7 +10,16 @@ from fastapi import APIRouter, Query, Response
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from api.auth import CASE_ERRORS, Handler, IntakeOnly, ReviewRecorder, ScreeningDecider, Staff, VisibleCase
+from api.auth import (
+    CASE_ERRORS,
+    Handler,
+    IntakeOnly,
+    Revealer,
+    ReviewRecorder,
+    ScreeningDecider,
+    Staff,
+    VisibleCase,
+)
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import BODY_ERRORS, ServiceError, responses
 from api.schemas.cases import (
@@ -20,6 +29,7 @@ from api.schemas.cases import (
     HandlingStartedIn,
     Offset,
     ReplyIn,
+    RevealIn,
     ReviewIn,
     ScreeningDecisionIn,
     SignForIn,
@@ -35,10 +45,12 @@ from core.contracts import (
 )
 from core.contracts.case_io import CaseCreate, CaseCreated, CasePublic, CasesPublic, Instant
 from core.crypto import Cipher
+from core.db import get_engine
 from rules.engine import RulesEngine
 from services import appeals, intake
 from services import cases as svc
 from services.intake import start_case
+from services.reveal import Revealed, reveal
 from services.rules_store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
@@ -161,6 +173,17 @@ async def appeal(case_no: str, body: AppealIn, session: SessionDep, settings: Se
                            "check the case before retrying", {"Retry-After": "5"}) from exc
     return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
                         round=view.round, contacts=view.contacts)
+
+
+@router.post("/{case_no}/complainant/reveal", response_model=Revealed,
+             responses={**CASE_ERRORS, **responses(*BODY_ERRORS, 429)})
+def reveal_complainant(case_no: str, body: RevealIn, session: SessionDep, settings: SettingsDep,
+                       actor: Revealer) -> Revealed:
+    """The complainant's name and phone to call them (the lead department's handler, or a supervisor); every
+    reveal is in the access log with its reason, and limited per hour. With a privacy-number relay configured the
+    answer is a temporary number instead (隐私号), and the real one is never shown."""
+    case = svc.get_case(session, case_no, actor)
+    return reveal(get_engine(settings), settings, load_engine(session, case.rules_version), case, actor, body.reason)
 
 
 @router.post("/{case_no}/reply", response_model=ActionResult, responses=ACTION_ERRORS)

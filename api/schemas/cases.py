@@ -49,6 +49,12 @@ class AppealIn(Strict):
     reason: str = Field(min_length=1, max_length=NOTE)
 
 
+class RevealIn(Strict):
+    """Why the complainant's number is needed (recorded in the access log)."""
+
+    reason: str = Field(min_length=1, max_length=NOTE)
+
+
 class ReplyIn(ReplyFields, Strict):
     """办结答复."""
 

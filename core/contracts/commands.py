@@ -42,6 +42,8 @@ class ContactFields(BaseModel):
     method: Literal["phone", "visit", "sms", "online", "other"] = "phone"
     summary: str = Field(default="", max_length=LONG)
     contacted_at: datetime | None = None
+    call_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
+                                description="the privacy-number relay's call (evidence of the contact)")
 
 
 class ContactInput(ContactFields, Acting):
