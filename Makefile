@@ -17,8 +17,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/jiesu dev
 
+# the browser tests drive Debian's chromium (with CJK fonts); installed when missing (needs root and apt)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	command -v apt-get >/dev/null && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk
+
 # make test: every test except the long fault and fuzz runs; their short smoke versions are included
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -m "not (faults or fuzz) or smoke"
 
 # crash and outage tests (kill -9 the worker, restart Temporal, database down 30 s, timers due while down)

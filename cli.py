@@ -61,6 +61,18 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run("api.main:app", host=host, port=port, log_config=None, access_log=False)
 
 
+@app.command()
+def sender() -> None:
+    """Deliver notices from the outbox: SMS to complainants through the configured adapter, staff notices to the
+    inbox; retries with backoff, dead letters to the supervisor (several senders may run on PostgreSQL)."""
+    from core.logs import configure_logging
+    from services.delivery import run_sender
+
+    configure_logging()
+    settings = get_settings()
+    run_sender(get_engine(settings), settings)
+
+
 @app.command("codec-server")
 def codec_server(host: str = "127.0.0.1", port: int = 8234) -> None:
     """Serve the payload codec to the Temporal UI (decodes for supervisors and auditors only; each recorded)."""

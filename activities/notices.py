@@ -42,7 +42,7 @@ def case_context(case: Case, rules: RulesEngine, base_url: str) -> dict[str, Any
         "due_resolution": case.due.get("resolution"),
         "due_first_contact": case.due.get("first_contact"),
         "tracking_code": case.tracking_code,
-        "tracking_url": f"{base_url.rstrip('/')}/api/v1/track/{case.tracking_code}",
+        "tracking_url": f"{base_url.rstrip('/')}/t/{case.tracking_code}",  # the complainant's page
     }
 
 
@@ -114,7 +114,7 @@ class NoticeActivities:
             notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
                             department=addressed_department(rules, inp),
                             channel="sms" if inp.recipient == "complainant" else "worklist", body=body,
-                            status=status)
+                            status=status, urgent=case.urgency == "紧急")
             session.add(notice)
             if status == "failed":
                 session.add(failure_alert(inp, body))

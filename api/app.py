@@ -6,9 +6,9 @@ import asyncio
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from api import errors
+from api import errors, track_page
 from api.deps import idempotency_key
-from api.routes import access, cases, clocks, exports, inbox, partners, public, reports, rules, supervision
+from api.routes import access, cases, clocks, delivery, exports, inbox, partners, public, reports, rules, supervision
 from core.settings import Settings, get_settings
 
 
@@ -33,5 +33,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     v1.include_router(public.router)
     v1.include_router(access.router)
     v1.include_router(inbox.router)
+    v1.include_router(delivery.router)
     app.include_router(v1)
+    app.include_router(track_page.router)  # /t/{tracking_code}: the complainant's page
     return app

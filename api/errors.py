@@ -68,6 +68,8 @@ BODY_ERRORS = (400, 413, 415, 422)  # every route with a request body
 MAX_BODY_BYTES = 256 * 1024
 MAX_YAML_BYTES = 2 * 1024 * 1024  # a full dispatch catalogue
 YAML_PATHS = ("/api/v1/rules", "/api/v1/rules/validate")  # these take a rules document as YAML
+PAGE_PREFIX = "/t/"
+FORM_TYPES = ("application/x-www-form-urlencoded",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
@@ -80,6 +82,8 @@ async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-de
     if request.method in ("POST", "PUT", "PATCH"):
         yaml_body = request.url.path.rstrip("/") in YAML_PATHS
         limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))
+        if request.url.path.startswith(PAGE_PREFIX):  # the complainant page's HTML forms
+            limit, types = 16 * 1024, FORM_TYPES
         length = request.headers.get("content-length")
         chunked = length is None and "chunked" in request.headers.get("transfer-encoding", "").lower()
         if (length and length.isdigit() and int(length) > limit) or (chunked and not await _read_up_to(request, limit)):

@@ -193,6 +193,13 @@ class Notice(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     read_at: datetime | None = _ts(nullable=True)  # inbox: when a department or supervisor read it
     read_by: str | None = Field(default=None, max_length=64)
+    # delivery (services/delivery.py): pending → sending → sent → delivered, or failed (retried) → dead
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_attempt_at: datetime | None = _ts(nullable=True, index=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    provider_id: str | None = Field(default=None, max_length=128)  # the provider's message id
+    delivered_at: datetime | None = _ts(nullable=True)
+    urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # no quiet hours
 
 
 class RuleVersion(SQLModel, table=True):

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         "personal_reads": 20, "tracking": 30, "failed_auth": 10}, description=(
         "per minute: unmasked or phone-filtered exports per token, tracking lookups per client address, failed "
         "authentications per client address (then locked out for 15 minutes)"))
+    sms_adapter: str = Field(default="log", description="'log' (prints each SMS: jiesu dev) or 'http' (gateway)")
+    sms_gateway_url: str = Field(default="", description="base URL of the HTTP SMS gateway (POST /send, GET /status)")
+    delivery_receipt_token: str = Field(default="", description=(
+        "shared secret the SMS provider sends in X-Receipt-Token with delivery receipts (empty: receipts off)"))
     privacy_relay: str = Field(default="", description=(
         "隐私号 relay adapter ('fake' for development): the handler gets a temporary number, never the real one"))
     payload_previous_keys: list[str] = Field(default_factory=list, description=(

@@ -351,6 +351,15 @@ class ScreeningContext(BaseModel):
     past: bool = Field(default=False, description="a keyword followed by 过 (past experience) does not count")
 
 
+class DeliveryRules(BaseModel):
+    """How notices leave the outbox (services/delivery.py)."""
+
+    quiet_start_hour: int = Field(default=21, ge=0, le=23, description="no SMS to citizens from this hour …")
+    quiet_end_hour: int = Field(default=8, ge=0, le=23, description="… to this one (紧急 cases excepted)")
+    max_attempts: int = Field(default=5, ge=1, le=20, description="then the notice is dead, the supervisor told")
+    retry_seconds: int = Field(default=30, ge=1, description="first retry after this; doubles each time (+ jitter)")
+
+
 class PrivacyRules(BaseModel):
     """How staff reach the complainant's number."""
 
@@ -416,6 +425,7 @@ class Rules(BaseModel):
     screening_context: ScreeningContext = Field(default_factory=ScreeningContext)
     appeal: AppealRules = Field(default_factory=AppealRules)
     privacy: PrivacyRules = Field(default_factory=PrivacyRules)
+    delivery: DeliveryRules = Field(default_factory=DeliveryRules)
     kpi: KpiRules = Field(default_factory=KpiRules)
     spike: SpikeRules | None = None
     templates: dict[str, str]

@@ -137,7 +137,7 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "due_resolution": _utc("2026-11-28T10:00:00+00:00"),
     "due_first_contact": _utc("2026-11-22T02:00:00+00:00"),
     "tracking_code": "K7Q2M9XR4T",
-    "tracking_url": "http://127.0.0.1:8000/api/v1/track/K7Q2M9XR4T",
+    "tracking_url": "http://127.0.0.1:8000/t/K7Q2M9XR4T",
     "reply": "经现场核查，已责令当事人拆除违建。",
     "resolution": "解决",
     "satisfaction": "满意",

@@ -102,6 +102,17 @@ async def signed_case(api: httpx.AsyncClient, tokens: dict[str, str], **over: An
     return case_no
 
 
+async def replied_case(api: httpx.AsyncClient, tokens: dict[str, str], reply: str = "已处理",
+                       **over: Any) -> dict:
+    """A new case signed for, contacted and replied to by the handler of xicheng-cgzf (the intake answer)."""
+    created = await intake(api, tokens, **over)
+    url, lead = f"/api/v1/cases/{created['case_no']}", auth(tokens["handler"])
+    assert (await api.post(f"{url}/sign-for", json={}, headers=lead)).is_success
+    assert (await api.post(f"{url}/contacts", json={"summary": "电话联系"}, headers=lead)).is_success
+    assert (await api.post(f"{url}/reply", json={"content": reply}, headers=lead)).status_code == 200
+    return created
+
+
 async def case_when(api: httpx.AsyncClient, token: str, case_no: str, until: Callable[[dict], object] | None = None,
                     *, timeout: float = 10.0, interval: float = 0.05) -> dict:
     """GET the case (as the holder of ``token``) until ``until(case)`` holds; without ``until``, at once."""
@@ -268,3 +279,41 @@ async def record(name: str, handle: WorkflowHandle) -> Path | None:
             return None
     path.write_text((await handle.fetch_history()).to_json())
     return path
+
+
+# ------------------------------------------------------------------------------------------------- live server
+
+
+@asynccontextmanager
+async def live_app(settings: Settings, client: Client) -> AsyncIterator[str]:
+    """The real app served by uvicorn on 127.0.0.1 at a free port, in the session loop beside the worker; yields
+    its base URL (for a browser or a fuzzer that needs a real socket)."""
+    import contextlib
+    import socket
+
+    import uvicorn
+
+    from api.app import create_app
+
+    class QuietServer(uvicorn.Server):
+        """uvicorn without its signal handlers (pytest owns SIGINT)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on such sockets; without it every answer waits ~40 ms
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = QuietServer(uvicorn.Config(create_app(settings, client), log_level="warning", access_log=False,
+                                        lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        assert not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        sock.close()

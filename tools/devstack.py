@@ -130,22 +130,31 @@ def _valid(session: Session, digest: str) -> bool:
 
 
 async def serve(settings: Settings) -> None:
-    """Run the worker and the API until Ctrl-C."""
+    """Run the worker, the API and the sender (log-only SMS: each message is printed) until Ctrl-C."""
+    import threading
+
     import uvicorn
 
     from api.app import create_app
+    from core.db import get_engine
     from core.temporal import connect
+    from services.delivery import run_sender
     from worker import run_worker
 
     client = await connect(settings, wait=60)  # a dev server answers its port before its frontend
     stop = asyncio.Event()
     worker_task = asyncio.create_task(run_worker(settings, client, stop))
+    sender_stop = threading.Event()
+    sender = threading.Thread(target=run_sender, args=(get_engine(settings), settings, sender_stop),
+                              name="jiesu-sender", daemon=True)
+    sender.start()
     config = uvicorn.Config(create_app(settings, client), host=settings.api_host, port=settings.api_port,
                             log_level="warning")
     try:
         await uvicorn.Server(config).serve()
     finally:
         stop.set()
+        sender_stop.set()
         await worker_task
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from api.auth import Inboxed
 from api.deps import SessionDep
 from api.errors import responses
 from api.schemas.cases import Offset
+from core.contracts.case_io import MAX_OFFSET
 from core.models import Notice
 from services import inbox as svc
 
@@ -55,6 +56,7 @@ def read_inbox(session: SessionDep, actor: Inboxed, unread: bool | None = None, 
 
 
 @router.post("/{notice_id}/read", response_model=InboxItem, responses=responses(404))
-def mark_read(notice_id: int, session: SessionDep, actor: Inboxed) -> InboxItem:
+def mark_read(notice_id: Annotated[int, Path(ge=1, le=MAX_OFFSET)], session: SessionDep,
+              actor: Inboxed) -> InboxItem:
     """Mark a notice read."""
     return item(svc.mark_read(session, actor, notice_id))

@@ -11,17 +11,14 @@ from temporalio.client import Client
 
 from core.contracts import workflow_id
 from core.models import Case, CaseEventRow, utcnow
-from tests.helpers import auth, case_when, new_case, record, wait_status
+from tests.helpers import auth, case_when, new_case, record, replied_case, wait_status
 
 pytestmark = pytest.mark.temporal
 
 
 async def closed_case(api, tokens) -> str:  # type: ignore[no-untyped-def]
-    case_no = await new_case(api, tokens)
-    url, lead = f"/api/v1/cases/{case_no}", auth(tokens["handler"])
-    assert (await api.post(f"{url}/sign-for", json={}, headers=lead)).is_success
-    assert (await api.post(f"{url}/contacts", json={"summary": "电话联系"}, headers=lead)).is_success
-    assert (await api.post(f"{url}/reply", json={"content": "已拆除"}, headers=lead)).status_code == 200
+    case_no = (await replied_case(api, tokens, "已拆除"))["case_no"]
+    url = f"/api/v1/cases/{case_no}"
     r = await api.post(f"{url}/review", json={"contacted": True, "resolution": "解决", "satisfaction": "满意"},
                        headers=auth(tokens["intake"]))
     assert r.status_code == 200 and r.json()["status"] == "closed", r.text

@@ -10,19 +10,14 @@ import pytest
 from sqlmodel import Session, select
 
 from core.models import Case
-from tests.helpers import auth, case_when, eventually, new_case
+from tests.helpers import auth, case_when, eventually, new_case, replied_case
 
 pytestmark = pytest.mark.temporal
 SH = ZoneInfo("Asia/Shanghai")
 
 
-async def replied_case(api, tokens) -> str:  # type: ignore[no-untyped-def]
-    case_no = await new_case(api, tokens)
-    url, lead = f"/api/v1/cases/{case_no}", auth(tokens["handler"])
-    assert (await api.post(f"{url}/sign-for", json={}, headers=lead)).is_success
-    assert (await api.post(f"{url}/contacts", json={"summary": "电话联系"}, headers=lead)).is_success
-    assert (await api.post(f"{url}/reply", json={"content": "已处理"}, headers=lead)).status_code == 200
-    return case_no
+async def replied(api, tokens) -> str:  # type: ignore[no-untyped-def]
+    return (await replied_case(api, tokens))["case_no"]
 
 
 async def review(api, tokens, case_no: str, **body) -> dict:  # type: ignore[no-untyped-def]
@@ -37,7 +32,7 @@ def row(engine, case_no: str) -> Case:  # type: ignore[no-untyped-def]
 
 
 async def test_a_denied_contact_sends_the_case_back_and_tells_the_supervisor(api, tokens, engine) -> None:
-    case_no = await replied_case(api, tokens)
+    case_no = await replied(api, tokens)
     answer = await review(api, tokens, case_no, contacted=False, resolution="解决", satisfaction="满意",
                           note="没人联系过我")
     assert answer["status"] == "handling" and answer["round"] == 2  # another round although 解决 and 满意
@@ -53,10 +48,10 @@ async def test_a_denied_contact_sends_the_case_back_and_tells_the_supervisor(api
 
 
 async def test_a_confirmed_contact_closes_and_an_absent_answer_is_not_asked(api, tokens, engine) -> None:
-    asked = await replied_case(api, tokens)
+    asked = await replied(api, tokens)
     assert (await review(api, tokens, asked, contacted=True, resolution="解决", satisfaction="满意"))["status"] \
         == "closed"
-    old_client = await replied_case(api, tokens)  # existing intake clients send no contacted: they keep working
+    old_client = await replied(api, tokens)  # existing intake clients send no contacted: they keep working
     assert (await review(api, tokens, old_client, resolution="解决", satisfaction="基本满意"))["status"] == "closed"
     await eventually(lambda: row(engine, asked).review_contacted is True and row(engine, old_client).valid_review,
                      10, what="both reviews projected")
@@ -66,7 +61,7 @@ async def test_a_confirmed_contact_closes_and_an_absent_answer_is_not_asked(api,
 
 
 async def test_review_body_validation(api, tokens) -> None:
-    case_no = await replied_case(api, tokens)
+    case_no = await replied(api, tokens)
     r = await api.post(f"/api/v1/cases/{case_no}/review", headers=auth(tokens["intake"]),
                        json={"contacted": "maybe", "resolution": "解决", "satisfaction": "满意"})
     assert r.status_code == 422 and {"code", "message"} <= set(r.json())

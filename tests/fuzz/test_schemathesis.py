@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -35,14 +34,13 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
 from core.db import get_engine
 from core.settings import Settings
 from services.rules_store import active_version, load_engine
-from tests.helpers import auth, complaint
+from tests.helpers import auth, complaint, live_app
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.temporal]
 
@@ -71,34 +69,11 @@ SMOKE = Budget(phases="examples,fuzzing", max_examples=3, timeout=90)
 FULL = Budget(phases="examples,coverage,fuzzing,stateful", max_examples=25, timeout=300)
 
 
-class QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers (pytest owns SIGINT)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def live_url(settings: Settings, client, worker) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
     """The real app on 127.0.0.1 at a free port, served in the session loop beside the worker."""
-    from api.app import create_app
-
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on such sockets; without it every answer waits ~40 ms
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    server = QuietServer(uvicorn.Config(create_app(settings, client), log_level="warning", access_log=False,
-                                        lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not task.done(), "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-        sock.close()
+    async with live_app(settings, client) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

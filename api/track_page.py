@@ -1,0 +1,154 @@
+"""`/t/{tracking_code}`: the complainant's page (Chinese, for a phone's narrow screen). Everyone with the code sees
+the steps so far, the deadline and the department's public line; with the last four digits of the phone also the
+reply, the evaluation form while the review window is open (the three review questions, recorded like intake's
+review call) and the appeal form after closing, within the appeal window. A wrong code and wrong digits get the same
+answer; lookups are rate-limited per address."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, select
+
+from api.auth import client_address
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import ServiceError
+from api.updates import run_update
+from core.contracts import Actor, CaseStatus, Resolution, ReviewInput, Role, Satisfaction
+from core.crypto import Cipher
+from core.models import Case, CaseEventRow, utcnow
+from services import appeals
+from services.access import limit
+from services.rules_store import load_engine
+from workflows.case import CaseWorkflow
+
+router = APIRouter(tags=["complainant page"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TZ = ZoneInfo("Asia/Shanghai")
+STEPS = (("accepted", "受理"), ("dispatched", "派单"), ("signed_for", "办理中"), ("replied", "已答复"),
+         ("reviewed", "回访"), ("closed", "办结"))
+
+
+def _local(at: datetime | None) -> str:
+    return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def find(session: Session, code: str) -> Case | None:
+    """The case of a tracking code (None for an unknown one)."""
+    case = session.exec(select(Case).where(Case.tracking_code == code.strip().upper())).first()
+    return case if case is not None and case.case_no else None
+
+
+def digits_match(case: Case, digits: str | None, cipher: Cipher) -> bool:
+    """The last four digits of the complainant's phone (constant time; anonymised data matches nothing)."""
+    if not digits or len(digits) != 4 or not digits.isdigit():
+        return False
+    try:
+        phone = cipher.decrypt(case.phone_enc)
+    except ValueError:
+        return False
+    return hmac.compare_digest(phone[-4:], digits)
+
+
+def view(session: Session, case: Case, verified: bool) -> dict[str, Any]:
+    """What the page shows of a case."""
+    rules = load_engine(session, case.rules_version)
+    events = session.exec(select(CaseEventRow).where(CaseEventRow.case_no == case.case_no)
+                          .order_by(CaseEventRow.seq)).all()  # type: ignore[arg-type]
+    first: dict[str, CaseEventRow] = {}
+    for event in events:
+        first.setdefault(event.type, event)
+    dept = rules.departments.get(case.lead_department or "")
+    status = CaseStatus(case.status)
+    reached = [t for t, _ in STEPS if t in first] or ["accepted"]
+    steps = []
+    for type_, name in STEPS:
+        hit = first.get(type_)
+        detail = dept.name if type_ == "dispatched" and dept else ""
+        state = "done" if hit else ""
+        if type_ == reached[-1] and status not in (CaseStatus.CLOSED, CaseStatus.ARCHIVED):
+            state = "now"
+        steps.append({"name": name, "at": _local(hit.at) if hit else "", "state": state, "detail": detail})
+    appeal_due = rules.deadline(case.closed_at, rules.rules.appeal.window) if case.closed_at else None
+    return {
+        "case_no": case.case_no, "status_label": status.label, "deadline": _local(case.due_resolution),
+        "department": dept.name if dept else "", "department_phone": (dept.phone if dept else None) or "12345",
+        "steps": steps, "reply": case.reply_text if verified else None,
+        "can_review": verified and status is CaseStatus.REPLIED,
+        "can_appeal": verified and status is CaseStatus.ARCHIVED and appeal_due is not None
+        and utcnow() <= appeal_due and case.outcome != "merged",
+        "appeal_due": _local(appeal_due),
+    }
+
+
+def page(request: Request, code: str, case: dict | None, verified: bool, digits: str = "",
+         message: str = "", error: bool = False, status: int = 200) -> HTMLResponse:
+    """The rendered page."""
+    return templates.TemplateResponse(request, "track.html", {
+        "case": case, "code": code, "verified": verified, "digits": digits if verified else "",
+        "message": message, "error": error}, status_code=status)
+
+
+def _checked(request: Request, session: Session, settings: Any, code: str, digits: str | None) -> Case | None:
+    limit("tracking", client_address(request), settings.rate_limits.get("tracking", 30), "tracking lookups")
+    case = find(session, code)
+    if case is None:
+        return None
+    if digits is not None and not digits_match(case, digits, Cipher(settings)):
+        return None  # the same answer as an unknown code: no hint which part was wrong
+    return case
+
+
+@router.get("/t/{code}", response_class=HTMLResponse)
+def track_page(code: str, request: Request, session: SessionDep, settings: SettingsDep,
+               d: str | None = None, done: str | None = None) -> HTMLResponse:
+    """The complainant's page."""
+    case = _checked(request, session, settings, code, d)
+    if case is None:
+        return page(request, code, None, False, status=404)
+    message = {"review": "感谢您的评价！", "appeal": "申诉已提交，将由上级部门复核。"}.get(done or "", "")
+    return page(request, code, view(session, case, d is not None), d is not None, d or "", message)
+
+
+@router.post("/t/{code}/review", response_class=HTMLResponse, response_model=None)
+async def online_review(code: str, request: Request, session: SessionDep, settings: SettingsDep,
+                        temporal: TemporalDep, d: Annotated[str, Form()], contacted: Annotated[str, Form()],
+                        resolution: Annotated[str, Form()], satisfaction: Annotated[str, Form()],
+                        note: Annotated[str, Form(max_length=500)] = "") -> HTMLResponse | RedirectResponse:
+    """The complainant's own evaluation (网上评价): the three review questions, recorded as the review."""
+    case = _checked(request, session, settings, code, d)
+    if case is None or case.case_no is None:
+        return page(request, code, None, False, status=404)
+    try:
+        answer = ReviewInput(actor=Actor(id=f"online-{case.tracking_code}", role=Role.INTAKE),
+                             contacted=contacted == "true", resolution=Resolution(resolution),
+                             satisfaction=Satisfaction(satisfaction), note=f"网上评价：{note}".rstrip("："))
+        await run_update(session, temporal, case.case_no, CaseWorkflow.record_review, answer, seen_by=None)
+    except (ValueError, ServiceError) as exc:
+        message = exc.message if isinstance(exc, ServiceError) else "请完整填写评价"
+        return page(request, code, view(session, case, True), True, d, message, error=True, status=409)
+    return RedirectResponse(f"/t/{code}?d={d}&done=review", status_code=303)
+
+
+@router.post("/t/{code}/appeal", response_class=HTMLResponse, response_model=None)
+async def online_appeal(code: str, request: Request, session: SessionDep, settings: SettingsDep,
+                        temporal: TemporalDep, d: Annotated[str, Form()],
+                        reason: Annotated[str, Form(min_length=1, max_length=2000)]) -> HTMLResponse | RedirectResponse:
+    """The complainant's appeal (申诉) after closing, within the window."""
+    case = _checked(request, session, settings, code, d)
+    if case is None or case.case_no is None:
+        return page(request, code, None, False, status=404)
+    actor = Actor(id=f"online-{case.tracking_code}", role=Role.INTAKE)
+    try:
+        start = appeals.appeal_start(session, case, load_engine(session, case.rules_version), reason, actor)
+        await appeals.start_appeal(temporal, settings.task_queue, case, start)
+    except ServiceError as exc:
+        return page(request, code, view(session, case, True), True, d, exc.message, error=True, status=409)
+    return RedirectResponse(f"/t/{code}?d={d}&done=appeal", status_code=303)

@@ -1,0 +1,206 @@
+"""The sender against a fake SMS provider on loopback: an outage is retried and the SMS delivered once, an
+unknown outcome is asked about before sending again, a dead letter tells the supervisor, quiet hours hold citizens'
+SMS at night (not for 紧急 cases), staff notices go to the inbox, receipts mark SMS delivered."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from activities.notices import NoticeActivities
+from core.contracts import NoticeInput
+from core.models import Case, Notice
+from services.delivery import HttpSmsGateway, out_id, run_once
+from tests.helpers import PHONE, stored_case
+
+NIGHT = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
+DAY = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 11:00 in Beijing
+
+
+class FakeProvider:
+    """An SMS gateway on 127.0.0.1: ``down`` answers 503, ``slow`` accepts but answers after the client gave up."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+        self.down = 0  # the next N sends fail
+        self.slow = 0.0
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                provider.calls += 1
+                if provider.down:
+                    provider.down -= 1
+                    return self._answer(503, {"error": "maintenance"})
+                provider.messages.setdefault(body["out_id"], body)  # the provider dedups on out_id too
+                if provider.slow:
+                    time.sleep(provider.slow)
+                self._answer(200, {"id": f"p-{len(provider.messages)}"})
+
+            def do_GET(self) -> None:  # noqa: N802
+                key = self.path.rsplit("/", 1)[-1]
+                if key in provider.messages:
+                    return self._answer(200, {"status": "sent"})
+                self._answer(404, {"error": "unknown"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def isolated(tmp_path, settings):  # type: ignore[no-untyped-def]
+    """A database of its own (the sender sends whatever is due: other tests' notices must not be in the way)."""
+    from core.db import get_engine, session_scope
+    from core.migrate import upgrade
+    from services.rules_store import import_shipped
+
+    own = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'sender.db'}"})
+    upgrade(own.db_url)
+    engine = get_engine(own)
+    with session_scope(engine) as session:
+        import_shipped(session, own.rules_dir)
+    return engine, own
+
+
+@pytest.fixture
+def provider():  # type: ignore[no-untyped-def]
+    p = FakeProvider()
+    yield p
+    p.server.shutdown()
+
+
+def queued_sms(engine, settings, **over: Any) -> Notice:  # type: ignore[no-untyped-def]
+    """A case and its acceptance SMS in the outbox (as the workflow's notice activity writes it)."""
+    case = stored_case(engine, settings, **over)
+    with Session(engine) as s:
+        row = s.exec(select(Case).where(Case.case_no == case.case_no)).one()
+        row.lead_department, row.urgency = "xicheng-cgzf", over.get("urgency", "一般")
+        s.add(row)
+        s.commit()
+    notice_id = NoticeActivities(engine, settings).queue_notice(NoticeInput(
+        case_no=case.case_no or "", template="acceptance", recipient="complainant", department=None,
+        key="acceptance", rules_version=case.rules_version, context={}))
+    return notice(engine, notice_id)
+
+
+def notice(engine, notice_id: int) -> Notice:  # type: ignore[no-untyped-def]
+    with Session(engine) as s:
+        n = s.get(Notice, notice_id)
+        assert n is not None
+        return n
+
+
+def test_an_outage_is_retried_and_the_sms_delivered_once(isolated, provider) -> None:
+    engine, settings = isolated
+    sms = queued_sms(engine, settings)
+    gateway = HttpSmsGateway(provider.url)
+    provider.down = 2
+    now = DAY
+    for _ in range(6):  # each pass at the time the notice is due again
+        run_once(engine, settings, gateway, now)
+        n = notice(engine, sms.id or 0)
+        if n.status == "sent":
+            break
+        assert n.status == "failed" and n.next_attempt_at is not None and n.next_attempt_at > now
+        now = n.next_attempt_at + timedelta(seconds=1)
+    assert n.status == "sent" and n.attempts == 3 and n.provider_id
+    assert list(provider.messages) == [out_id(n)] and provider.messages[out_id(n)]["to"] == PHONE
+    assert "受理" in provider.messages[out_id(n)]["text"]
+    run_once(engine, settings, gateway, now + timedelta(hours=1))  # nothing more to send
+    assert provider.calls == 3
+
+
+def test_after_an_unknown_outcome_the_provider_is_asked_first(isolated, provider) -> None:
+    engine, settings = isolated
+    sms = queued_sms(engine, settings)
+    provider.slow = 1.0
+    gateway = HttpSmsGateway(provider.url, timeout=0.3)
+    run_once(engine, settings, gateway, DAY)
+    n = notice(engine, sms.id or 0)
+    assert n.status == "failed" and n.last_error and n.last_error.startswith("outcome unknown")
+    provider.slow = 0
+    run_once(engine, settings, gateway, (n.next_attempt_at or DAY) + timedelta(seconds=1))
+    n = notice(engine, sms.id or 0)
+    assert n.status == "sent" and provider.calls == 1  # it had gone out: not sent twice
+
+
+def test_a_dead_letter_tells_the_supervisor(isolated, provider) -> None:
+    engine, settings = isolated
+    sms = queued_sms(engine, settings)
+    provider.down = 100
+    gateway, now = HttpSmsGateway(provider.url), DAY
+    for _ in range(5):  # rules 2026.3: delivery.max_attempts 5
+        run_once(engine, settings, gateway, now)
+        now = (notice(engine, sms.id or 0).next_attempt_at or now) + timedelta(seconds=1)
+    n = notice(engine, sms.id or 0)
+    assert n.status == "dead" and n.attempts == 5 and "503" in (n.last_error or "")
+    with Session(engine) as s:
+        alert = s.exec(select(Notice).where(Notice.case_no == n.case_no, Notice.template == "delivery_dead")).one()
+    assert alert.recipient == "supervisor" and "5次" in alert.body
+
+
+def test_quiet_hours_hold_citizens_sms_but_not_urgent_ones(isolated, provider) -> None:
+    engine, settings = isolated
+    gateway = HttpSmsGateway(provider.url)
+    calm = queued_sms(engine, settings)
+    run_once(engine, settings, gateway, NIGHT)
+    held = notice(engine, calm.id or 0)
+    assert held.status == "pending" and held.attempts == 0 and provider.calls == 0
+    assert held.next_attempt_at == datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # 08:00 in Beijing
+    urgent = queued_sms(engine, settings, category="GGFW03", description="燃气泄漏", urgency="紧急")
+    run_once(engine, settings, gateway, NIGHT)
+    assert notice(engine, urgent.id or 0).status == "sent" and provider.calls == 1
+
+
+def test_staff_notices_are_delivered_to_the_inbox(isolated, provider) -> None:
+    engine, settings = isolated
+    case = stored_case(engine, settings)
+    notice_id = NoticeActivities(engine, settings).queue_notice(NoticeInput(
+        case_no=case.case_no or "", template="repeat", recipient="supervisor", department=None, key="repeat",
+        rules_version=case.rules_version, context={"repeat_of": "x", "repeat_count": 3}))
+    run_once(engine, settings, HttpSmsGateway(provider.url), DAY)
+    n = notice(engine, notice_id)
+    assert n.status == "delivered" and n.delivered_at is not None and provider.calls == 0
+
+
+async def test_receipts_need_the_token_and_mark_the_sms_delivered(settings, client, worker, engine,
+                                                                  provider) -> None:
+    import httpx
+
+    from api.app import create_app
+
+    sms = queued_sms(engine, settings)
+    run_once(engine, settings, HttpSmsGateway(provider.url), DAY)
+    app = create_app(settings.model_copy(update={"delivery_receipt_token": "receipt-secret"}), client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as api:
+        url, body = "/api/v1/delivery/receipts/sms", {"out_id": out_id(sms), "status": "delivered"}
+        assert (await api.post(url, json=body)).status_code == 401
+        assert (await api.post(url, json=body, headers={"X-Receipt-Token": "wrong"})).status_code == 401
+        ok = await api.post(url, json=body, headers={"X-Receipt-Token": "receipt-secret"})
+        assert ok.status_code == 200, ok.text
+        unknown = await api.post(url, json={"out_id": "x.y", "status": "delivered"},
+                                 headers={"X-Receipt-Token": "receipt-secret"})
+        assert unknown.status_code == 404
+    n = notice(engine, sms.id or 0)
+    assert n.status == "delivered" and n.delivered_at is not None
