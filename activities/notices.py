@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from core.db import session_scope
 from core.models import Case, Notice
 from core.settings import Settings
 from rules.engine import RulesEngine
-from rules.templates import typed
+from rules.templates import cn_datetime, typed
 from services.rules_store import load_engine
 
 log = logging.getLogger("jiesu.notices")
@@ -70,6 +71,12 @@ def addressee_names(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any
     return out
 
 
+def provider_params(names: list[str], context: dict[str, Any]) -> list[str]:
+    """The values of a provider template's parameters, as text (instants as 2026年11月23日 18:00)."""
+    return [cn_datetime(v) if isinstance(v := context.get(n), datetime) else ("" if v is None else str(v))
+            for n in names]
+
+
 def render_or_fail(rules: RulesEngine, inp: NoticeInput, context: dict[str, Any]) -> tuple[str, str]:
     """(body, "pending"), or (the error, "failed") when the template is missing or does not render: a template
     never stalls a case, the notice is kept as failed with its error and the supervisor is told."""
@@ -111,10 +118,13 @@ class NoticeActivities:
                 context["department_name"] = lead.name if lead else context["department_name"]
             context |= addressee_names(rules, inp, context)
             body, status = render_or_fail(rules, inp, context)
+            provider = rules.rules.delivery.sms_templates.get(inp.template) if inp.recipient == "complainant" else None
             notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
                             department=addressed_department(rules, inp),
                             channel="sms" if inp.recipient == "complainant" else "worklist", body=body,
-                            status=status, urgent=case.urgency == "紧急")
+                            status=status, urgent=case.urgency == "紧急",
+                            provider_template=provider.code if provider else None,
+                            params=provider_params(provider.params, typed(context)) if provider else [])
             session.add(notice)
             if status == "failed":
                 session.add(failure_alert(inp, body))

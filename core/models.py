@@ -200,6 +200,8 @@ class Notice(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=128)  # the provider's message id
     delivered_at: datetime | None = _ts(nullable=True)
     urgent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})  # no quiet hours
+    provider_template: str | None = Field(default=None, max_length=64)  # the provider's pre-approved template
+    params: list = _json(nullable=False, default=list, server_default="[]")  # its parameters, no personal data
 
 
 class RuleVersion(SQLModel, table=True):

@@ -33,7 +33,24 @@ def semantic_errors(rules: Rules) -> Errors:
     needed += ["spike"] if rules.spike else []
     errors += [(f"templates.{name}", "required template is missing") for name in needed if name not in rules.templates]
     errors += engine.template_errors()
+    errors += provider_template_errors(rules)
     return errors if broken else errors + coverage_errors(rules, engine)
+
+
+def provider_template_errors(rules: Rules) -> Errors:
+    """Provider templates must belong to a notice template and fill their parameters from the notice context."""
+    from rules.templates import SAMPLE_CONTEXT
+
+    errors: Errors = []
+    for name, provider in rules.delivery.sms_templates.items():
+        path = f"delivery.sms_templates.{name}"
+        if name not in rules.templates:
+            errors.append((path, f"no notice template {name!r} in this version"))
+        unknown = [p for p in provider.params if p not in SAMPLE_CONTEXT]
+        if unknown:
+            errors.append((f"{path}.params", f"unknown parameter {', '.join(unknown)}; use names of the notice "
+                           "context (case_no, department_name, due_resolution, tracking_url, …)"))
+    return errors
 
 
 def coverage_errors(rules: Rules, engine: RulesEngine) -> Errors:

@@ -351,9 +351,19 @@ class ScreeningContext(BaseModel):
     past: bool = Field(default=False, description="a keyword followed by 过 (past experience) does not count")
 
 
+class ProviderTemplate(BaseModel):
+    """An SMS provider's pre-approved template (providers send nothing else): its code and the notice context
+    values that fill it, in order."""
+
+    code: str = Field(min_length=1, max_length=64)
+    params: list[str] = Field(default_factory=list, description="context names: case_no, department_name, …")
+
+
 class DeliveryRules(BaseModel):
     """How notices leave the outbox (services/delivery.py)."""
 
+    sms_templates: dict[str, ProviderTemplate] = Field(default_factory=dict, description=(
+        "notice template → the provider's template (code + parameters); unmapped notices go as plain text"))
     quiet_start_hour: int = Field(default=21, ge=0, le=23, description="no SMS to citizens from this hour …")
     quiet_end_hour: int = Field(default=8, ge=0, le=23, description="… to this one (紧急 cases excepted)")
     max_attempts: int = Field(default=5, ge=1, le=20, description="then the notice is dead, the supervisor told")

@@ -30,6 +30,7 @@ from services.rules_store import load_engine
 
 log = logging.getLogger("jiesu.sender")
 UNKNOWN = "outcome unknown"  # a timeout: the provider may have sent it
+LEASE = timedelta(minutes=5)  # a claimed SMS not finished by then is claimed again (its sender died)
 
 
 class DeliveryError(Exception):
@@ -43,8 +44,9 @@ class DeliveryError(Exception):
 class SmsAdapter(Protocol):
     """An SMS provider: send a message under our out id, ask for an out id's status."""
 
-    def send(self, out_id: str, phone: str, text: str, template: str) -> str:
-        """Send; the provider's message id (DeliveryError when it failed)."""
+    def send(self, out_id: str, phone: str, text: str, template: str, params: list[str] | None = None) -> str:
+        """Send (``template``: the provider's template code when the rules map one, then ``params`` fill it);
+        the provider's message id (DeliveryError when it failed)."""
         ...
 
     def status(self, out_id: str) -> str | None:
@@ -55,7 +57,7 @@ class SmsAdapter(Protocol):
 class LogSms:
     """Development: every SMS is printed (to the sender's log), nothing leaves the machine."""
 
-    def send(self, out_id: str, phone: str, text: str, template: str) -> str:
+    def send(self, out_id: str, phone: str, text: str, template: str, params: list[str] | None = None) -> str:
         """Print the message (the number masked)."""
         log.info("SMS %s to %s****%s: %s", out_id, phone[:3], phone[-4:], text)
         return f"log-{out_id}"
@@ -72,11 +74,13 @@ class HttpSmsGateway:
     def __init__(self, base: str, timeout: float = 5.0) -> None:
         self.base, self.timeout = base.rstrip("/"), timeout
 
-    def send(self, out_id: str, phone: str, text: str, template: str) -> str:
-        """Post the message; a timeout leaves the outcome unknown."""
+    def send(self, out_id: str, phone: str, text: str, template: str, params: list[str] | None = None) -> str:
+        """Post the message (with the provider's template code and parameters when mapped); a timeout leaves the
+        outcome unknown."""
         try:
             r = httpx.post(f"{self.base}/send", json={"out_id": out_id, "to": phone, "text": text,
-                                                      "template": template}, timeout=self.timeout)
+                                                      "template": template, "params": params or []},
+                           timeout=self.timeout)
         except httpx.TimeoutException as exc:
             raise DeliveryError(f"timeout: {exc}", unknown=True) from exc
         except httpx.HTTPError as exc:
@@ -112,7 +116,8 @@ def claim(session: Session, now: datetime, batch: int = 50) -> list[int]:
     """Mark up to ``batch`` due notices 'sending' (skipping ones another sender holds); their ids."""
     # pending, or failed after an attempt (a notice whose template failed to render is 'failed' with no attempt:
     # there is nothing to send)
-    q = select(Notice).where(sa.or_(col(Notice.status) == "pending",
+    # a 'sending' one whose lease ran out was claimed by a sender that died: its outcome is unknown
+    q = select(Notice).where(sa.or_(col(Notice.status).in_(("pending", "sending")),
                                     sa.and_(col(Notice.status) == "failed", col(Notice.attempts) > 0)),
                              col(Notice.channel) == "sms",
                              sa.or_(col(Notice.next_attempt_at).is_(None), col(Notice.next_attempt_at) <= now))
@@ -120,7 +125,9 @@ def claim(session: Session, now: datetime, batch: int = 50) -> list[int]:
         q = q.with_for_update(skip_locked=True)
     rows = session.exec(q.order_by(col(Notice.id)).limit(batch)).all()
     for n in rows:
-        n.status, n.attempts = "sending", n.attempts + 1
+        if n.status == "sending":  # the sender holding it died mid-delivery: ask the provider before resending
+            n.last_error = f"{UNKNOWN}: the sender stopped during the attempt"
+        n.status, n.attempts, n.next_attempt_at = "sending", n.attempts + 1, now + LEASE
         session.add(n)
     session.commit()
     return [n.id for n in rows if n.id is not None]
@@ -141,8 +148,11 @@ def deliver(session: Session, settings: Settings, adapter: SmsAdapter, notice_id
     provider asked first after an unknown outcome, then sent; the resulting status."""
     n = session.get(Notice, notice_id)
     case = session.exec(select(Case).where(Case.case_no == n.case_no)).first() if n else None
-    if n is None or case is None:
+    if n is None:
         return "missing"
+    if case is None:  # nothing to send it to
+        n.status, n.last_error = "dead", "the case is gone"
+        return _save(session, n)
     rules = load_engine(session, case.rules_version)
     cfg = rules.rules.delivery
     held = None if n.urgent else quiet_until(now, cfg.quiet_start_hour, cfg.quiet_end_hour, rules.calendar.tz)
@@ -154,7 +164,7 @@ def deliver(session: Session, settings: Settings, adapter: SmsAdapter, notice_id
             n.status, n.last_error, n.sent_at = "sent", None, now  # it went out the last time: never twice
             return _save(session, n)
         phone = Cipher(settings).decrypt(case.phone_enc)
-        n.provider_id = adapter.send(out_id(n), phone, n.body, n.template)
+        n.provider_id = adapter.send(out_id(n), phone, n.body, n.provider_template or n.template, n.params)
         n.status, n.sent_at, n.last_error, n.next_attempt_at = "sent", now, None, None
     except (DeliveryError, ValueError) as exc:
         unknown = isinstance(exc, DeliveryError) and exc.unknown

@@ -204,3 +204,52 @@ async def test_receipts_need_the_token_and_mark_the_sms_delivered(settings, clie
         assert unknown.status_code == 404
     n = notice(engine, sms.id or 0)
     assert n.status == "delivered" and n.delivered_at is not None
+
+
+def test_a_mapped_notice_goes_as_the_providers_template_with_its_parameters(isolated, provider) -> None:
+    import yaml
+
+    from core.db import session_scope
+    from rules.parse import parse_rules
+    from rules.schema import RulesError
+    from services.rules_store import activate, publish
+
+    engine, settings = isolated
+    text = (settings.rules_dir / "2026.3.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    doc["version"] = "test-provider"
+    doc["delivery"]["sms_templates"] = {"acceptance": {"code": "SMS_0001",
+                                                       "params": ["case_no", "department_name", "tracking_url"]}}
+    mapped = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
+    with session_scope(engine) as session:
+        publish(session, mapped, "test")
+        activate(session, "test-provider")
+    sms = queued_sms(engine, settings)
+    assert sms.provider_template == "SMS_0001" and sms.params[0] == sms.case_no
+    code = sms.body.split("查询码")[1][:10]
+    assert sms.params[1] == "西城区城市管理综合行政执法局" and sms.params[2].endswith(f"/t/{code}")
+    run_once(engine, settings, HttpSmsGateway(provider.url), DAY)
+    sent = provider.messages[out_id(sms)]
+    assert sent["template"] == "SMS_0001" and sent["params"] == sms.params
+    doc["delivery"]["sms_templates"] = {"acceptance": {"code": "SMS_0001", "params": ["phone"]}}
+    with pytest.raises(RulesError) as refused:  # only the notice context, never personal data
+        parse_rules(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+    assert "delivery.sms_templates.acceptance.params" in str(refused.value)
+
+
+def test_an_sms_whose_sender_died_is_claimed_again_and_not_sent_twice(isolated, provider) -> None:
+    from sqlmodel import Session as S
+
+    from services.delivery import claim
+
+    engine, settings = isolated
+    sms = queued_sms(engine, settings)
+    with S(engine) as session:
+        assert claim(session, DAY) == [sms.id]  # a sender claims it …
+    gateway = HttpSmsGateway(provider.url)
+    gateway.send(out_id(sms), PHONE, sms.body, sms.template)  # … sends it, and dies before recording that
+    run_once(engine, settings, gateway, DAY + timedelta(minutes=1))
+    assert notice(engine, sms.id or 0).status == "sending"  # its lease still runs
+    run_once(engine, settings, gateway, DAY + timedelta(minutes=6))
+    n = notice(engine, sms.id or 0)
+    assert n.status == "sent" and provider.calls == 1  # claimed again, the provider asked: sent once
