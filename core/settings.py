@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         "personal_reads": 20, "tracking": 30, "failed_auth": 10}, description=(
         "per minute: unmasked or phone-filtered exports per token, tracking lookups per client address, failed "
         "authentications per client address (then locked out for 15 minutes)"))
+    smtp_host: str = Field(default="", description="SMTP server for e-mail copies of staff notices (empty: none)")
+    smtp_port: int = 25
+    smtp_from: str = "jiesu@localhost"
+    supervisor_email: str = Field(default="", description="where the supervisors' notices also go by e-mail")
     sms_adapter: str = Field(default="log", description="'log' (prints each SMS: jiesu dev) or 'http' (gateway)")
     sms_gateway_url: str = Field(default="", description="base URL of the HTTP SMS gateway (POST /send, GET /status)")
     delivery_receipt_token: str = Field(default="", description=(

@@ -107,7 +107,7 @@ def expand(rules: Rules) -> Rules:
                 name=fill(dept.name, f"{path}.name", district_name=d.name),
                 level=dept.level,
                 parent=fill(dept.parent, f"{path}.parent", district=d.code) if dept.parent else None,
-                phone=dept.phone,
+                phone=dept.phone, email=dept.email,
             ) for d in rules.districts]
         for m in made:
             m._source = i

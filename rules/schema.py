@@ -54,6 +54,8 @@ class Department(BaseModel):
     level: Literal["市", "区", "街道"]
     parent: str | None = None
     phone: str | None = Field(default=None, max_length=32, description="public contact line the notices name")
+    email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description=(
+        "where the department's work-list notices also go by e-mail (when the sender has SMTP)"))
     per_district: bool = False
     _source: int | None = PrivateAttr(default=None)  # index in the document (per-district ones expand to many)
 

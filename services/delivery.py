@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 import random
+import smtplib
 import time
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Protocol
 
 import httpx
@@ -187,20 +189,48 @@ def _save(session: Session, n: Notice) -> str:
     return n.status
 
 
-def deliver_staff_notices(session: Session, now: datetime) -> int:
-    """Work-list notices are in their addressees' inbox as soon as they are queued: delivered."""
-    q = sa.update(Notice).where(col(Notice.channel) == "worklist", col(Notice.status) == "pending").values(
-        status="delivered", delivered_at=now)
-    done = session.execute(q).rowcount  # type: ignore[attr-defined]
+def deliver_staff_notices(session: Session, settings: Settings, now: datetime) -> int:
+    """Work-list notices are in their addressees' inbox as soon as they are queued: delivered. With SMTP set, a
+    copy also goes by e-mail to the department's address (rules ``departments[].email``) or the supervisors'
+    (settings); an e-mail that fails is logged, the inbox copy stands."""
+    rows = session.exec(select(Notice).where(col(Notice.channel) == "worklist",
+                                             col(Notice.status) == "pending")).all()
+    for n in rows:
+        address = email_address(session, settings, n) if settings.smtp_host else None
+        if address:
+            try:
+                send_email(settings, address, f"12345 工单{n.case_no}：{n.template}", n.body)
+            except (OSError, smtplib.SMTPException) as exc:
+                log.warning("e-mail of notice %s failed: %s", n.id, type(exc).__name__)
+        n.status, n.delivered_at = "delivered", now
+        session.add(n)
     session.commit()
-    return int(done or 0)
+    return len(rows)
+
+
+def email_address(session: Session, settings: Settings, n: Notice) -> str | None:
+    """Where a staff notice's e-mail copy goes (None: nowhere)."""
+    if n.recipient == "supervisor":
+        return settings.supervisor_email or None
+    case = session.exec(select(Case.rules_version).where(Case.case_no == n.case_no)).first()
+    dept = load_engine(session, case).departments.get(n.department or "") if case else None
+    return dept.email if dept else None
+
+
+def send_email(settings: Settings, to: str, subject: str, body: str) -> None:
+    """One plain-text e-mail through the configured SMTP server."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = settings.smtp_from, to, subject
+    message.set_content(body)
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
+        smtp.send_message(message)
 
 
 def run_once(engine: sa.Engine, settings: Settings, adapter: SmsAdapter, now: datetime | None = None) -> int:
     """One pass: staff notices to the inbox, due SMS claimed and delivered; how many SMS were handled."""
     now = now or utcnow()
     with Session(engine) as session:
-        deliver_staff_notices(session, now)
+        deliver_staff_notices(session, settings, now)
         ids = claim(session, now)
         for notice_id in ids:
             deliver(session, settings, adapter, notice_id, now)

@@ -253,3 +253,55 @@ def test_an_sms_whose_sender_died_is_claimed_again_and_not_sent_twice(isolated, 
     run_once(engine, settings, gateway, DAY + timedelta(minutes=6))
     n = notice(engine, sms.id or 0)
     assert n.status == "sent" and provider.calls == 1  # claimed again, the provider asked: sent once
+
+
+def test_staff_notices_are_also_e_mailed_when_smtp_is_set(isolated, provider) -> None:
+    import yaml
+    from aiosmtpd.controller import Controller
+
+    from core.db import session_scope
+    from services.rules_store import activate, publish
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.mail: list[tuple[list[str], str]] = []
+
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            from email import message_from_bytes, policy
+
+            parsed = message_from_bytes(envelope.content, policy=policy.default)
+            self.mail.append((list(envelope.rcpt_tos), parsed.get_content()))  # type: ignore[attr-defined]
+            return "250 OK"
+
+    engine, settings = isolated
+    doc = yaml.safe_load((settings.rules_dir / "2026.3.yaml").read_text(encoding="utf-8"))
+    doc["version"] = "test-email"
+    for dept in doc["departments"]:
+        if dept["code"] == "{district}-cgzf":
+            dept["email"] = "cgzf@example.gov.cn"
+    with session_scope(engine) as session:
+        publish(session, yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "test")
+        activate(session, "test-email")
+    import socket
+
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        mailing = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port,
+                                              "supervisor_email": "sup@example.gov.cn"})
+        case = stored_case(engine, mailing)
+        activities = NoticeActivities(engine, mailing)
+        for template, recipient, context in (("dispatch", "department", {"due_sign_for": "", "return_due": ""}),
+                                             ("repeat", "supervisor", {"repeat_of": "x", "repeat_count": 3})):
+            activities.queue_notice(NoticeInput(case_no=case.case_no or "", template=template, recipient=recipient,
+                                                department="xicheng-cgzf", key=template,
+                                                rules_version=case.rules_version, context=context))
+        run_once(engine, mailing, HttpSmsGateway(provider.url), DAY)
+    finally:
+        smtp.stop()
+    assert sorted(to for tos, _ in inbox.mail for to in tos) == ["cgzf@example.gov.cn", "sup@example.gov.cn"]
+    assert any("派单" in body or "签收" in body for _, body in inbox.mail)
