@@ -40,7 +40,7 @@ def authenticate(request: Request, session: SessionDep,
                "the token has expired" if key.expires_at is not None
                and key.expires_at.replace(tzinfo=key.expires_at.tzinfo or UTC) < utcnow() else None)
     if problem or key is None:
-        note_failed_auth(address, request.app.state.settings.rate_limits.get("failed_auth", 10))
+        note_failed_auth(address, request.app.state.settings.rate_limit("failed_auth"))
         raise ServiceError(401, "unauthorized", problem or "invalid token", {"WWW-Authenticate": "Bearer"})
     return Actor(id=key.id, role=Role(key.role), department=key.department)
 

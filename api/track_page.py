@@ -6,86 +6,29 @@ answer; lookups are rate-limited per address."""
 
 from __future__ import annotations
 
-import hmac
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.auth import client_address
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ServiceError
 from api.updates import run_update
-from core.contracts import Actor, CaseStatus, Resolution, ReviewInput, Role, Satisfaction
+from core.contracts import Actor, Resolution, ReviewInput, Role, Satisfaction
 from core.crypto import Cipher
-from core.models import Case, CaseEventRow, utcnow
+from core.models import Case
 from services import appeals
 from services.access import limit
 from services.rules_store import load_engine
+from services.tracking import digits_match, find, view
 from workflows.case import CaseWorkflow
 
 router = APIRouter(tags=["complainant page"], include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-TZ = ZoneInfo("Asia/Shanghai")
-STEPS = (("accepted", "受理"), ("dispatched", "派单"), ("signed_for", "办理中"), ("replied", "已答复"),
-         ("reviewed", "回访"), ("closed", "办结"))
-
-
-def _local(at: datetime | None) -> str:
-    return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if at else ""
-
-
-def find(session: Session, code: str) -> Case | None:
-    """The case of a tracking code (None for an unknown one)."""
-    case = session.exec(select(Case).where(Case.tracking_code == code.strip().upper())).first()
-    return case if case is not None and case.case_no else None
-
-
-def digits_match(case: Case, digits: str | None, cipher: Cipher) -> bool:
-    """The last four digits of the complainant's phone (constant time; anonymised data matches nothing)."""
-    if not digits or len(digits) != 4 or not digits.isdigit():
-        return False
-    try:
-        phone = cipher.decrypt(case.phone_enc)
-    except ValueError:
-        return False
-    return hmac.compare_digest(phone[-4:], digits)
-
-
-def view(session: Session, case: Case, verified: bool) -> dict[str, Any]:
-    """What the page shows of a case."""
-    rules = load_engine(session, case.rules_version)
-    events = session.exec(select(CaseEventRow).where(CaseEventRow.case_no == case.case_no)
-                          .order_by(CaseEventRow.seq)).all()  # type: ignore[arg-type]
-    first: dict[str, CaseEventRow] = {}
-    for event in events:
-        first.setdefault(event.type, event)
-    dept = rules.departments.get(case.lead_department or "")
-    status = CaseStatus(case.status)
-    reached = [t for t, _ in STEPS if t in first] or ["accepted"]
-    steps = []
-    for type_, name in STEPS:
-        hit = first.get(type_)
-        detail = dept.name if type_ == "dispatched" and dept else ""
-        state = "done" if hit else ""
-        if type_ == reached[-1] and status not in (CaseStatus.CLOSED, CaseStatus.ARCHIVED):
-            state = "now"
-        steps.append({"name": name, "at": _local(hit.at) if hit else "", "state": state, "detail": detail})
-    appeal_due = rules.deadline(case.closed_at, rules.rules.appeal.window) if case.closed_at else None
-    return {
-        "case_no": case.case_no, "status_label": status.label, "deadline": _local(case.due_resolution),
-        "department": dept.name if dept else "", "department_phone": (dept.phone if dept else None) or "12345",
-        "steps": steps, "reply": case.reply_text if verified else None,
-        "can_review": verified and status is CaseStatus.REPLIED,
-        "can_appeal": verified and status is CaseStatus.ARCHIVED and appeal_due is not None
-        and utcnow() <= appeal_due and case.outcome != "merged",
-        "appeal_due": _local(appeal_due),
-    }
 
 
 def page(request: Request, code: str, case: dict | None, verified: bool, digits: str = "",
@@ -97,7 +40,7 @@ def page(request: Request, code: str, case: dict | None, verified: bool, digits:
 
 
 def _checked(request: Request, session: Session, settings: Any, code: str, digits: str | None) -> Case | None:
-    limit("tracking", client_address(request), settings.rate_limits.get("tracking", 30), "tracking lookups")
+    limit("tracking", client_address(request), settings.rate_limit("tracking"), "tracking lookups")
     case = find(session, code)
     if case is None:
         return None

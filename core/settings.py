@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# per-minute defaults: personal-data reads per token, tracking lookups and failed authentications per address
+RATE_LIMITS = {"personal_reads": 20, "tracking": 30, "failed_auth": 10}
+
+
 class Settings(BaseSettings):
     """Runtime settings; every field can be set as ``JIESU_<NAME>`` in the environment or ``.env``."""
 
@@ -49,8 +53,7 @@ class Settings(BaseSettings):
     phone_hash_key: str = Field(default="", description=(
         "own key of the phone hash (repeat detection), so rotating the encryption key keeps it; default: derived "
         "from the encryption key"))
-    rate_limits: dict[str, int] = Field(default_factory=lambda: {
-        "personal_reads": 20, "tracking": 30, "failed_auth": 10}, description=(
+    rate_limits: dict[str, int] = Field(default_factory=lambda: dict(RATE_LIMITS), description=(
         "per minute: unmasked or phone-filtered exports per token, tracking lookups per client address, failed "
         "authentications per client address (then locked out for 15 minutes)"))
     smtp_host: str = Field(default="", description="SMTP server for e-mail copies of staff notices (empty: none)")
@@ -69,6 +72,10 @@ class Settings(BaseSettings):
     rules_dir: Path = PROJECT_ROOT / "rules" / "versions"
     intake_plan_wait_seconds: float = 10.0
     timezone: str = "Asia/Shanghai"
+
+    def rate_limit(self, name: str) -> int:
+        """The per-minute limit of ``name`` (personal_reads, tracking, failed_auth): configured, else the default."""
+        return self.rate_limits.get(name, RATE_LIMITS[name])
 
     @property
     def db_url(self) -> str:

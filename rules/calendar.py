@@ -37,11 +37,10 @@ class WorkCalendar:
             return True, True
         if day.year in self._years:
             return day.weekday() < 5, True
-        try:
+        if self.has_year(day.year):  # cached per year: no exception raised per day of a year without data
             return chinese_calendar.is_workday(day), True
-        except NotImplementedError:
-            holiday = self.statutory and day in statutory_holidays(day.year)
-            return day.weekday() < 5 and not holiday, False
+        holiday = self.statutory and day in statutory_holidays(day.year)
+        return day.weekday() < 5 and not holiday, False
 
     def has_year(self, year: int) -> bool:
         """Whether holiday data (package or overrides) exists for a year."""

@@ -43,6 +43,7 @@ def holiday_names(year: int) -> dict[date, str]:
     return dict(sorted(names.items()))
 
 
+@lru_cache(maxsize=256)
 def statutory_holidays(year: int) -> frozenset[date]:
     """The days off the law fixes for ``year``."""
     return frozenset(holiday_names(year))

@@ -17,7 +17,6 @@ from core.contracts import Actor
 from core.models import AccessLog, utcnow
 from services.errors import ServiceError
 
-PERSONAL_READS_PER_MINUTE = 20  # unmasked or phone-filtered exports per actor (per API process)
 _recent: dict[str, deque[float]] = defaultdict(deque)
 _lock = threading.Lock()
 
@@ -82,7 +81,7 @@ def limit(bucket: str, who: str, per_minute: int, what: str, window: float = 60.
         recent.append(now)
 
 
-def limit_personal_reads(actor: Actor, per_minute: int = PERSONAL_READS_PER_MINUTE) -> None:
+def limit_personal_reads(actor: Actor, per_minute: int) -> None:
     """429 when the actor has read personal data too often in the last minute (guessing a masked phone through
     a filter needs thousands of reads)."""
     limit("personal", actor.id, per_minute, "reads of personal data")

@@ -10,12 +10,11 @@ from sqlmodel import Session, select
 from core.contracts import Role
 from core.crypto import ANONYMISED, Cipher, new_token, token_hash
 from core.models import ApiKey, Case, utcnow
-
-DEFAULT_MAX_DAYS = 365
+from core.settings import Settings
 
 
 def create_key(session: Session, *, role: Role, department: str | None, name: str = "",
-               expires_at=None, max_days: int = DEFAULT_MAX_DAYS) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
+               expires_at=None, max_days: int = Settings.model_fields["token_max_days"].default) -> tuple[ApiKey, str]:  # type: ignore[no-untyped-def]
     """Store a new key and return it with its token (shown once, never stored in clear). A key lives at most
     ``max_days`` (its default lifetime too)."""
     if (role is Role.HANDLER) != bool(department):

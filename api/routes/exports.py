@@ -200,7 +200,7 @@ def export_cases(session: SessionDep, settings: SettingsDep, actor: ReportReader
                            "see phone numbers can")
     personal = unmask or bool(filters.phone)
     if personal:
-        limit_personal_reads(actor, settings.rate_limits.get("personal_reads", 20))
+        limit_personal_reads(actor, settings.rate_limit("personal_reads"))
     if filters.department and filters.lead_department and filters.department != filters.lead_department:
         raise ServiceError(422, "validation_error", "department and lead_department name different departments")
     wanted = filters.department or filters.lead_department

@@ -11,8 +11,8 @@ from api.deps import SessionDep, SettingsDep
 from api.errors import not_found, responses
 from core.contracts import CaseStatus
 from core.contracts.case_io import TrackPublic
-from core.models import Case
 from services.access import limit
+from services.tracking import find
 
 router = APIRouter(tags=["public"])
 
@@ -22,9 +22,9 @@ router = APIRouter(tags=["public"])
 def track(tracking_code: str, request: Request, session: SessionDep, settings: SettingsDep) -> TrackPublic:
     """Follow a case with its tracking code (查询码): status and deadline, nothing else. Rate-limited per client
     address (guessing codes)."""
-    limit("tracking", client_address(request), settings.rate_limits.get("tracking", 30), "tracking lookups")
-    case = session.exec(select(Case).where(Case.tracking_code == tracking_code.strip().upper())).first()
-    if case is None or case.case_no is None:
+    limit("tracking", client_address(request), settings.rate_limit("tracking"), "tracking lookups")
+    case = find(session, tracking_code)
+    if case is None:
         raise not_found("tracking code")
     status = CaseStatus(case.status)
     return TrackPublic(status=status.value, status_label=status.label, deadline=case.due_resolution)

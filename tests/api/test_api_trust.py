@@ -15,11 +15,13 @@ from core.chain import canonical
 from core.contracts import Role
 from core.contracts.case_io import CaseCreate
 from core.models import AccessLog, Case
-from services.access import PERSONAL_READS_PER_MINUTE, verify_access_log
+from core.settings import RATE_LIMITS
+from services.access import verify_access_log
 from services.keys import create_key
 from tests.helpers import auth, case_when, complaint, new_case
 
 pytestmark = pytest.mark.temporal
+PERSONAL_READS_PER_MINUTE = RATE_LIMITS["personal_reads"]
 URL = "/api/v1/reports/cases.csv"
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from sqlmodel import Session
 
@@ -34,22 +35,17 @@ def merging(engine) -> RulesEngine:  # type: ignore[no-untyped-def]
     return RulesEngine(parse_rules(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)))
 
 
-def test_the_repeat_and_the_merge_name_the_same_newest_case(engine) -> None:
-    engine_rules = merging(engine)
+@pytest.mark.parametrize(("newest", "phone", "merged"), [
+    ("dispatched", "h-merge-a", True),  # open: the repeat joins the case it links to
+    ("archived", "h-merge-b", False),  # closed: linked, but never merged into an older open one
+])
+def test_the_repeat_and_the_merge_follow_one_rule(engine, newest: str, phone: str, merged: bool) -> None:
+    base = 1 if merged else 3
     with Session(engine) as session:
-        session.add_all([row(1, "handling", 20, "h-merge-a"), row(2, "dispatched", 5, "h-merge-a")])
+        session.add_all([row(base, "handling", 20, phone), row(base + 1, newest, 5, phone)])
         session.commit()
-        new = row(9, "received", 0, "h-merge-a")
-        link_repeats(session, new, engine_rules)
-    assert new.repeat_of == "Q202403000000002" and new.merge_parent == "Q202403000000002"
-    assert new.repeat_count == 3 and new.repeat_flag
-
-
-def test_a_closed_newest_case_is_linked_but_not_merged_into_an_older_open_one(engine) -> None:
-    engine_rules = merging(engine)
-    with Session(engine) as session:
-        session.add_all([row(3, "handling", 20, "h-merge-b"), row(4, "archived", 5, "h-merge-b")])
-        session.commit()
-        new = row(8, "received", 0, "h-merge-b")
-        link_repeats(session, new, engine_rules)
-    assert new.repeat_of == "Q202403000000004" and new.merge_parent is None
+        new = row(base + 7, "received", 0, phone)
+        link_repeats(session, new, merging(engine))
+    parent = f"Q2024030{base + 1:08d}"
+    assert new.repeat_of == parent and new.repeat_count == 3 and new.repeat_flag
+    assert new.merge_parent == (parent if merged else None)

@@ -105,10 +105,7 @@ def nth_working_day_end(start: datetime, n: int) -> datetime:
     from rules.holidays import statutory_holidays
 
     def workday(d: date) -> bool:
-        try:
-            return oracle.is_workday(d) if d.year <= 2026 else d.weekday() < 5 and d not in statutory_holidays(d.year)
-        except NotImplementedError:
-            return False
+        return oracle.is_workday(d) if d.year <= 2026 else d.weekday() < 5 and d not in statutory_holidays(d.year)
 
     day, left = start.astimezone(oracle.TZ).date(), n
     while left:
