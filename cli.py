@@ -67,7 +67,11 @@ def sender() -> None:
 
     configure_logging()
     settings = get_settings()
-    run_sender(get_engine(settings), settings)
+    try:
+        run_sender(get_engine(settings), settings)
+    except ValueError as exc:  # the adapter's settings are incomplete
+        typer.echo(f"jiesu sender: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command("codec-server")

@@ -204,6 +204,21 @@ class Notice(SQLModel, table=True):
     params: list = _json(nullable=False, default=list, server_default="[]")  # its parameters, no personal data
 
 
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at delivering a notice over one channel: sms (sent / failed / unknown / already-sent / held), email
+    or im copies of staff notices (sent / failed). Append-only: the notice keeps its current state."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(index=True)
+    channel: str = Field(max_length=16)
+    at: datetime = _ts(nullable=False, default=utcnow)
+    outcome: str = Field(max_length=16)
+    provider_id: str | None = Field(default=None, max_length=128)
+    error: str | None = Field(default=None, max_length=500)
+
+
 class RuleVersion(SQLModel, table=True):
     """An immutable, content-hashed version of the handling rules (YAML)."""
 

@@ -60,8 +60,22 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_from: str = "jiesu@localhost"
     supervisor_email: str = Field(default="", description="where the supervisors' notices also go by e-mail")
-    sms_adapter: str = Field(default="log", description="'log' (prints each SMS: jiesu dev) or 'http' (gateway)")
+    sms_adapter: str = Field(default="log", description=(
+        "'log' (prints each SMS: jiesu dev), 'http' (a generic gateway) or 'tencent' (Tencent Cloud SMS)"))
     sms_gateway_url: str = Field(default="", description="base URL of the HTTP SMS gateway (POST /send, GET /status)")
+    tencent_secret_id: str = ""
+    tencent_secret_key: str = ""
+    tencent_sms_app_id: str = Field(default="", description="SmsSdkAppId of the Tencent Cloud SMS application")
+    tencent_sms_sign_name: str = Field(default="", description="the approved SMS signature (签名), e.g. 北京12345")
+    tencent_sms_region: str = "ap-guangzhou"
+    tencent_sms_endpoint: str = "sms.tencentcloudapi.com"
+    tencent_sms_scheme: str = "https"
+    tencent_sms_timeout: int = 10
+    tencent_sms_receipt_lag_seconds: int = Field(default=300, description=(
+        "after an unknown outcome, how long to wait for the provider's receipt before sending again"))
+    im_urls: dict[str, list[str]] = Field(default_factory=dict, description=(
+        "channel 'im' (Apprise URLs: wecombot://KEY for a WeCom group robot, dingtalk://TOKEN/ for DingTalk, …) "
+        "per department code, and 'supervisor' for the hotline centre"))
     delivery_receipt_token: str = Field(default="", description=(
         "shared secret the SMS provider sends in X-Receipt-Token with delivery receipts (empty: receipts off)"))
     privacy_relay: str = Field(default="", description=(

@@ -198,8 +198,30 @@ class ProviderTemplate(BaseModel):
     params: list[str] = Field(default_factory=list, description="context names: case_no, department_name, …")
 
 
+StaffChannel = Literal["inbox", "email", "im"]
+
+
+class DeliveryChannels(BaseModel):
+    """Which channels carry a notice, per recipient kind. Staff always have the inbox (the record they answer
+    from); e-mail goes where an address is known and SMTP is set, im (WeCom / DingTalk through Apprise) where the
+    settings hold a URL for the recipient."""
+
+    complainant: list[Literal["sms"]] = Field(default=["sms"], min_length=1)
+    department: list[StaffChannel] = Field(default=["inbox", "email", "im"])
+    supervisor: list[StaffChannel] = Field(default=["inbox", "email", "im"])
+
+    @model_validator(mode="after")
+    def _inbox_kept(self) -> DeliveryChannels:
+        for kind in ("department", "supervisor"):
+            if "inbox" not in getattr(self, kind):
+                raise ValueError(f"{kind} notices always go to the inbox: add 'inbox' to channels.{kind}")
+        return self
+
+
 class DeliveryRules(BaseModel):
     """How notices leave the outbox (services/delivery.py)."""
+
+    channels: DeliveryChannels = Field(default_factory=DeliveryChannels)
 
     sms_templates: dict[str, ProviderTemplate] = Field(default_factory=dict, description=(
         "notice template → the provider's template (code + parameters); unmapped notices go as plain text"))

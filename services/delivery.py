@@ -1,11 +1,12 @@
 """The sender: notices leave the outbox. Each due notice is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
-several senders share the work; one sender on SQLite), delivered through its channel and every attempt recorded:
-pending → sending → sent → delivered, or failed (retried with exponential backoff and jitter) → dead (the
-supervisor is told).
+several senders share the work; one sender on SQLite), delivered through its channel and every attempt recorded
+(``delivery_attempt``): pending → sending → sent → delivered, or failed (retried with exponential backoff and
+jitter) → dead (the supervisor is told).
 
-- Complainants get SMS through an adapter (``settings.sms_adapter``: ``log`` prints each message, ``http`` posts to an
-  SMS gateway). Quiet hours (rules ``delivery``) hold citizens' SMS at night unless the case is 紧急.
-- Departments and supervisors read their notices in the inbox (``GET /inbox``): delivered when queued.
+- Complainants get SMS through an adapter (services/sms_adapters: log, a generic HTTP gateway, Tencent Cloud SMS).
+  Quiet hours (rules ``delivery``) hold citizens' SMS at night unless the case is 紧急.
+- Departments and supervisors read their notices in the inbox (``GET /inbox``), with e-mail and im copies as the
+  rules' ``delivery.channels`` ask (services/staff_channels).
 - A delivery is never sent twice: the outbox key is the provider's out id, and after an attempt whose outcome is
   unknown (a timeout) the sender asks the provider for that id's status before sending again.
 - Receipts (``POST /delivery/receipts/{channel}``) mark a sent SMS delivered or failed.
@@ -15,98 +16,23 @@ from __future__ import annotations
 
 import logging
 import random
-import smtplib
 import time
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from typing import Protocol
 
-import httpx
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.contracts.vocabulary import COMPLAINANT_TEMPLATES
 from core.crypto import Cipher
-from core.models import Case, Notice, utcnow
+from core.models import Case, DeliveryAttempt, Notice, utcnow
 from core.settings import Settings
-from services.rules_store import load_engine
+from services.rules_store import active_version, load_engine
+from services.sms_adapters import DeliveryError, SmsAdapter, sms_adapter
+from services.staff_channels import deliver_staff_notices
 
 log = logging.getLogger("jiesu.sender")
 UNKNOWN = "outcome unknown"  # a timeout: the provider may have sent it
 LEASE = timedelta(minutes=5)  # a claimed SMS not finished by then is claimed again (its sender died)
-
-
-class DeliveryError(Exception):
-    """The provider refused or could not be reached; ``unknown``: it may have sent the message."""
-
-    def __init__(self, message: str, unknown: bool = False) -> None:
-        super().__init__(message)
-        self.unknown = unknown
-
-
-class SmsAdapter(Protocol):
-    """An SMS provider: send a message under our out id, ask for an out id's status."""
-
-    def send(self, out_id: str, phone: str, text: str, template: str, params: list[str] | None = None) -> str:
-        """Send (``template``: the provider's template code when the rules map one, then ``params`` fill it);
-        the provider's message id (DeliveryError when it failed)."""
-        ...
-
-    def status(self, out_id: str) -> str | None:
-        """'sent', 'delivered' or 'failed' for a message it has, None when it has none."""
-        ...
-
-
-class LogSms:
-    """Development: every SMS is printed (to the sender's log), nothing leaves the machine."""
-
-    def send(self, out_id: str, phone: str, text: str, template: str, params: list[str] | None = None) -> str:
-        """Print the message (the number masked)."""
-        log.info("SMS %s to %s****%s: %s", out_id, phone[:3], phone[-4:], text)
-        return f"log-{out_id}"
-
-    def status(self, out_id: str) -> str | None:
-        """The log keeps nothing."""
-        return None
-
-
-class HttpSmsGateway:
-    """A generic HTTP SMS gateway: ``POST {base}/send`` ``{out_id, to, text, template}`` → ``{"id"}``,
-    ``GET {base}/status/{out_id}`` → ``{"status"}`` (404: unknown)."""
-
-    def __init__(self, base: str, timeout: float = 5.0) -> None:
-        self.base, self.timeout = base.rstrip("/"), timeout
-
-    def send(self, out_id: str, phone: str, text: str, template: str, params: list[str] | None = None) -> str:
-        """Post the message (with the provider's template code and parameters when mapped); a timeout leaves the
-        outcome unknown."""
-        try:
-            r = httpx.post(f"{self.base}/send", json={"out_id": out_id, "to": phone, "text": text,
-                                                      "template": template, "params": params or []},
-                           timeout=self.timeout)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(f"timeout: {exc}", unknown=True) from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"gateway unreachable: {type(exc).__name__}") from exc
-        if r.status_code >= 300:
-            raise DeliveryError(f"gateway answered {r.status_code}")
-        return str(r.json().get("id", out_id))
-
-    def status(self, out_id: str) -> str | None:
-        """The gateway's status of an out id (None: it has no such message)."""
-        try:
-            r = httpx.get(f"{self.base}/status/{out_id}", timeout=self.timeout)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"status unknown: {type(exc).__name__}", unknown=True) from exc
-        return None if r.status_code == 404 else str(r.json().get("status"))
-
-
-def sms_adapter(settings: Settings) -> SmsAdapter:
-    """The adapter the settings name."""
-    if settings.sms_adapter == "http":
-        if not settings.sms_gateway_url:
-            raise ValueError("sms_adapter 'http' needs sms_gateway_url")
-        return HttpSmsGateway(settings.sms_gateway_url)
-    return LogSms()
 
 
 def out_id(notice: Notice) -> str:
@@ -147,7 +73,7 @@ def quiet_until(now: datetime, start: int, end: int, tz) -> datetime | None:  # 
 
 def deliver(session: Session, settings: Settings, adapter: SmsAdapter, notice_id: int, now: datetime) -> str:
     """One claimed SMS: quiet hours, the complainant's number (decrypted now, never stored with the notice), the
-    provider asked first after an unknown outcome, then sent; the resulting status."""
+    provider asked first after an unknown outcome, then sent; every try recorded; the resulting status."""
     n = session.get(Notice, notice_id)
     case = session.exec(select(Case).where(Case.case_no == n.case_no)).first() if n else None
     if n is None:
@@ -162,68 +88,75 @@ def deliver(session: Session, settings: Settings, adapter: SmsAdapter, notice_id
         n.status, n.attempts, n.next_attempt_at = "pending", n.attempts - 1, held  # not an attempt
         return _save(session, n)
     try:
-        if n.last_error and n.last_error.startswith(UNKNOWN) and adapter.status(out_id(n)) in ("sent", "delivered"):
-            n.status, n.last_error, n.sent_at = "sent", None, now  # it went out the last time: never twice
-            return _save(session, n)
         phone = Cipher(settings).decrypt(case.phone_enc)
+        if n.last_error and n.last_error.startswith(UNKNOWN):
+            if _went_out_before(session, adapter, n, phone, now):
+                return _save(session, n)
+        if adapter.needs_template and not n.provider_template:
+            raise DeliveryError(f"the {adapter.name} provider sends only approved templates and rules "
+                                f"{case.rules_version} map none to {n.template!r} (delivery.sms_templates)",
+                                permanent=True)
         n.provider_id = adapter.send(out_id(n), phone, n.body, n.provider_template or n.template, n.params)
         n.status, n.sent_at, n.last_error, n.next_attempt_at = "sent", now, None, None
+        _attempt(session, n, now, "sent")
     except (DeliveryError, ValueError) as exc:
-        unknown = isinstance(exc, DeliveryError) and exc.unknown
-        n.last_error = f"{UNKNOWN}: {exc}"[:500] if unknown else str(exc)[:500]
-        if n.attempts >= cfg.max_attempts:
-            n.status = "dead"
-            session.add(Notice(case_no=n.case_no, key=f"{n.key}-dead"[:64], template="delivery_dead",
-                               recipient="supervisor", channel="worklist", status="delivered", delivered_at=now,
-                               body=f"【通知未送达】工单{n.case_no}的{n.template}短信{n.attempts}次发送失败，"
-                                    f"请改用其他方式联系诉求人。最后错误：{n.last_error}"))
-        else:
-            delay = cfg.retry_seconds * 2 ** (n.attempts - 1)
-            n.status, n.next_attempt_at = "failed", now + timedelta(seconds=delay * random.uniform(1.0, 1.25))
+        _failed(session, n, exc, now, cfg.max_attempts, cfg.retry_seconds)
     return _save(session, n)
+
+
+def _went_out_before(session: Session, adapter: SmsAdapter, n: Notice, phone: str, now: datetime) -> bool:
+    """After an unknown outcome: True when the provider has the message (now 'sent', never sent twice) or may not
+    know it yet (retried once its status lag has passed, not counted as an attempt)."""
+    first = session.exec(select(DeliveryAttempt.at).where(DeliveryAttempt.notice_id == n.id)
+                         .order_by(col(DeliveryAttempt.id))).first() or n.created_at
+    last = session.exec(select(DeliveryAttempt.at).where(DeliveryAttempt.notice_id == n.id)
+                        .order_by(col(DeliveryAttempt.id).desc())).first() or first
+    status = adapter.status(out_id(n), phone, _aware(first))
+    if status in ("sent", "delivered"):
+        n.status, n.last_error, n.sent_at, n.next_attempt_at = "sent", None, now, None
+        _attempt(session, n, now, "already-sent")
+        return True
+    wait_until = _aware(last) + adapter.status_lag
+    if status is None and wait_until > now:
+        n.status, n.attempts, n.next_attempt_at = "failed", n.attempts - 1, wait_until
+        return True
+    return False
+
+
+def _failed(session: Session, n: Notice, exc: Exception, now: datetime, max_attempts: int, retry: int) -> None:
+    """A failed try: retried with backoff and jitter, or dead (at once when no retry can help) with the
+    supervisor told."""
+    unknown = isinstance(exc, DeliveryError) and exc.unknown
+    permanent = isinstance(exc, DeliveryError) and exc.permanent
+    n.last_error = f"{UNKNOWN}: {exc}"[:500] if unknown else str(exc)[:500]
+    _attempt(session, n, now, "unknown" if unknown else "failed", error=n.last_error)
+    if permanent or n.attempts >= max_attempts:
+        n.status, n.next_attempt_at = "dead", None
+        session.add(Notice(case_no=n.case_no, key=f"{n.key}-dead"[:64], template="delivery_dead",
+                           recipient="supervisor", channel="worklist", status="pending",
+                           body=f"【通知未送达】工单{n.case_no}的{n.template}短信{n.attempts}次发送失败，"
+                                f"请改用其他方式联系诉求人。最后错误：{n.last_error}"))
+    else:
+        delay = retry * 2 ** (n.attempts - 1)
+        n.status, n.next_attempt_at = "failed", now + timedelta(seconds=delay * random.uniform(1.0, 1.25))
+
+
+def _attempt(session: Session, n: Notice, now: datetime, outcome: str, error: str | None = None) -> None:
+    session.add(DeliveryAttempt(notice_id=n.id or 0, channel=n.channel, at=now, outcome=outcome,
+                                provider_id=n.provider_id if outcome == "sent" else None, error=error))
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands timestamps back naive (they are stored in UTC)."""
+    from datetime import UTC
+
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _save(session: Session, n: Notice) -> str:
     session.add(n)
     session.commit()
     return n.status
-
-
-def deliver_staff_notices(session: Session, settings: Settings, now: datetime) -> int:
-    """Work-list notices are in their addressees' inbox as soon as they are queued: delivered. With SMTP set, a
-    copy also goes by e-mail to the department's address (rules ``departments[].email``) or the supervisors'
-    (settings); an e-mail that fails is logged, the inbox copy stands."""
-    rows = session.exec(select(Notice).where(col(Notice.channel) == "worklist",
-                                             col(Notice.status) == "pending")).all()
-    for n in rows:
-        address = email_address(session, settings, n) if settings.smtp_host else None
-        if address:
-            try:
-                send_email(settings, address, f"12345 工单{n.case_no}：{n.template}", n.body)
-            except (OSError, smtplib.SMTPException) as exc:
-                log.warning("e-mail of notice %s failed: %s", n.id, type(exc).__name__)
-        n.status, n.delivered_at = "delivered", now
-        session.add(n)
-    session.commit()
-    return len(rows)
-
-
-def email_address(session: Session, settings: Settings, n: Notice) -> str | None:
-    """Where a staff notice's e-mail copy goes (None: nowhere)."""
-    if n.recipient == "supervisor":
-        return settings.supervisor_email or None
-    case = session.exec(select(Case.rules_version).where(Case.case_no == n.case_no)).first()
-    dept = load_engine(session, case).departments.get(n.department or "") if case else None
-    return dept.email if dept else None
-
-
-def send_email(settings: Settings, to: str, subject: str, body: str) -> None:
-    """One plain-text e-mail through the configured SMTP server."""
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = settings.smtp_from, to, subject
-    message.set_content(body)
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
-        smtp.send_message(message)
 
 
 def run_once(engine: sa.Engine, settings: Settings, adapter: SmsAdapter, now: datetime | None = None) -> int:
@@ -241,6 +174,12 @@ def run_sender(engine: sa.Engine, settings: Settings, stop: object | None = None
     """`jiesu sender`: deliver forever (or until ``stop.is_set()``)."""
     adapter = sms_adapter(settings)
     log.info("sender started (%s adapter)", settings.sms_adapter)
+    if adapter.needs_template:
+        with Session(engine) as session:
+            rules = load_engine(session, active_version(session)).rules
+        unmapped = sorted({t.value for t in COMPLAINANT_TEMPLATES} - set(rules.delivery.sms_templates))
+        if unmapped:  # those notices will be dead letters: say so now, not at the first complaint
+            log.warning("rules %s map no %s template to %s", rules.version, adapter.name, ", ".join(unmapped))
     while not (stop is not None and stop.is_set()):  # type: ignore[attr-defined]
         try:
             if run_once(engine, settings, adapter) == 0:

@@ -252,6 +252,12 @@ class NoticeTemplate(StrEnum):
     PROGRESS = "progress"  # 复杂: a staged progress notice to the complainant
 
 
+# the notices that go to the complainant (by SMS): a provider that sends only approved templates needs each mapped
+COMPLAINANT_TEMPLATES = (NoticeTemplate.ACCEPTANCE, NoticeTemplate.DISPATCH_CORRECTED, NoticeTemplate.PROGRESS,
+                         NoticeTemplate.RESULT, NoticeTemplate.MERGED, NoticeTemplate.TRANSFER,
+                         NoticeTemplate.LEGAL_CHANNEL, NoticeTemplate.NOT_ACCEPTED)
+
+
 class Recipient(StrEnum):
     """Who a notice is for."""
 
