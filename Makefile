@@ -12,9 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# the console's front-end dependencies (htmx) from the npm registry, as package-lock.json pins them; without npm
+# the console still works (plain forms, full page loads)
+HTMX := node_modules/htmx.org/dist/htmx.min.js
+$(HTMX): package-lock.json
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent && touch $(HTMX); \
+	else echo "npm not found: the console runs without htmx"; fi
 
-run: $(STAMP)
+install: $(STAMP) $(HTMX)
+
+run: $(STAMP) $(HTMX)
 	$(BIN)/jiesu dev
 
 # the browser tests drive Debian's chromium (with CJK fonts); installed when missing (needs root and apt)
@@ -23,7 +30,7 @@ $(CHROMIUM):
 	command -v apt-get >/dev/null && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk
 
 # make test: every test except the long fault and fuzz runs; their short smoke versions are included
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(HTMX)
 	$(BIN)/python -m pytest -q -m "not (faults or fuzz) or smoke"
 
 # crash and outage tests (kill -9 the worker, restart Temporal, database down 30 s, timers due while down)

@@ -4,20 +4,18 @@ Tokens are stored as SHA-256 hashes only."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import select
 
 from api.deps import SessionDep
 from api.errors import ServiceError, responses
 from core.contracts import Actor, Role
-from core.crypto import token_hash
-from core.models import ApiKey, Case, utcnow
+from core.models import Case
 from services import cases as svc
 from services.access import note_failed_auth, refuse_locked_out
+from services.keys import find_key, key_problem
 
 bearer = HTTPBearer(auto_error=False, description="API token from `jiesu keys create`")
 
@@ -35,10 +33,8 @@ def authenticate(request: Request, session: SessionDep,
     refuse_locked_out(address)
     if creds is None or not creds.credentials:
         raise ServiceError(401, "unauthorized", "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-    key = session.exec(select(ApiKey).where(ApiKey.token_hash == token_hash(creds.credentials))).first()
-    problem = ("the token is invalid or revoked" if key is None or key.revoked_at is not None else
-               "the token has expired" if key.expires_at is not None
-               and key.expires_at.replace(tzinfo=key.expires_at.tzinfo or UTC) < utcnow() else None)
+    key = find_key(session, creds.credentials)
+    problem = key_problem(key)
     if problem or key is None:
         note_failed_auth(address, request.app.state.settings.rate_limit("failed_auth"))
         raise ServiceError(401, "unauthorized", problem or "invalid token", {"WWW-Authenticate": "Bearer"})
@@ -52,12 +48,25 @@ def require(*roles: Role) -> Callable[[Actor], Actor]:
     """A dependency that admits only the given roles."""
 
     def check(actor: CurrentActor) -> Actor:
-        if actor.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise ServiceError(403, "forbidden", f"role {actor.role.value} may not do this (allowed: {allowed})")
-        return actor
+        return admitted(actor, roles)
 
+    check.roles = roles  # type: ignore[attr-defined]  # the console reads a role set's roles from here
     return check
+
+
+def admitted(actor: Actor, roles: tuple[Role, ...]) -> Actor:
+    """The actor, if its role is one of ``roles`` (else 403)."""
+    if actor.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise ServiceError(403, "forbidden", f"role {actor.role.value} may not do this (allowed: {allowed})")
+    return actor
+
+
+def roles_of(role_set: object) -> tuple[Role, ...]:
+    """The roles a role set (``Handler``, ``Supervisor`` …) admits."""
+    from typing import get_args
+
+    return get_args(role_set)[1].dependency.roles  # type: ignore[no-any-return]
 
 
 # The role sets of the routes. A set is defined once (one ``require`` per set, so FastAPI evaluates it once per

@@ -69,6 +69,7 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_YAML_BYTES = 2 * 1024 * 1024  # a full dispatch catalogue
 YAML_PATHS = ("/api/v1/rules", "/api/v1/rules/validate")  # these take a rules document as YAML
 PAGE_PREFIX = "/t/"
+CONSOLE_PREFIX = "/console/"
 FORM_TYPES = ("application/x-www-form-urlencoded",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
@@ -84,6 +85,8 @@ async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-de
         limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))
         if request.url.path.startswith(PAGE_PREFIX):  # the complainant page's HTML forms
             limit, types = 16 * 1024, FORM_TYPES
+        elif request.url.path.startswith(CONSOLE_PREFIX):  # the console's forms (a rules document: 2 MiB)
+            limit, types = MAX_YAML_BYTES, FORM_TYPES
         length = request.headers.get("content-length")
         chunked = length is None and "chunked" in request.headers.get("transfer-encoding", "").lower()
         if (length and length.isdigit() and int(length) > limit) or (chunked and not await _read_up_to(request, limit)):

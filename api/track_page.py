@@ -6,17 +6,16 @@ answer; lookups are rate-limited per address."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from api.auth import client_address
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import ServiceError
+from api.templating import templates
 from api.updates import run_update
 from core.contracts import Actor, Resolution, ReviewInput, Role, Satisfaction
 from core.crypto import Cipher
@@ -28,7 +27,7 @@ from services.tracking import digits_match, find, view
 from workflows.case import CaseWorkflow
 
 router = APIRouter(tags=["complainant page"], include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
 
 
 def page(request: Request, code: str, case: dict | None, verified: bool, digits: str = "",

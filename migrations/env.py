@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import core.console_models  # noqa: F401  (registers the console tables)
 import core.models  # noqa: F401  (registers the tables)
 from core.db import engine_for, normalise_url
 from core.settings import get_settings

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlmodel import Session, select
 
@@ -32,6 +32,20 @@ def create_key(session: Session, *, role: Role, department: str | None, name: st
     session.add(key)
     session.flush()
     return key, token
+
+
+def key_problem(key: ApiKey | None) -> str | None:
+    """Why a token's key may not be used (None: it may)."""
+    if key is None or key.revoked_at is not None:
+        return "the token is invalid or revoked"
+    if key.expires_at is not None and key.expires_at.replace(tzinfo=key.expires_at.tzinfo or UTC) < utcnow():
+        return "the token has expired"
+    return None
+
+
+def find_key(session: Session, token: str) -> ApiKey | None:
+    """The key of a bearer token (by its hash)."""
+    return session.exec(select(ApiKey).where(ApiKey.token_hash == token_hash(token))).first()
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -9,10 +9,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlmodel import Session, select
 
 from core.contracts import OPEN_VALUES
-from core.models import Case, PartnerTaskRow, RuleAudit, utcnow
+from core.models import Case, CaseEventRow, PartnerTaskRow, RuleAudit, utcnow
 from rules.kpi import Counts
 from services.rules_store import active_version
 
@@ -187,11 +188,34 @@ WORKLISTS = {
     "overdue": "open cases past a deadline (超期)",
     "due_soon": "open cases whose resolution deadline falls within `hours` (临期)",
     "awaiting_sign_for": "dispatched, not yet signed for (待签收)",
+    "handling": "signed for, being handled (办理中)",
     "awaiting_review": "replied, waiting for the review call (待回访)",
     "arbitration": "returned cases waiting for the supervisor (派单异议)",
     "escalated": "open cases with an escalation level above 0 (督办)",
     "supervisor_review": "rounds exhausted, waiting for 上级复核",
+    "extension_requests": "延期申请 waiting for a supervisor's decision",
+    "pause_requests": "挂起申请 waiting for a supervisor's decision",
 }
+WorkListName = Literal["screening", "overdue", "due_soon", "awaiting_sign_for", "handling", "awaiting_review",
+                       "arbitration", "escalated", "supervisor_review", "extension_requests", "pause_requests"]
+# how a work list may be sorted: most urgent first (绿色通道 priority, then the earliest deadline), by deadline,
+# by receipt (newest or oldest first)
+SORTS = {
+    "urgent": (C.priority.desc(), C.due_resolution.is_(None), C.due_resolution, C.id),
+    "due": (C.due_resolution.is_(None), C.due_resolution, C.id),
+    "newest": (C.received_at.desc(), C.id.desc()),
+    "oldest": (C.received_at, C.id),
+}
+
+
+def _pending(requested: str, decided: tuple[str, ...]) -> Any:
+    """Cases being handled with a request event that no decision event follows."""
+    asked: Any = sa.orm.aliased(CaseEventRow)
+    answer: Any = sa.orm.aliased(CaseEventRow)
+    later = sa.select(answer.id).where(answer.case_no == asked.case_no, answer.type.in_(decided),
+                                       answer.seq > asked.seq)
+    return sa.and_(C.status == "handling", sa.exists(sa.select(asked.id).where(
+        asked.case_no == C.case_no, asked.type == requested, ~sa.exists(later))))
 
 
 def worklist_filter(name: str, hours: int) -> Any:
@@ -203,22 +227,31 @@ def worklist_filter(name: str, hours: int) -> Any:
         "due_soon": sa.and_(is_open, C.overdue.is_(False), C.status == "handling",
                             C.due_resolution < utcnow() + timedelta(hours=hours)),
         "awaiting_sign_for": C.status == "dispatched",
+        "handling": C.status == "handling",
         "awaiting_review": C.status == "replied",
         "arbitration": C.status == "arbitration",
         "escalated": sa.and_(is_open, C.escalation_level > 0),
         "supervisor_review": C.status == "supervisor_review",
+        "extension_requests": _pending("extension_requested", ("extension_approved", "extension_rejected")),
+        "pause_requests": _pending("pause_requested", ("paused", "pause_rejected")),
     }[name]
 
 
 def worklist(session: Session, name: str, *, department: str | None, hours: int, limit: int,
-             offset: int) -> tuple[list[Case], int]:
-    """One work list, most urgent first: priority (绿色通道), then the earliest deadline."""
+             offset: int, sort: str = "urgent", category: str | None = None, district: str | None = None,
+             urgency: str | None = None) -> tuple[list[Case], int]:
+    """One work list, sorted (default: most urgent first) and filtered by category prefix, district, urgency."""
     q = select(Case).where(worklist_filter(name, hours))
     if department:
         q = q.where(C.lead_department == department)
+    if category:
+        q = q.where(C.category.startswith(category))
+    if district:
+        q = q.where(C.district == district)
+    if urgency:
+        q = q.where(C.urgency == urgency)
     count = session.exec(select(sa.func.count()).select_from(q.subquery())).one()
-    order = (C.priority.desc(), C.due_resolution.is_(None), C.due_resolution, C.id)
-    return list(session.exec(q.order_by(*order).limit(limit).offset(offset)).all()), count
+    return list(session.exec(q.order_by(*SORTS[sort]).limit(limit).offset(offset)).all()), count
 
 
 def worklist_counts(session: Session, department: str | None, hours: int) -> dict[str, int]:

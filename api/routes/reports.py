@@ -170,14 +170,13 @@ def check_spikes(session: SessionDep, actor: ReportRunner,
 @router.get("/worklists", response_model=dict[str, int])
 def worklist_counts(session: SessionDep, actor: ReportReader, department: str | None = None,
                     hours: Annotated[int, Query(ge=1, le=720)] = 24) -> dict[str, int]:
-    """How many cases each work list holds: screening proposals, overdue, due soon, awaiting sign-for / review,
-    arbitration, escalated, supervisor review."""
+    """How many cases each work list holds: screening proposals, overdue, due soon, awaiting sign-for, handling,
+    awaiting review, arbitration, escalated, supervisor review, extension and pause requests."""
     return reports.worklist_counts(session, scope(actor, department), hours)
 
 
 @router.get("/worklists/{name}", response_model=WorkList)
-def worklist(name: Literal["screening", "overdue", "due_soon", "awaiting_sign_for", "awaiting_review",
-                           "arbitration", "escalated", "supervisor_review"], session: SessionDep, actor: ReportReader,
+def worklist(name: reports.WorkListName, session: SessionDep, actor: ReportReader,
              department: str | None = None, hours: Annotated[int, Query(ge=1, le=720)] = 24,
              limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0) -> WorkList:
     """One work list, most urgent first (priority, then the earliest deadline)."""

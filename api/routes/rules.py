@@ -25,6 +25,7 @@ from api.schemas.rules import (
     RuleVersionPublic,
     RuleVersionsPublic,
 )
+from core.contracts import Actor
 from rules import diff as rules_diff
 from rules.calendar import calendar_warnings
 from rules.engine import RulesEngine
@@ -75,7 +76,11 @@ def _found(session: Session, version: str) -> None:
 @router.post("/validate", response_model=RulesCheck, responses=INVALID, openapi_extra=YAML_BODY)
 async def validate_rules(request: Request, actor: Admin) -> RulesCheck:
     """Check a rules document (schema, references, routes, dispatch levels, keywords, templates); stores nothing."""
-    text = await _yaml_text(request)
+    return await check_text(await _yaml_text(request))
+
+
+async def check_text(text: str) -> RulesCheck:
+    """The check of a rules document (422 with every problem); the console's editor uses it too."""
     try:  # off the event loop: checking renders every template (limited, but not free)
         rules = await run_in_threadpool(parse_rules, text)
     except RulesError as exc:
@@ -89,7 +94,13 @@ async def validate_rules(request: Request, actor: Admin) -> RulesCheck:
                         **INVALID, **responses(409, s409="the version exists with other content")})
 async def publish_rules(request: Request, session: SessionDep, actor: Admin, response: Response) -> RuleVersionPublic:
     """Publish a new rules version (immutable, content-hashed); it takes effect only when activated."""
-    text = await _yaml_text(request)
+    published, created = await publish_text(session, await _yaml_text(request), actor)
+    response.status_code = 201 if created else 200
+    return published
+
+
+async def publish_text(session: Session, text: str, actor: Actor) -> tuple[RuleVersionPublic, bool]:
+    """Publish a rules document (422 invalid, 409 the version exists with other content); whether it is new."""
     try:
         row, created = await run_in_threadpool(publish, session, text, actor.id)
     except RulesError as exc:
@@ -97,8 +108,7 @@ async def publish_rules(request: Request, session: SessionDep, actor: Admin, res
     except VersionConflict as exc:
         raise ServiceError(409, "version_exists", str(exc)) from exc
     session.commit()
-    response.status_code = 201 if created else 200
-    return RuleVersionPublic.of(row)
+    return RuleVersionPublic.of(row), created
 
 
 @router.get("", response_model=RuleVersionsPublic)

@@ -190,8 +190,9 @@ async def test_work_lists(api, tokens, engine) -> None:
         session.commit()
     r = await api.get("/api/v1/reports/worklists", params={"department": "yanqing-cgzf"},
                       headers=auth(tokens["supervisor"]))
-    assert r.json() == {"screening": 0, "overdue": 1, "due_soon": 1, "awaiting_sign_for": 1, "awaiting_review": 1,
-                        "arbitration": 1, "escalated": 1, "supervisor_review": 0}
+    assert r.json() == {"screening": 0, "overdue": 1, "due_soon": 1, "awaiting_sign_for": 1, "handling": 3,
+                        "awaiting_review": 1, "arbitration": 1, "escalated": 1, "supervisor_review": 0,
+                        "extension_requests": 0, "pause_requests": 0}
     longer = await api.get("/api/v1/reports/worklists/due_soon", params={"department": "yanqing-cgzf", "hours": 96},
                            headers=auth(tokens["supervisor"]))
     assert [c["priority"] for c in longer.json()["data"]] == [2, 0] and longer.json()["count"] == 2

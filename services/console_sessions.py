@@ -1,0 +1,91 @@
+"""Console sign-in: a valid API token buys a session (a random cookie value, stored only as its hash, with its own
+CSRF token); a session ends at sign-out, after ``console_idle_minutes`` without use, or when its key is revoked or
+expires. Each user's work-list choices are remembered per key."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from sqlmodel import Session, select
+
+from core.console_models import ConsolePref, ConsoleSession
+from core.contracts import Actor, Role
+from core.crypto import token_hash
+from core.models import ApiKey, utcnow
+from services.keys import find_key, key_problem
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """Who is signed in: the actor the REST routes would see, the key's name, the session's CSRF token."""
+
+    actor: Actor
+    name: str
+    csrf: str
+    session_hash: str
+
+
+class SignInRefused(Exception):
+    """The token cannot sign in (the reason is the message)."""
+
+
+def sign_in(session: Session, token: str) -> str:
+    """A new session for a valid token; the cookie value."""
+    key = find_key(session, token.strip()) if token.strip() else None
+    problem = key_problem(key) if token.strip() else "enter your token"
+    if problem or key is None:
+        raise SignInRefused(problem or "invalid token")
+    value = secrets.token_urlsafe(32)
+    session.add(ConsoleSession(id_hash=token_hash(value), key_id=key.id, csrf=secrets.token_urlsafe(24)))
+    session.commit()
+    return value
+
+
+def current_user(session: Session, cookie: str | None, idle: timedelta) -> ConsoleUser | None:
+    """The signed-in user of a cookie (None: none, ended, idle too long, or its key no longer valid); using a
+    session keeps it alive."""
+    if not cookie:
+        return None
+    row = session.get(ConsoleSession, token_hash(cookie))
+    now = utcnow()
+    if row is None or row.ended_at is not None or _aware(row.last_seen_at) + idle < now:
+        return None
+    key = session.get(ApiKey, row.key_id)
+    if key is None or key_problem(key):
+        return None
+    if now - _aware(row.last_seen_at) > timedelta(seconds=30):  # not a write on every request
+        row.last_seen_at = now
+        session.add(row)
+        session.commit()
+    return ConsoleUser(actor=Actor(id=key.id, role=Role(key.role), department=key.department), name=key.name,
+                       csrf=row.csrf, session_hash=row.id_hash)
+
+
+def sign_out(session: Session, session_hash: str) -> None:
+    """End a session."""
+    row = session.get(ConsoleSession, session_hash)
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+        session.add(row)
+        session.commit()
+
+
+def pref(session: Session, key_id: str, name: str) -> dict:
+    """A remembered choice (empty when none)."""
+    row = session.exec(select(ConsolePref).where(ConsolePref.key_id == key_id, ConsolePref.name == name)).first()
+    return dict(row.value) if row else {}
+
+
+def remember(session: Session, key_id: str, name: str, value: dict) -> None:
+    """Remember a choice for the next visit."""
+    row = session.exec(select(ConsolePref).where(ConsolePref.key_id == key_id, ConsolePref.name == name)).first()
+    row = row or ConsolePref(key_id=key_id, name=name)
+    row.value = value
+    session.add(row)
+    session.commit()
+
+
+def _aware(at):  # type: ignore[no-untyped-def]
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
