@@ -79,5 +79,13 @@ def event_text(data: dict) -> str:
     return text if len(text) <= 160 else text[:159] + "…"
 
 
+def new_key() -> str:
+    """A fresh Idempotency-Key for one rendered action form (a double submit applies the action once)."""
+    import uuid
+
+    return f"console-{uuid.uuid4().hex}"
+
+
+templates.env.globals["new_key"] = new_key
 templates.env.filters.update(local=local, remaining=remaining, iso=iso, status_label=status_label,
                              event_label=event_label, event_text=event_text)

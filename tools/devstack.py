@@ -166,6 +166,7 @@ def run(settings: Settings, console: Console) -> None:
     proc = start_temporal(settings)
     table = Table(title="jiesu dev", show_header=False)
     table.add_row("API", f"http://{settings.api_host}:{settings.api_port}/api/v1  (docs: /docs)")
+    table.add_row("Console", f"http://{settings.api_host}:{settings.api_port}/console  (sign in with a token below)")
     table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}" if proc else "(external server)")
     table.add_row("Temporal", settings.temporal_address)
     table.add_row("Database", safe_url(settings.db_url))  # never the password

@@ -5,23 +5,25 @@ for supervisors, the inbox and the partner work list."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from api.console.actions import BY_SLUG, offered, perform
 from api.console.web import FormUser, User, back, may, refusal, render
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import IDEMPOTENCY_KEY, SessionDep, SettingsDep, TemporalDep
 from api.errors import ServiceError
 from api.routes.clocks import read_clocks
 from core.contracts import CaseStatus, Resolution, Role, Satisfaction
 from core.db import get_engine
-from core.models import Case, PartnerTaskRow
+from core.models import Case, CaseRating, PartnerTaskRow
 from services import cases as svc
 from services import inbox as inbox_svc
 from services import reports
@@ -123,14 +125,28 @@ def case_page(request: Request, user: Any, session: Session, case_no: str, statu
         case = svc.find_case(session, case_no)
         return render(request, user, "partner.html", status=status, task=task, case=case,
                       action=BY_SLUG["partner-replies"], **extra)
-    actions = offered(user.actor.role, case.status)
-    if user.actor.role is Role.HANDLER:
-        actions = [a for a in actions if a.slug != "partner-replies"]
+    view = _case_view(session, case)
+    hidden = _not_now(session, case, view["options"]["partners"])
+    actions = [a for a in offered(user.actor.role, case.status) if a.slug not in hidden]
     return render(request, user, "case.html", status=status, actions=actions, now=datetime.now(UTC),
                   can_reveal=user.actor.role in (Role.HANDLER, Role.SUPERVISOR)
-                  and case.status != CaseStatus.ARCHIVED.value, **_case_view(session, case),
+                  and case.status != CaseStatus.ARCHIVED.value, **view,
                   done=request.query_params.get("done", ""), error=request.query_params.get("error", ""),
                   failed=request.query_params.get("failed", ""), **extra)
+
+
+def _not_now(session: Session, case: Case, open_partners: list) -> set[str]:  # type: ignore[type-arg]
+    """Actions whose status fits but whose moment has not come: no pause to end, no request to decide, no open
+    partner request to waive, a rating already given; a lead never answers as its own partner."""
+    hidden = {"partner-replies"}
+    hidden |= set() if case.paused else {"resume"}
+    for name, slug in (("extension_requests", "extension/decision"), ("pause_requests", "pause/decision")):
+        waiting = session.exec(select(sa.func.count()).select_from(Case).where(
+            Case.case_no == case.case_no, reports.worklist_filter(name, 24))).one()
+        hidden |= set() if waiting else {slug}
+    hidden |= set() if open_partners else {"waive"}
+    hidden |= {"rating"} if session.get(CaseRating, case.case_no) else set()
+    return hidden
 
 
 @router.get("/cases/{case_no}", response_class=HTMLResponse)
@@ -148,6 +164,8 @@ async def act(request: Request, case_no: str, slug: str, user: FormUser, session
         raise ServiceError(404, "not_found", f"no action {slug!r}")
     form = await request.form()
     data: dict[str, Any] = {k: (form.getlist(k) if k == "departments" else form.get(k)) for k in form}
+    key = str(form.get("idempotency_key") or "")
+    IDEMPOTENCY_KEY.set(key if re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", key) else None)
     try:
         await perform(action, data, case_no=case_no, session=session, settings=settings, temporal=temporal,
                       actor=user.actor)

@@ -43,7 +43,8 @@ def heat_map(rows: list[tuple[str, str]], cols: list[tuple[str, str]], counts: d
     left, upper = 110, 90
     peak = max(counts.values(), default=0) or 1
     width, height = left + cell * len(cols) + 10, upper + cell * len(rows) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart heat" '
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'class="chart heat" '
              f'role="img" aria-label="热力图">']
     for j, (_, label) in enumerate(cols):
         x = left + j * cell + cell / 2

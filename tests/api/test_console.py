@@ -165,3 +165,21 @@ async def test_a_supervisor_escalates_two_cases_at_once(api, tokens) -> None:
     for c in (first, second):
         case = await case_when(api, tokens["supervisor"], c["case_no"], lambda c: c["escalation_level"] >= 1)
         assert case["escalation_level"] >= 1
+
+
+async def test_a_double_submitted_form_records_the_contact_once(api, tokens) -> None:
+    created = await intake(api, tokens)
+    no = created["case_no"]
+    await wait_status(api, tokens["intake"], no, "dispatched")
+    handler = await signed_in(api, tokens["handler"])
+    token = csrf((await handler.get(f"/console/cases/{no}")).text)
+    await handler.post(f"/console/cases/{no}/act/sign-for", data={"csrf_token": token})
+    await wait_status(api, tokens["intake"], no, "handling")
+    page = (await handler.get(f"/console/cases/{no}")).text
+    key = re.search(r'id="act-contacts".*?name="idempotency_key" value="([^"]+)"', page, re.S)
+    assert key is not None
+    form = {"csrf_token": token, "idempotency_key": key.group(1), "method": "phone", "summary": "电话沟通"}
+    for _ in range(2):  # the second click of an impatient user
+        assert (await handler.post(f"/console/cases/{no}/act/contacts", data=form)).status_code == 303
+    case = await case_when(api, tokens["intake"], no, lambda c: any(e["type"] == "contacted" for e in c["timeline"]))
+    assert sum(e["type"] == "contacted" for e in case["timeline"]) == 1

@@ -47,3 +47,12 @@ def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intak
     from tools.bench import lifecycle as bench_lifecycle
 
     bench_lifecycle.run(get_settings(), cases, concurrency, seed, database or None, console)
+
+
+@bench_app.command("console")
+def bench_console(rows: int = typer.Option(10_000, help="open cases of one department"),
+                  repeat: int = typer.Option(10, help="timed runs per page (after one warm-up)")) -> None:
+    """Time the console's work lists over many open cases (server time, in-process; use PostgreSQL)."""
+    from tools.bench import console as bench
+
+    bench.run(get_settings(), rows, repeat, console)
