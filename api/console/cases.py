@@ -42,6 +42,10 @@ LISTS = {
                       ("handling", "办理中")],
     Role.INTAKE: [("screening", "甄别待确认"), ("awaiting_review", "待回访")],
 }
+# lists whose cases a supervisor decides in place: the action and its two answers
+DECIDE = {"extension_requests": {"slug": "extension/decision", "field": "approve", "yes": "批准延期", "no": "驳回"},
+          "pause_requests": {"slug": "pause/decision", "field": "approve", "yes": "批准挂起", "no": "驳回"},
+          "screening": {"slug": "screening", "field": "confirm", "yes": "按建议分流", "no": "驳回并派单"}}
 SORT_LABELS = {"urgent": "紧急优先", "due": "期限最近", "newest": "最新受理", "oldest": "最早受理"}
 PAGE_SIZES = (20, 50, 100)
 
@@ -77,10 +81,12 @@ def work(request: Request, user: User, session: SessionDep) -> HTMLResponse:
                                    urgency=choice.get("urgency") or None)
     counts = reports.worklist_counts(session, department, 24)
     rules = load_engine(session, active_version(session))
-    return render(request, user, "work.html", lists=lists, name=name, rows=rows, count=count, counts=counts,
+    fragment = "_work_rows.html" if request.headers.get("HX-Request") else "work.html"
+    return render(request, user, fragment, lists=lists, name=name, rows=rows, count=count, counts=counts,
                   page=page, pages=max(1, math.ceil(count / size)), choice=choice, sorts=SORT_LABELS,
                   sizes=PAGE_SIZES, districts=rules.rules.districts, urgencies=["紧急", "一般", "复杂"],
                   rules=rules, bulk=user.actor.role is Role.SUPERVISOR, departments=rules.rules.departments,
+                  decide=DECIDE.get(name) if user.actor.role is Role.SUPERVISOR else None,
                   done=q.get("done", ""), error=q.get("error", ""))
 
 
@@ -166,13 +172,18 @@ async def act(request: Request, case_no: str, slug: str, user: FormUser, session
     data: dict[str, Any] = {k: (form.getlist(k) if k == "departments" else form.get(k)) for k in form}
     key = str(form.get("idempotency_key") or "")
     IDEMPOTENCY_KEY.set(key if re.fullmatch(r"[A-Za-z0-9._:-]{1,100}", key) else None)
+    listed = str(form.get("back", ""))  # decided in place on a work list: back to the list
+    listed = listed if listed.startswith("/console/work") else ""
     try:
         await perform(action, data, case_no=case_no, session=session, settings=settings, temporal=temporal,
                       actor=user.actor)
     except ServiceError as exc:
+        if listed:
+            return back(listed, f"{case_no} {action.label}：{refusal(exc)}", error=True)
         return back(f"/console/cases/{case_no}?failed={quote(action.slug)}", f"{action.label}：{refusal(exc)}",
                     error=True, anchor=f"act-{action.slug.replace('/', '-')}")
-    return back(f"/console/cases/{case_no}", f"{action.label}：已完成")
+    return back(listed or f"/console/cases/{case_no}", f"{case_no} {action.label}：已完成" if listed
+                else f"{action.label}：已完成")
 
 
 @router.post("/cases/{case_no}/reveal", response_class=HTMLResponse)

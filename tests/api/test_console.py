@@ -183,3 +183,39 @@ async def test_a_double_submitted_form_records_the_contact_once(api, tokens) -> 
         assert (await handler.post(f"/console/cases/{no}/act/contacts", data=form)).status_code == 303
     case = await case_when(api, tokens["intake"], no, lambda c: any(e["type"] == "contacted" for e in c["timeline"]))
     assert sum(e["type"] == "contacted" for e in case["timeline"]) == 1
+
+
+async def test_a_supervisor_decides_an_extension_in_place_on_the_request_list(api, tokens) -> None:
+    from tests.helpers import auth
+
+    created = await intake(api, tokens, urgency="复杂")
+    no, lead = created["case_no"], auth(tokens["handler"])
+    await wait_status(api, tokens["intake"], no, "dispatched")
+    assert (await api.post(f"/api/v1/cases/{no}/sign-for", json={}, headers=lead)).is_success
+    supervisor = await signed_in(api, tokens["supervisor"])
+    assert no not in (await supervisor.get("/console/work?list=extension_requests")).text
+    r = await api.post(f"/api/v1/cases/{no}/extension", json={"working_days": 3, "reason": "需现场勘测"},
+                       headers=lead)
+    assert r.status_code == 200, r.text
+    await case_when(api, tokens["supervisor"], no, lambda c: any(e["type"] == "extension_requested"
+                                                                 for e in c["timeline"]))
+    page = (await supervisor.get("/console/work?list=extension_requests")).text
+    assert no in page and f"/console/cases/{no}/act/extension/decision" in page
+    r = await supervisor.post(f"/console/cases/{no}/act/extension/decision", follow_redirects=True, data={
+        "csrf_token": csrf(page), "approve": "true", "back": "/console/work?list=extension_requests"})
+    assert f"{no} 审批延期：已完成" in r.text and "/console/work?list=extension_requests" in str(r.url)
+    case = await case_when(api, tokens["supervisor"], no, lambda c: any(e["type"] == "extension_approved"
+                                                                        for e in c["timeline"]))
+    assert case["status"] == "handling"
+    page = (await supervisor.get("/console/work?list=extension_requests")).text
+    assert f"/console/cases/{no}/act/extension/decision" not in page  # decided: off the list
+
+
+async def test_htmx_refreshes_only_the_rows_of_a_work_list(api, tokens) -> None:
+    handler = await signed_in(api, tokens["handler"])
+    full = (await handler.get("/console/work?list=awaiting_sign_for")).text
+    assert 'hx-trigger="every 30s' in full and "<html" in full
+    rows = await handler.get("/console/work?list=awaiting_sign_for", headers={"HX-Request": "true"})
+    assert rows.status_code == 200 and rows.text.lstrip().startswith("{#") is False
+    assert '<tbody id="rows"' in rows.text and "<html" not in rows.text and "筛选" not in rows.text
+    assert (await handler.get("/console/static/htmx.min.js")).headers["content-type"].startswith("text/javascript")
