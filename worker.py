@@ -39,7 +39,7 @@ WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow, SpikeWatchWork
 
 def activities_for(engine: sa.Engine, settings: Settings) -> list:
     """Every activity, bound to its IO dependencies."""
-    planning, projection = PlanningActivities(engine), ProjectionActivities(engine)
+    planning, projection = PlanningActivities(engine), ProjectionActivities(engine, settings.public_base_url)
     notices, archive = NoticeActivities(engine, settings), ArchiveActivities(engine)
     return [planning.plan_case, planning.start_clock, planning.extend_clock, planning.shift_clock,
             planning.plan_dispatch, planning.start_partner_clock, planning.rebase_case,

@@ -106,34 +106,35 @@ class NoticeActivities:
     def queue_notice(self, inp: NoticeInput) -> int:
         """Render and queue one notice; returns the outbox row id (the existing one on a retry)."""
         with session_scope(self.engine) as session:
-            existing = self._existing(session, inp)
-            if existing is not None:
-                return existing
-            case = session.exec(select(Case).where(Case.case_no == inp.case_no)).one()
-            rules = load_engine(session, inp.rules_version)
-            context = case_context(case, rules, self.settings.public_base_url) | inp.context
-            if case.merged_into:  # 并单: the merged complainant hears which department handled the parent
-                parent = session.exec(select(Case).where(Case.case_no == case.merged_into)).first()
-                lead = rules.departments.get(parent.lead_department or "") if parent else None
-                context["department_name"] = lead.name if lead else context["department_name"]
-            context |= addressee_names(rules, inp, context)
-            body, status = render_or_fail(rules, inp, context)
-            provider = rules.rules.delivery.sms_templates.get(inp.template) if inp.recipient == "complainant" else None
-            notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
-                            department=addressed_department(rules, inp),
-                            channel="sms" if inp.recipient == "complainant" else "worklist", body=body,
-                            status=status, urgent=case.urgency == "紧急",
-                            provider_template=provider.code if provider else None,
-                            params=provider_params(provider.params, typed(context)) if provider else [])
-            session.add(notice)
-            if status == "failed":
-                session.add(failure_alert(inp, body))
-            session.flush()
-            assert notice.id is not None
-            return notice.id
+            return write_notice(session, self.settings.public_base_url, inp)
 
-    @staticmethod
-    def _existing(session: Session, inp: NoticeInput) -> int | None:
-        return session.exec(
-            select(Notice.id).where(Notice.case_no == inp.case_no, Notice.key == inp.key)
-        ).one_or_none()
+
+def write_notice(session: Session, base_url: str, inp: NoticeInput) -> int:
+    """Render one notice from the case row as it now stands and put it in the outbox (once per case and key);
+    its row id. The projection calls it in the transaction that updated the row (PATCH_BATCHED)."""
+    existing = session.exec(select(Notice.id).where(Notice.case_no == inp.case_no, Notice.key == inp.key)
+                            ).one_or_none()
+    if existing is not None:
+        return existing
+    case = session.exec(select(Case).where(Case.case_no == inp.case_no)).one()
+    rules = load_engine(session, inp.rules_version)
+    context = case_context(case, rules, base_url) | inp.context
+    if case.merged_into:  # 并单: the merged complainant hears which department handled the parent
+        parent = session.exec(select(Case).where(Case.case_no == case.merged_into)).first()
+        lead = rules.departments.get(parent.lead_department or "") if parent else None
+        context["department_name"] = lead.name if lead else context["department_name"]
+    context |= addressee_names(rules, inp, context)
+    body, status = render_or_fail(rules, inp, context)
+    provider = rules.rules.delivery.sms_templates.get(inp.template) if inp.recipient == "complainant" else None
+    notice = Notice(case_no=inp.case_no, key=inp.key, template=inp.template, recipient=inp.recipient,
+                    department=addressed_department(rules, inp),
+                    channel="sms" if inp.recipient == "complainant" else "worklist", body=body,
+                    status=status, urgent=case.urgency == "紧急",
+                    provider_template=provider.code if provider else None,
+                    params=provider_params(provider.params, typed(context)) if provider else [])
+    session.add(notice)
+    if status == "failed":
+        session.add(failure_alert(inp, body))
+    session.flush()
+    assert notice.id is not None
+    return notice.id

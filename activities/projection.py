@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.notices import write_notice
 from core.contracts import ACT_PROJECT, ProjectInput, Satisfaction
 from core.db import session_scope
 from core.models import Case, CaseEventRow, PartnerTaskRow, utcnow
@@ -19,8 +20,9 @@ DISPATCH_EVENTS = ("dispatched", "redispatched", "arbitrated", "reassigned")  # 
 class ProjectionActivities:
     """Writes what the workflow decided to the query side. Event key = (case_no, seq): retries never duplicate."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, base_url: str = "") -> None:
         self.engine = engine
+        self.base_url = base_url  # the tracking page's address, in the notices the projection writes
 
     @activity.defn(name=ACT_PROJECT)
     def project_events(self, inp: ProjectInput) -> None:
@@ -58,6 +60,10 @@ class ProjectionActivities:
                 self._report_facts(case, inp, rules)
                 session.add(case)
                 self._apply_partners(session, inp, rules)
+            if inp.notices:  # rendered from the row just written, in the same transaction
+                session.flush()
+                for notice in inp.notices:
+                    write_notice(session, self.base_url, notice)
 
     @staticmethod
     def _report_facts(case: Case, inp: ProjectInput, rules: RulesEngine) -> None:

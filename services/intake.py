@@ -21,6 +21,7 @@ from core.contracts import (
     CaseKind,
     CaseStatus,
     Channel,
+    HandlingPlan,
     ScreeningDecision,
     Urgency,
     workflow_id,
@@ -61,8 +62,12 @@ def find_by_external_id(session: Session, external_id: str) -> Case | None:
     return session.exec(select(Case).where(Case.external_id == external_id)).first()
 
 
-def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, cipher: Cipher) -> Case:
-    """Store a new case with encrypted personal data and give it its number (YYYYMMDD + 8-digit serial)."""
+def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, cipher: Cipher,
+                planned: list[HandlingPlan] | None = None) -> Case:
+    """Store a new case with encrypted personal data and give it its number (YYYYMMDD + 8-digit serial).
+
+    ``planned``: plan the case here, in the same transaction (its department, urgency and due times on the row),
+    and append the plan to this list (nothing appended when the workflow must plan: 并单, a screening proposal)."""
     try:
         rules.check_place(case_in.category, case_in.district, case_in.street)
     except UnknownReference as exc:
@@ -91,6 +96,14 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
     session.add(case)
     session.flush()
     case.case_no = f"{received.astimezone(rules.calendar.tz):%Y%m%d}{case.id:08d}"
+    plan = plan_at_intake(case, rules) if planned is not None else None
+    if plan is not None and planned is not None:
+        planned.append(plan)
+        due = {k: c.due_at for k, c in plan.clocks.items() if k != "screening"}
+        case.status, case.lead_department, case.urgency = CaseStatus.DISPATCHED.value, plan.lead_department, \
+            plan.urgency.value
+        case.due, case.due_resolution = {k: v.isoformat() for k, v in due.items()}, due.get("resolution")
+        case.priority, case.calendar_gaps = plan.priority, list(plan.calendar_gaps)
     session.add(case)
     session.commit()
     return case
@@ -118,8 +131,9 @@ def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
 
 
 
-def case_input(case: Case) -> CaseInput:
-    """The workflow input of a stored case: facts only, no personal data or free text."""
+def case_input(case: Case, plan: HandlingPlan | None = None) -> CaseInput:
+    """The workflow input of a stored case: facts only, no personal data or free text (``plan``: computed at
+    intake from the pinned rules)."""
     assert case.case_no is not None
     return CaseInput(
         case_no=case.case_no, kind=CaseKind(case.kind), channel=Channel(case.channel), category=case.category,
@@ -128,18 +142,26 @@ def case_input(case: Case) -> CaseInput:
         received_at=case.received_at, rules_version=case.rules_version, repeat_of=case.repeat_of,
         repeat_count=case.repeat_count, repeat_flag=case.repeat_flag, merge_into=case.merge_parent,
         screening_decision=ScreeningDecision.model_validate(case.screening_decision) if case.screening_decision
-        else None,
+        else None, plan=plan,
     )
 
 
-async def start_case(client: Client, task_queue: str, case: Case) -> WorkflowHandle:
+def plan_at_intake(case: Case, rules: RulesEngine) -> HandlingPlan | None:
+    """The case's plan, as the workflow's planning step would make it (pure: pinned rules and the stored
+    complaint); None when the workflow must plan itself (automatic 并单, a screening proposal)."""
+    plan = rules.plan(case_input(case), case.description, list(case.special_groups or []))
+    return None if plan.screening is not None or case.merge_parent else plan
+
+
+async def start_case(client: Client, task_queue: str, case: Case,
+                     plan: HandlingPlan | None = None) -> WorkflowHandle:
     """Start the case's workflow once; a second call (retry, reconcile) returns the existing one."""
     from workflows.case import CaseWorkflow
 
     wf_id = workflow_id(case_input(case).case_no)
     try:
         return await client.start_workflow(
-            CaseWorkflow.run, case_input(case), id=wf_id, task_queue=task_queue,
+            CaseWorkflow.run, case_input(case, plan), id=wf_id, task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )

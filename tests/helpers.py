@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from core.db import normalise_url
 from core.settings import Settings
-from workflows.case_base import PATCH_REGULATION
+from workflows.case_base import PATCH_BATCHED
 
 if TYPE_CHECKING:
     from core.models import Case
@@ -263,7 +263,7 @@ HISTORIES_DIR = Path(__file__).parent / "histories"
 # codec decode in every later run (a test key: it protects nothing real)
 TEST_KEY = "dGVzdC1rZXktb2YtamllLXN1LWhpc3Rvcmllcy0wMDA="
 RECORD_ENV = "JIESU_RECORD_HISTORIES"
-LATEST_PATCH = PATCH_REGULATION  # the newest workflow.patched() id: update when a newer patch is added
+LATEST_PATCH = PATCH_BATCHED  # the newest workflow.patched() id: update when a newer patch is added
 
 
 async def record(name: str, handle: WorkflowHandle) -> Path | None:

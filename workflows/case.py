@@ -9,8 +9,6 @@ which status is one table (fits).
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -42,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         SignForInput,
     )
     from workflows.alarm import Alarm
-    from workflows.case_base import PATCH_REGULATION
+    from workflows.case_base import PATCH_BATCHED, PATCH_REGULATION, FlushingLock
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
     from workflows.case_partners import PartnerActions
@@ -64,14 +62,17 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
     def __init__(self, case: CaseInput) -> None:
         # State exists before the first handler runs: Updates may arrive in the very first workflow task.
         self.s = CaseState(case)
-        self._lock = asyncio.Lock()
+        self._lock = FlushingLock(self._flush)
         self.alarm = Alarm()
 
     @workflow.run
     async def run(self, case: CaseInput) -> CaseView:
         """Plan, dispatch, run the clocks until the case closes, archive."""
         s = self.s
-        plan = await run_step(ACT_PLAN, case, HandlingPlan)
+        if case.plan is not None and workflow.patched(PATCH_BATCHED):
+            plan = case.plan  # planned at intake from the pinned rules
+        else:
+            plan = await run_step(ACT_PLAN, case, HandlingPlan)
         if case.appeal is not None:  # 申诉: a closed case re-opened for 上级复核 (a run of its own)
             async with self._lock:
                 await self._reopen_for_appeal(plan, case.appeal)
@@ -125,7 +126,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
     @workflow.update
     async def await_plan(self) -> CaseView:
         """Wait until the case is planned and its dispatch is in the projection (intake answers with the plan)."""
-        await workflow.wait_condition(lambda: self.s.dispatch_projected)
+        await workflow.wait_condition(lambda: self.s.dispatch_projected and not self.s.unprojected)
         return self.view()
 
     @workflow.update

@@ -68,6 +68,15 @@ class CaseState:
         self.task_base = 0
         self.progress_sent = 0  # 阶段性进展告知 sent so far
         self.last_reply: str | None = None  # the latest 办结答复 (a duplicate merged later gets it at once)
+        # PATCH_BATCHED: what this workflow task recorded, projected in one write when the case lock is released
+        self.unprojected: list[Any] = []  # CaseEvent
+        self.unqueued: list[Any] = []  # NoticeInput
+        self.projected_seq = 0
+        plan = case.plan
+        if plan is not None and plan.screening is None and not case.merge_into and case.appeal is None:
+            # planned at intake: the case is dispatched from the first moment, so an Update that arrives with the
+            # start (a quick sign-for) fits; run() records the accepted and dispatched events
+            self.status, self.plan, self.lead = CaseStatus.DISPATCHED, plan, plan.lead_department
 
     @property
     def pending(self) -> str | None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 import sqlalchemy.exc
 from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -37,6 +40,7 @@ from api.schemas.cases import (
 from api.updates import ACTION_ERRORS, UPDATE_WAIT_SECONDS, run_update
 from core.contracts import (
     ContactInput,
+    HandlingPlan,
     HandlingStartedInput,
     ReplyInput,
     ReviewInput,
@@ -46,6 +50,8 @@ from core.contracts import (
 from core.contracts.case_io import CaseCreate, CaseCreated, CasePublic, CasesPublic, Instant
 from core.crypto import Cipher
 from core.db import get_engine
+from core.models import Case
+from core.settings import Settings
 from rules.engine import RulesEngine
 from services import appeals, intake
 from services import cases as svc
@@ -54,6 +60,7 @@ from services.reveal import Revealed, reveal
 from services.rules_store import active_version, load_engine
 from workflows.case import CaseWorkflow
 
+log = logging.getLogger("jiesu.api")
 router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403, 429))
 
 
@@ -62,32 +69,49 @@ router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403
                         **responses(*BODY_ERRORS, 409, 503, s409="the external_id was used for another complaint")})
 async def create_case(case_in: CaseCreate, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
                       actor: IntakeOnly, response: Response) -> CaseCreated:
-    """Accept a complaint (受理): store it, start its workflow, answer with number, tracking code and plan."""
-    case = intake.find_by_external_id(session, case_in.external_id)
+    """Accept a complaint (受理): store it with its plan, start its workflow, answer with number, tracking code and
+    plan (the plan is computed here from the pinned rules: no wait for the worker)."""
+    case, new, plan, pinned = await run_in_threadpool(_store, session, settings, case_in)
+    response.status_code = 201 if new else 200
+    assert case.case_no is not None
+    created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
+                          rules_version=case.rules_version, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
+                          plan=svc.plan_from_row(case, pinned), screening=svc.screening_public(case.screening, pinned),
+                          priority=case.priority)
+    if plan is not None:  # a new case planned here: started, answered at once (the reconciler covers a lost start)
+        try:
+            await asyncio.wait_for(start_case(temporal, settings.task_queue, case, plan), timeout=10)
+        except (TimeoutError, RPCError) as exc:
+            log.warning("case %s stored, workflow start failed (%s): the reconciler starts it", case.case_no,
+                        type(exc).__name__)
+        created.status, created.plan, created.priority = "dispatched", svc.plan_public(plan), plan.priority
+    elif created.plan is None and created.screening is None:
+        await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created, pinned)
+    return created
+
+
+def _store(session: Session, settings: Settings, case_in: CaseCreate) -> tuple[Case, bool, HandlingPlan | None,
+                                                                               RulesEngine]:
+    """The database side of intake (off the event loop): the stored case, whether it is new, its plan when
+    planned here, its pinned rules. 409 for an external_id used for another complaint."""
+    case, new = intake.find_by_external_id(session, case_in.external_id), False
+    planned: list[HandlingPlan] = []
     if case is None:
         rules = load_engine(session, active_version(session))
         try:
-            case = intake.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings))
+            case = intake.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings),
+                                      planned=planned)
+            new = True
         except sqlalchemy.exc.IntegrityError:
             session.rollback()  # a concurrent post of the same external_id won the race
             case = intake.find_by_external_id(session, case_in.external_id)
             if case is None:
                 raise
-    else:
-        response.status_code = 200
-    if response.status_code == 200 and not intake.same_intake(case, case_in, Cipher(settings)):
+    if not new and not intake.same_intake(case, case_in, Cipher(settings)):
         raise ServiceError(409, "external_id_conflict",
                            f"external_id {case_in.external_id} was already used for a different complaint "
                            f"(case {case.case_no})")
-    assert case.case_no is not None
-    pinned = load_engine(session, case.rules_version)
-    created = CaseCreated(case_no=case.case_no, tracking_code=case.tracking_code, status=case.status,
-                          rules_version=case.rules_version, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
-                          plan=svc.plan_from_row(case, pinned), screening=svc.screening_public(case.screening, pinned),
-                          priority=case.priority)
-    if created.plan is None and created.screening is None:
-        await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created, pinned)
-    return created
+    return case, new, planned[0] if planned else None, load_engine(session, case.rules_version)
 
 
 async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, created: CaseCreated,

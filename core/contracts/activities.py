@@ -42,16 +42,6 @@ ACT_DISPATCH = "plan_dispatch"
 ACT_REBASE = "rebase_case"
 
 
-class ProjectInput(BaseModel):
-    """Events to append to the projection and the resulting case row state."""
-
-    case_no: str
-    events: list[CaseEvent]
-    snapshot: CaseSnapshot
-    # the workflow's history length when its task wrote this: grows with every retry of a lost task (0: unknown)
-    task: int = 0
-
-
 class NoticeInput(BaseModel):
     """A notice to render from a template of the case's rules version and put in the outbox."""
 
@@ -62,6 +52,18 @@ class NoticeInput(BaseModel):
     key: str  # idempotency key, unique per case
     rules_version: str
     context: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProjectInput(BaseModel):
+    """Events to append to the projection and the resulting case row state."""
+
+    case_no: str
+    events: list[CaseEvent]
+    snapshot: CaseSnapshot
+    # the workflow's history length when its task wrote this: grows with every retry of a lost task (0: unknown)
+    task: int = 0
+    # the notices the same workflow task queued (PATCH_BATCHED): written in the same transaction, after the row
+    notices: list[NoticeInput] = Field(default_factory=list)
 
 
 class ArchiveInput(BaseModel):

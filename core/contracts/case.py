@@ -63,6 +63,9 @@ class CaseInput(BaseModel):
     merge_into: str | None = None  # automatic 并单 into this open parent (rules: repeat.auto_merge)
     screening_decision: ScreeningDecision | None = None  # the intake operator decided on the call already
     appeal: AppealStart | None = None  # this run re-opens the closed case for 上级复核 of an appeal
+    # the plan intake computed from the pinned rules (PATCH_FAST_INTAKE): the workflow takes it instead of
+    # planning in an activity; None for cases started before, by the reconciler, or on appeal
+    plan: HandlingPlan | None = None
 
 
 class CaseEvent(BaseModel):
