@@ -67,7 +67,7 @@ async def test_a_handler_signs_for_contacts_asks_a_partner_and_replies(api, toke
     no = created["case_no"]
     await wait_status(api, tokens["intake"], no, "dispatched")
     page = await signed_in(browser, live_url, tokens["handler"])
-    await page.goto(f"{live_url}/console/work?list=awaiting_sign_for")
+    await page.goto(f"{live_url}/console/work?list=awaiting_sign_for&sort=newest")  # other tests' cases too
     await page.click(f"text={no}")
     assert "待签收" in await page.locator("h1").inner_text()
     await page.screenshot(path=str(DOCS / "console-handler.png"), full_page=False)
