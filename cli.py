@@ -29,11 +29,13 @@ console = Console()
 
 
 @app.command()
-def dev() -> None:
-    """Start the Temporal dev server, the worker and the API in the foreground (Ctrl-C stops all)."""
+def dev(api_workers: int = typer.Option(1, min=1, help="API processes (more than 1: uvicorn workers)"),
+        workers: int = typer.Option(1, min=1, help="worker processes")) -> None:
+    """Start the Temporal dev server, the worker(s), the API and the sender in the foreground (Ctrl-C stops all).
+    With more than one API or worker process each runs as its own process (use PostgreSQL for that)."""
     from tools import devstack
 
-    devstack.run(get_settings(), console)
+    devstack.run(get_settings(), console, api_workers=api_workers, workers=workers)
 
 
 @app.command()
@@ -47,7 +49,8 @@ def worker() -> None:
 
 
 @app.command()
-def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+def api(host: str = "127.0.0.1", port: int = 8000,
+        workers: int = typer.Option(1, min=1, help="API processes sharing the port (uvicorn workers)")) -> None:
     """Run the API server (JSON-line logs; uvicorn's access log off: requests carry tokens in headers only, but a
     query string could hold personal data)."""
     import uvicorn
@@ -55,7 +58,7 @@ def api(host: str = "127.0.0.1", port: int = 8000) -> None:
     from core.logs import configure_logging
 
     configure_logging()
-    uvicorn.run("api.main:app", host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run("api.main:app", host=host, port=port, log_config=None, access_log=False, workers=workers)
 
 
 @app.command()

@@ -22,7 +22,7 @@ from core.db import get_engine, session_scope
 from core.logs import configure_logging, safe_url
 from core.migrate import upgrade
 from core.models import ApiKey
-from core.settings import Settings
+from core.settings import PROJECT_ROOT, Settings
 from services.rules_store import import_shipped
 
 DEV_HANDLER_DEPARTMENT = "xicheng-cgzf"
@@ -158,7 +158,33 @@ async def serve(settings: Settings) -> None:
         await worker_task
 
 
-def run(settings: Settings, console: Console) -> None:
+def serve_processes(settings: Settings, api_workers: int, workers: int) -> None:
+    """Several API and worker processes (`jiesu api --workers N`, N × `jiesu worker`) and the sender in this one,
+    until Ctrl-C or a child dies."""
+    import threading
+
+    from services.delivery import run_sender
+
+    jiesu = [sys.executable, "-m", "cli"]
+    env = os.environ | {"JIESU_DATA_DIR": str(settings.data_dir), "JIESU_TEMPORAL_ADDRESS": settings.temporal_address,
+                        **({"JIESU_DATABASE_URL": settings.database_url} if settings.database_url else {})}
+    children = [subprocess.Popen([*jiesu, "worker"], env=env, cwd=PROJECT_ROOT, start_new_session=True)
+                for _ in range(workers)]
+    children.append(subprocess.Popen([*jiesu, "api", "--host", settings.api_host, "--port", str(settings.api_port),
+                                      "--workers", str(api_workers)], env=env, cwd=PROJECT_ROOT,
+                                     start_new_session=True))
+    stop = threading.Event()
+    threading.Thread(target=run_sender, args=(get_engine(settings), settings, stop), daemon=True).start()
+    try:
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for child in children:
+            stop_process(child)
+
+
+def run(settings: Settings, console: Console, api_workers: int = 1, workers: int = 1) -> None:
     """`jiesu dev`: the dev server, the worker and the API in the foreground, the tokens printed (Ctrl-C stops)."""
     configure_logging()
     prepare(settings)
@@ -173,9 +199,14 @@ def run(settings: Settings, console: Console) -> None:
     for role, token in tokens.items():
         label = f"token {role}" + (f" ({DEV_HANDLER_DEPARTMENT})" if role == Role.HANDLER else "")
         table.add_row(label, token)
+    if api_workers > 1 or workers > 1:
+        table.add_row("Processes", f"{api_workers} API, {workers} worker, 1 sender")
     console.print(table)
     try:
-        asyncio.run(serve(settings))
+        if api_workers > 1 or workers > 1:
+            serve_processes(settings, api_workers, workers)
+        else:
+            asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
     finally:

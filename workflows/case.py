@@ -62,7 +62,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
     def __init__(self, case: CaseInput) -> None:
         # State exists before the first handler runs: Updates may arrive in the very first workflow task.
         self.s = CaseState(case)
-        self._lock = FlushingLock(self._flush)
+        self._lock = FlushingLock(self._flush, reserved=self.s.status is CaseStatus.DISPATCHED)
         self.alarm = Alarm()
 
     @workflow.run
@@ -79,7 +79,7 @@ class CaseWorkflow(ClockActions, DispatchActions, PartnerActions, SupervisionAct
             await self._run_clocks()
             await self._archive()
             return self.view()
-        async with self._lock:
+        async with self._lock.opening():  # an Update that came with the start waits until the case is open
             await self._record(E.ACCEPTED, None, {
                 "kind": case.kind.value, "channel": case.channel.value, "category": case.category,
                 "district": case.district, "street": case.street, "rules_version": case.rules_version,

@@ -87,6 +87,12 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
         created.status, created.plan, created.priority = "dispatched", svc.plan_public(plan), plan.priority
     elif created.plan is None and created.screening is None:
         await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created, pinned)
+    elif not case.workflow_started:  # a retried post whose first start may not have reached Temporal
+        try:
+            planned = await run_in_threadpool(intake.plan_at_intake, case, pinned)
+            await asyncio.wait_for(start_case(temporal, settings.task_queue, case, planned), timeout=10)
+        except (TimeoutError, RPCError) as exc:
+            log.warning("case %s: workflow start failed again (%s)", case.case_no, type(exc).__name__)
     return created
 
 

@@ -30,11 +30,13 @@ def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
                                               "SQLite file); never your configured one"),
                  temporal: str = typer.Option("file", help="file: a dev server with its history in a SQLite file "
                                               "(as make run); memory: in memory; or HOST:PORT of a server"),
-                 workers: int = typer.Option(1, help="worker processes")) -> None:
+                 workers: int = typer.Option(1, help="worker processes"),
+                 rate: float = typer.Option(0.0, help="open loop: POST at this rate (per second) instead of "
+                                            "--concurrency in flight; latency at half the measured maximum")) -> None:
     """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
     from tools.bench import intake as bench_intake
 
-    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers)
+    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers, rate)
 
 
 @bench_app.command("lifecycle")

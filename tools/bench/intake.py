@@ -64,11 +64,13 @@ async def raw_starts(settings: Settings, n: int, concurrency: int, progress: Pro
 
 
 async def posts(stack: Stack, bodies: list[dict], token: str, concurrency: int,
-                progress: Progress) -> tuple[float, list[float], Counter]:
-    """Seconds for every POST, each one's latency, and the answers by status (and late plans)."""
+                progress: Progress, rate: float = 0.0) -> tuple[float, list[float], Counter]:
+    """Seconds for every POST, each one's latency, and the answers by status (and late plans); ``rate``: open
+    loop at that many requests a second instead of ``concurrency`` in flight."""
     latencies: list[float] = []
     answers: Counter = Counter()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    width = max(concurrency, int(rate * 10)) if rate else concurrency  # open loop: never queue in the client
+    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
     async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=120,
                                  headers={"Authorization": f"Bearer {token}"}) as http:
         async def one(i: int) -> None:
@@ -79,12 +81,30 @@ async def posts(stack: Stack, bodies: list[dict], token: str, concurrency: int,
             if r.status_code == 201 and r.json().get("plan") is None and r.json().get("screening") is None:
                 answers["201 without plan"] += 1
 
-        elapsed = await _bounded(len(bodies), concurrency, one, progress, "(b) POST /api/v1/cases end to end")
+        if rate:
+            elapsed = await paced(len(bodies), rate, one, progress, f"(b) POST /api/v1/cases at {rate:g}/s")
+        else:
+            elapsed = await _bounded(len(bodies), concurrency, one, progress, "(b) POST /api/v1/cases end to end")
     return elapsed, latencies, answers
 
 
+async def paced(n: int, rate: float, one, progress: Progress, label: str) -> float:  # type: ignore[no-untyped-def]
+    """Open loop: start ``one(i)`` every 1/``rate`` s whatever is still in flight (a late answer never delays the
+    next request); seconds until the last one answered."""
+    task = progress.add_task(label, total=n)
+    t0 = time.perf_counter()
+
+    async def at(i: int) -> None:
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+        await one(i)
+        progress.advance(task)
+
+    await asyncio.gather(*(at(i) for i in range(n)))
+    return time.perf_counter() - t0
+
+
 def run(base: Settings, cases: int, concurrency: int, database: str | None, console: Console,
-        temporal: str = "file", workers: int = 1) -> dict[str, Any]:
+        temporal: str = "file", workers: int = 1, rate: float = 0.0) -> dict[str, Any]:
     """Start the stack, measure (a) and (b), print and save the numbers. ``temporal``: ``file`` (a dev server
     keeping history in a SQLite file, as `make run`), ``memory`` (the dev server in memory) or host:port."""
     settings = bench_settings(base, "intake", database)
@@ -108,17 +128,17 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
         stack.start_api()
         with Progress(console=console) as progress:
             raw_s = asyncio.run(raw_starts(stack.settings, cases, concurrency, progress))
-            post_s, latencies, answers = asyncio.run(posts(stack, bodies, token, concurrency, progress))
+            post_s, latencies, answers = asyncio.run(posts(stack, bodies, token, concurrency, progress, rate))
         worker_rss, api_rss = stack.peak_rss_mib("worker"), stack.peak_rss_mib("api")
     finally:
         stack.stop()
     return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, temporal=temporal,
-                  workers=workers, raw_s=raw_s,
+                  workers=workers, raw_s=raw_s, rate=rate,
                   post_s=post_s, latencies=latencies, answers=answers, worker_rss=worker_rss, api_rss=api_rss)
 
 
 def report(console: Console, *, cases: int, concurrency: int, dialect: str, temporal: str, workers: int,
-           raw_s: float,
+           raw_s: float, rate: float = 0.0,
            post_s: float,
            latencies: list[float], answers: Counter, worker_rss: float | None,
            api_rss: float | None) -> dict[str, Any]:
@@ -126,7 +146,8 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
     raw_rate, post_rate = cases / raw_s, cases / post_s
     lat = percentiles(latencies)
     day_s = BEIJING_DAY / post_rate
-    table = Table(title=f"intake: {cases:,} cases, {concurrency} in flight, {dialect}, Temporal {temporal}, "
+    load = f"open loop at {rate:g}/s" if rate else f"{concurrency} in flight"
+    table = Table(title=f"intake: {cases:,} cases, {load}, {dialect}, Temporal {temporal}, "
                   f"{workers} worker process(es)",
                   show_header=False)
     table.add_row("(a) SDK starts of an empty workflow", f"{raw_rate:,.1f} /s")
@@ -135,10 +156,12 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
     table.add_row("(b) latency p50 / p95 / p99 / max",
                   " / ".join(f"{lat[k] * 1000:,.0f} ms" for k in ("p50", "p95", "p99", "max")))
     table.add_row("answers", ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())))
-    table.add_row(f"one Beijing day ({BEIJING_DAY:,} cases) at (b)", f"{day_s / 60:,.1f} min")
+    if not rate:  # at a fixed rate the elapsed time is the rate's, not the system's
+        table.add_row(f"one Beijing day ({BEIJING_DAY:,} cases) at (b)", f"{day_s / 60:,.1f} min")
     table.add_row("peak RSS (first) worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
     console.print(table)
-    out = {"cases": cases, "concurrency": concurrency, "dialect": dialect, "temporal": temporal, "workers": workers,
+    out = {"cases": cases, "concurrency": concurrency, "rate": rate or None, "dialect": dialect,
+           "temporal": temporal, "workers": workers,
            "raw_start_per_s": round(raw_rate, 1), "post_per_s": round(post_rate, 1),
            "ratio": round(post_rate / raw_rate, 3), "post_latency_s": lat, "answers": dict(answers),
            "beijing_day_minutes": round(day_s / 60, 1), "worker_peak_rss_mib": worker_rss,
