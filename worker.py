@@ -32,6 +32,7 @@ from workflows.spike_watch import SpikeWatchWorkflow
 
 log = logging.getLogger("jiesu.worker")
 STARTUP_WAIT = 120.0  # seconds a starting worker waits for Temporal to come up
+ROLLUP_EVERY = 60.0  # seconds between refreshes of the report rollup
 ACTIVITY_SLOTS = 16
 LOCAL_ACTIVITY_SLOTS = 16
 WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow, SpikeWatchWorkflow]
@@ -73,8 +74,30 @@ async def run_worker(settings: Settings, client: Client | None = None, stop: asy
     if started:
         log.info("reconciler started %d case workflows", started)
     worker = build_worker(client, settings, engine)
-    async with worker:
-        await (stop.wait() if stop else asyncio.Event().wait())
+    rollup = asyncio.create_task(keep_rollup(engine))
+    try:
+        async with worker:
+            await (stop.wait() if stop else asyncio.Event().wait())
+    finally:
+        rollup.cancel()
+
+
+async def keep_rollup(engine: sa.Engine, every: float = ROLLUP_EVERY) -> None:
+    """Refresh the reports' daily per-department rollup every minute (a report refreshes what is left)."""
+    from sqlmodel import Session
+
+    from services.reports import refresh_rollup
+
+    def once() -> int:
+        with Session(engine) as session:
+            return refresh_rollup(session)
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(once)
+        except sa.exc.SQLAlchemyError as exc:  # the database is away: the next round tries again
+            log.warning("rollup refresh failed: %s", type(exc).__name__)
 
 
 if __name__ == "__main__":

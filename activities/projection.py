@@ -10,6 +10,7 @@ from activities.notices import write_notice
 from core.contracts import ACT_PROJECT, ProjectInput, Satisfaction
 from core.db import session_scope
 from core.models import Case, CaseEventRow, PartnerTaskRow, utcnow
+from core.rollup_models import RollupDirty
 from rules.engine import RulesEngine
 from services.rules_store import load_engine
 
@@ -56,7 +57,7 @@ class ProjectionActivities:
                         data=e.data, prev_hash=e.prev_hash, hash=e.hash))
             if stale is not None or max(seqs) > case.last_seq:
                 rules = load_engine(session, inp.snapshot.rules_version or case.rules_version)
-                self._apply(case, inp)
+                self._apply(case, inp, session)
                 self._report_facts(case, inp, rules)
                 session.add(case)
                 self._apply_partners(session, inp, rules)
@@ -108,8 +109,12 @@ class ProjectionActivities:
             session.add(row)
 
     @staticmethod
-    def _apply(case: Case, inp: ProjectInput) -> None:
+    def _apply(case: Case, inp: ProjectInput, session: Session | None = None) -> None:
         snap = inp.snapshot
+        day, left = case.received_date, case.lead_department
+        if day and left and snap.lead_department != left and session is not None \
+                and session.get(RollupDirty, (day, left)) is None:  # the report rollup recomputes the group left
+            session.add(RollupDirty(day=day, department=left))
         case.status = snap.status.value
         case.lead_department = snap.lead_department
         case.urgency = snap.urgency.value if snap.urgency else None

@@ -127,7 +127,7 @@ class Case(SQLModel, table=True):
     # same workflow is stale and ignored (see activities/projection.py)
     projected_task: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _ts(nullable=False, default=utcnow)
-    updated_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow, index=True)  # the report rollup follows it
 
 
 class CaseEventRow(SQLModel, table=True):

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import core.console_models  # noqa: F401  (registers the console tables)
 import core.models  # noqa: F401  (registers the tables)
+import core.rollup_models  # noqa: F401  (registers the report rollup)
 from core.db import engine_for, normalise_url
 from core.settings import get_settings
 

@@ -15,6 +15,8 @@ from sqlmodel import Session, select
 from core.contracts import OPEN_VALUES
 from core.models import Case, CaseEventRow, PartnerTaskRow, RuleAudit, utcnow
 from rules.kpi import Counts
+from services import rollup
+from services.rollup import D
 from services.rules_store import active_version
 
 C: Any = Case.__table__.c  # type: ignore[attr-defined]  # columns (typed loosely: SQL expressions)
@@ -117,13 +119,14 @@ def dispatch_accuracy(session: Session, received_from: datetime | None,
 
 def department_counts(session: Session, start: date, end: date, period: Period,
                       department: str | None = None) -> dict[tuple[date, str], Counts]:
-    """Counts per (period start, department) for cases received from ``start`` to ``end`` (inclusive)."""
+    """Counts per (period start, department) for cases received from ``start`` to ``end`` (inclusive), summed
+    from the daily rollup (brought up to date first)."""
+    refresh_rollup(session)
     by_day = period != "range"
-    keys = [C.lead_department] + ([period_start(session, C.received_date, period)] if by_day else [])
-    q = sa.select(*keys, *_case_columns()).where(C.received_date >= start, C.received_date <= end,
-                                               C.lead_department.is_not(None))
+    keys = [D.department] + ([period_start(session, D.day, period)] if by_day else [])
+    q = sa.select(*keys, *[sa.func.sum(D[name]) for name in CASE_COUNTS]).where(D.day >= start, D.day <= end)
     if department:
-        q = q.where(C.lead_department == department)
+        q = q.where(D.department == department)
     out: dict[tuple[date, str], Counts] = defaultdict(Counts)
     for row in session.execute(q.group_by(*keys)).all():
         day = as_date(row[1]) if by_day else start
@@ -131,6 +134,11 @@ def department_counts(session: Session, start: date, end: date, period: Period,
         out[(bucket(day, period, start), row[0])] += Counts(**dict(zip(CASE_COUNTS, values, strict=True)))
     _partner_counts(session, start, end, period, department, out)
     return dict(out)
+
+
+def refresh_rollup(session: Session) -> int:
+    """Bring the daily per-department rollup up to date with the case rows (services/rollup.py)."""
+    return rollup.refresh(session, _case_columns(), CASE_COUNTS)
 
 
 def _partner_counts(session: Session, start: date, end: date, period: Period, department: str | None,

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 import core.console_models  # noqa: F401
 import core.models  # noqa: F401
+import core.rollup_models  # noqa: F401
 from core.migrate import alembic_config, upgrade
 
 TABLES = {"case", "case_event", "notice", "rule_version", "api_key", "case_archive", "alembic_version"}

@@ -235,7 +235,10 @@ def generate_closed_cases(engine: sa.Engine, rows: int, *, start: date, days: in
 
 
 def _analyze(engine: sa.Engine) -> None:
+    """Fresh planner statistics; and the generated rows carry old update times, so the report rollup is rebuilt
+    on its next refresh."""
     with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM rollup_mark"))
         conn.execute(sa.text('ANALYZE "case"'))
         conn.execute(sa.text("ANALYZE partner_task"))
 

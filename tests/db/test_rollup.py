@@ -1,0 +1,72 @@
+"""The reports' daily per-department rollup: built on first use, then only the groups with a changed case are
+recomputed; a case that moves to another department leaves its old group; the sums always equal a direct count."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from activities.projection import ProjectionActivities
+from core.models import Case, utcnow
+from core.rollup_models import DeptDay, RollupDirty
+from services.reports import CASE_COUNTS, _case_columns, refresh_rollup
+from tests.api.test_reports import closed, row
+
+DAY = date(2025, 3, 4)
+
+
+def rollup(session: Session) -> dict[tuple[date, str], tuple]:
+    rows = session.exec(select(DeptDay).where(DeptDay.day == DAY)).all()
+    return {(r.day, r.department): tuple(getattr(r, n) for n in CASE_COUNTS) for r in rows}
+
+
+def direct(session: Session) -> dict[tuple[date, str], tuple]:
+    C = Case.__table__.c  # noqa: N806
+    q = sa.select(C.received_date, C.lead_department, *_case_columns()).where(
+        C.received_date == DAY, C.lead_department.is_not(None)).group_by(C.received_date, C.lead_department)
+    return {(r[0], r[1]): tuple(r[2:]) for r in session.execute(q).all()}
+
+
+def test_the_rollup_follows_every_change_of_the_case_rows(engine) -> None:
+    with Session(engine) as s:
+        s.add_all([closed(DAY, "解决", "满意"), closed(DAY, "未解决", "不满意"), row(DAY, status="handling"),
+                   closed(DAY, "解决", "基本满意", lead_department="dongcheng-cgzf")])
+        s.commit()
+        refresh_rollup(s)
+        assert rollup(s) == direct(s) and len(rollup(s)) == 2
+        before = rollup(s)
+        refresh_rollup(s)  # again: the same sums (a group is recomputed, never added twice)
+        assert rollup(s) == before
+        open_case = s.exec(select(Case).where(Case.received_date == DAY, Case.status == "handling")).one()
+        open_case.status, open_case.resolution, open_case.satisfaction = "closed", "解决", "满意"
+        open_case.valid_review, open_case.closed_at, open_case.updated_at = True, utcnow(), utcnow()
+        s.add(open_case)
+        s.commit()
+        assert refresh_rollup(s) >= 1 and rollup(s) == direct(s) and rollup(s) != before
+
+
+def test_a_case_that_changes_department_leaves_its_old_group(engine) -> None:
+    from core.chain import GENESIS
+    from core.contracts import CaseEvent, CaseSnapshot, CaseStatus, ProjectInput
+
+    with Session(engine) as s:
+        moving = row(DAY, status="handling", lead_department="haidian-cgzf")
+        s.add(moving)
+        s.commit()
+        refresh_rollup(s)
+        assert (DAY, "haidian-cgzf") in rollup(s)
+        case = s.exec(select(Case).where(Case.case_no == moving.case_no)).one()
+        ProjectionActivities._apply(case, ProjectInput(case_no=case.case_no or "", events=[CaseEvent(
+            case_no=case.case_no or "", seq=1, type="reassigned", at=utcnow(), prev_hash=GENESIS, hash="h")],
+            snapshot=CaseSnapshot(
+            status=CaseStatus.HANDLING, lead_department="haidian-zjw")), s)  # as a reassignment projects it
+        case.updated_at = datetime.now(UTC)
+        s.add(case)
+        s.commit()
+        assert s.get(RollupDirty, (DAY, "haidian-cgzf")) is not None
+        refresh_rollup(s)
+        assert rollup(s) == direct(s)
+        assert (DAY, "haidian-cgzf") not in rollup(s) and (DAY, "haidian-zjw") in rollup(s)
+        assert s.get(RollupDirty, (DAY, "haidian-cgzf")) is None
