@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -30,10 +31,11 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
     ``seen_by``: the case must be one this actor may see (handlers: their own department's); None only checks
     that the case exists (a partner department answers a case another department leads). With an Idempotency-Key
     the Update gets a fixed id, so a retried request applies the action once."""
+    # the access check reads the database: off the event loop, so one slow query never stalls other requests
     if seen_by is None:
-        svc.find_case(session, case_no)
+        await run_in_threadpool(svc.find_case, session, case_no)
     else:
-        svc.get_case(session, case_no, seen_by)
+        await run_in_threadpool(svc.get_case, session, case_no, seen_by)
     handle = client.get_workflow_handle(workflow_id(case_no))
     key = IDEMPOTENCY_KEY.get()
     # the key is the caller's own: another actor replaying it gets its own Update, which the validators check

@@ -184,7 +184,7 @@ async def decide_screening(case_no: str, body: ScreeningDecisionIn, session: Ses
                            actor: ScreeningDecider) -> ActionResult:
     """甄别确认: confirm a screening proposal (routed away as the rule says) or overrule it (dispatched, handled)."""
     if body.department:
-        svc.dispatchable(session, case_no, body.department)
+        await run_in_threadpool(svc.dispatchable, session, case_no, body.department)
     return await run_update(session, temporal, case_no, CaseWorkflow.decide_screening,
                             ScreeningDecisionInput(actor=actor, **body.model_dump()), seen_by=actor)
 
@@ -193,8 +193,9 @@ async def decide_screening(case_no: str, body: ScreeningDecisionIn, session: Ses
 async def appeal(case_no: str, body: AppealIn, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
                  actor: IntakeOnly) -> ActionResult:
     """申诉/纠错: within the rules' window after closing, re-open the case for 上级复核 with its whole history."""
-    case = svc.find_case(session, case_no)
-    start = appeals.appeal_start(session, case, load_engine(session, case.rules_version), body.reason, actor)
+    case = await run_in_threadpool(svc.find_case, session, case_no)
+    start = await run_in_threadpool(appeals.appeal_start, session, case, load_engine(session, case.rules_version),
+                                    body.reason, actor)
     handle = await appeals.start_appeal(temporal, settings.task_queue, case, start)
     try:
         view = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=UPDATE_WAIT_SECONDS)

@@ -8,6 +8,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Handler, Overseer, Staff, Supervisor
 from api.deps import SessionDep, TemporalDep
@@ -39,7 +40,8 @@ router = APIRouter(tags=["co-handling and dispatch"], responses=responses(401, 4
 async def request_partners(case_no: str, body: PartnersIn, session: SessionDep, temporal: TemporalDep,
                            actor: Handler) -> ActionResult:
     """Ask partner departments for help (协办); each must answer within the rules' limit (1 working day)."""
-    svc.known_departments(session, svc.find_case(session, case_no), [r.department for r in body.requests])
+    case = await run_in_threadpool(svc.find_case, session, case_no)
+    await run_in_threadpool(svc.known_departments, session, case, [r.department for r in body.requests])
     return await run_update(session, temporal, case_no, CaseWorkflow.request_partners,
                             PartnersInput(actor=actor, requests=body.requests), seen_by=actor)
 
@@ -64,7 +66,7 @@ async def waive_partner(case_no: str, department: str, body: WaiveIn, session: S
 async def return_case(case_no: str, body: ReturnIn, session: SessionDep, temporal: TemporalDep,
                       actor: Handler) -> ActionResult:
     """退单: return a dispatched case within the return window, with a reason code and text."""
-    case = svc.get_case(session, case_no, actor)
+    case = await run_in_threadpool(svc.get_case, session, case_no, actor)
     svc.require_code(load_engine(session, case.rules_version).rules.dispatch.return_reasons, body.reason_code)
     return await run_update(session, temporal, case_no, CaseWorkflow.return_case,
                             ReturnInput(actor=actor, **body.model_dump()), seen_by=actor)
@@ -74,7 +76,7 @@ async def return_case(case_no: str, body: ReturnIn, session: SessionDep, tempora
 async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """派单异议审核: name the owner of a disputed case; its sign-for is mandatory."""
-    svc.dispatchable(session, case_no, body.department)
+    await run_in_threadpool(svc.dispatchable, session, case_no, body.department)
     return await run_update(session, temporal, case_no, CaseWorkflow.arbitrate,
                             AssignInput(actor=actor, **body.model_dump()), seen_by=actor)
 
@@ -83,7 +85,7 @@ async def arbitrate(case_no: str, body: AssignIn, session: SessionDep, temporal:
 async def reassign(case_no: str, body: AssignIn, session: SessionDep, temporal: TemporalDep,
                    actor: Supervisor) -> ActionResult:
     """改派: move a case to another department (only a supervisor can, also after sign-for)."""
-    svc.dispatchable(session, case_no, body.department)
+    await run_in_threadpool(svc.dispatchable, session, case_no, body.department)
     return await run_update(session, temporal, case_no, CaseWorkflow.reassign,
                             AssignInput(actor=actor, **body.model_dump()), seen_by=actor)
 

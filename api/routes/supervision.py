@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy.exc
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import ArchiveReader, Supervisor
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -56,7 +57,7 @@ async def close_case(case_no: str, body: FindingIn, session: SessionDep, tempora
 async def terminate(case_no: str, body: TerminateIn, session: SessionDep, temporal: TemporalDep,
                     actor: Supervisor) -> ActionResult:
     """终结: end the case with a reason code (不合理诉求, 重复诉求, 无法联系, 法定途径, …) and a text."""
-    case = svc.find_case(session, case_no)
+    case = await run_in_threadpool(svc.find_case, session, case_no)
     svc.require_code(load_engine(session, case.rules_version).rules.termination_reasons, body.reason_code)
     return await run_update(session, temporal, case_no, CaseWorkflow.terminate,
                             TerminateInput(actor=actor, **body.model_dump()), seen_by=actor)
@@ -66,7 +67,7 @@ async def terminate(case_no: str, body: TerminateIn, session: SessionDep, tempor
 async def merge(case_no: str, body: MergeIn, session: SessionDep, temporal: TemporalDep,
                 actor: Supervisor) -> ActionResult:
     """并单: this duplicate joins an open parent; its complainant will get the parent's result."""
-    parent = svc.find_case(session, body.parent_case_no)
+    parent = await run_in_threadpool(svc.find_case, session, body.parent_case_no)
     if CaseStatus(parent.status) not in OPEN_STATUSES:
         raise ServiceError(409, "state_conflict", f"case {parent.case_no} is {parent.status}: merge into an open case")
     return await run_update(session, temporal, case_no, CaseWorkflow.merge,
