@@ -101,7 +101,7 @@ def plan_public(plan: HandlingPlan) -> PlanPublic | None:
     return PlanPublic(lead_department=plan.lead_department, lead_department_name=plan.lead_department_name,
                       urgency=plan.urgency, due={k: c.due_at for k, c in plan.clocks.items()},
                       calendar_gaps=plan.calendar_gaps,
-                      provisional=[k for k, c in plan.clocks.items() if c.calendar_gaps])
+                      provisional=[k for k, c in plan.clocks.items() if c.calendar_gaps], partners=plan.partners)
 
 
 def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:

@@ -123,6 +123,8 @@ class PlanPublic(BaseModel):
         "years without holiday data that a due time needed: computed with the statutory-holiday fallback"))
     provisional: list[str] = Field(default_factory=list, description=(
         "clocks whose due time is provisional (it needed a year without holiday data)"))
+    partners: list[str] = Field(default_factory=list, description=(
+        "一单双派: the departments the rules ask as partners when the lead signs for (only in intake's answer)"))
 
 
 class ScreeningPublic(BaseModel):

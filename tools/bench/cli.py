@@ -44,8 +44,18 @@ def bench_lifecycle(cases: int = typer.Option(500, help="cases to run from intak
                     concurrency: int = typer.Option(32, help="cases driven at once"),
                     seed: int = typer.Option(2026, help="seed of the mix"),
                     database: str = typer.Option("", help="URL of a scratch database (default: a fresh "
-                                                 "SQLite file); never your configured one")) -> None:
+                                                 "SQLite file); never your configured one"),
+                    http: bool = typer.Option(False, help="over real HTTP against the file-backed dev server, in "
+                                              "real time (no silent partner), instead of the time-skipping server"),
+                    workers: int = typer.Option(1, help="--http: worker processes"),
+                    open_cases: int = typer.Option(0, "--open", help="--http: then file this many cases, leave "
+                                                   "them open and read the worker's memory")) -> None:
     """A realistic mix (协办, silent partner, 重办, 退单, a holiday on the way) run to archive: cases/s, events/case."""
+    if http:
+        from tools.bench import lifecycle_http
+
+        lifecycle_http.run(get_settings(), cases, concurrency, database or None, console, workers, open_cases, seed)
+        return
     from tools.bench import lifecycle as bench_lifecycle
 
     bench_lifecycle.run(get_settings(), cases, concurrency, seed, database or None, console)
