@@ -104,6 +104,7 @@ class ProjectionActivities:
             row.status, row.replied_at, row.reply = t.status.value, t.replied_at, t.reply
             row.overdue, row.note, row.due_at = t.overdue, t.note, t.due_at
             row.requested_date = t.requested_at.astimezone(rules.calendar.tz).date()
+            row.updated_at = utcnow()
             if t.replied_at is not None:
                 row.reply_hours = round(rules.working_time.seconds(t.requested_at, t.replied_at) / 3600, 3)
             session.add(row)

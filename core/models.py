@@ -172,6 +172,7 @@ class PartnerTaskRow(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
     reply_hours: float | None = None  # office hours from the request to the reply (reports)
     requested_date: date | None = Field(default=None, index=True)  # local day of the request (reports)
+    updated_at: datetime = _ts(nullable=False, default=utcnow, index=True)  # the report rollup follows it
 
 
 class Notice(SQLModel, table=True):

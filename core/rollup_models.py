@@ -39,6 +39,19 @@ class DeptDay(SQLModel, table=True):
     dispatch_hours: float = 0.0
 
 
+class PartnerDay(SQLModel, table=True):
+    """One (day of the request, partner department): its 协办 work (cancelled requests left out)."""
+
+    __tablename__ = "partner_day"
+
+    day: date = Field(primary_key=True)
+    department: str = Field(primary_key=True, max_length=32)
+    partner_tasks: int = 0
+    partner_replied: int = 0
+    partner_hours: float = 0.0
+    partner_late: int = 0
+
+
 class RollupDirty(SQLModel, table=True):
     """A group a case left (its lead department changed): the next refresh recomputes it."""
 

@@ -3,7 +3,6 @@ month's top problems, work lists. Grouped by the indexed local day of receipt; p
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ from core.contracts import OPEN_VALUES
 from core.models import Case, CaseEventRow, PartnerTaskRow, RuleAudit, utcnow
 from rules.kpi import Counts
 from services import rollup
-from services.rollup import D
+from services.rollup import D, P
 from services.rules_store import active_version
 
 C: Any = Case.__table__.c  # type: ignore[attr-defined]  # columns (typed loosely: SQL expressions)
@@ -127,13 +126,14 @@ def department_counts(session: Session, start: date, end: date, period: Period,
     q = sa.select(*keys, *[sa.func.sum(D[name]) for name in CASE_COUNTS]).where(D.day >= start, D.day <= end)
     if department:
         q = q.where(D.department == department)
-    out: dict[tuple[date, str], Counts] = defaultdict(Counts)
+    out: dict[tuple[date, str], Counts] = {}
     for row in session.execute(q.group_by(*keys)).all():
         day = as_date(row[1]) if by_day else start
-        values = row[len(keys):]
-        out[(bucket(day, period, start), row[0])] += Counts(**dict(zip(CASE_COUNTS, values, strict=True)))
+        key, found = (bucket(day, period, start), row[0]), Counts(**dict(zip(CASE_COUNTS, row[len(keys):],
+                                                                               strict=True)))
+        out[key] = out[key] + found if key in out else found
     _partner_counts(session, start, end, period, department, out)
-    return dict(out)
+    return out
 
 
 def refresh_rollup(session: Session) -> int:
@@ -143,19 +143,20 @@ def refresh_rollup(session: Session) -> int:
 
 def _partner_counts(session: Session, start: date, end: date, period: Period, department: str | None,
                     out: dict[tuple[date, str], Counts]) -> None:
-    """Add each department's work as a partner (协办): requests, replies, reply hours, late replies."""
+    """Add each department's work as a partner (协办): requests, replies, reply hours, late replies (from the
+    rollup, refreshed by department_counts)."""
     by_day = period != "range"
-    keys = [T.department] + ([period_start(session, T.requested_date, period)] if by_day else [])
-    q = sa.select(*keys, sa.func.count(), _n(T.replied_at.is_not(None)),
-               sa.func.coalesce(sa.func.sum(T.reply_hours), 0.0), _n(T.overdue.is_(True))).where(
-        T.requested_date >= start, T.requested_date <= end, T.status != "cancelled")
+    keys = [P.department] + ([period_start(session, P.day, period)] if by_day else [])
+    q = sa.select(*keys, *[sa.func.sum(P[name]) for name in rollup.PARTNER_NAMES]).where(
+        P.day >= start, P.day <= end)
     if department:
-        q = q.where(T.department == department)
+        q = q.where(P.department == department)
     for row in session.execute(q.group_by(*keys)).all():
         day = as_date(row[1]) if by_day else start
         n, replied, hours, late = row[len(keys):]
-        out[(bucket(day, period, start), row[0])] += Counts(partner_tasks=n, partner_replied=replied,
-                                                            partner_hours=float(hours), partner_late=late)
+        c = out.setdefault((bucket(day, period, start), row[0]), Counts())
+        c.partner_tasks, c.partner_replied = c.partner_tasks + n, c.partner_replied + replied
+        c.partner_hours, c.partner_late = c.partner_hours + float(hours), c.partner_late + late
 
 
 def version_in_force(session: Session, day: date) -> str:

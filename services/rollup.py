@@ -14,11 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from core.models import Case, utcnow
-from core.rollup_models import DeptDay, RollupDirty, RollupMark
+from core.models import Case, PartnerTaskRow, utcnow
+from core.rollup_models import DeptDay, PartnerDay, RollupDirty, RollupMark
 
-C: Any = Case.__table__.c  # type: ignore[attr-defined]
+CASE: Any = Case.__table__  # type: ignore[attr-defined]
+C: Any = CASE.c
 D: Any = DeptDay.__table__.c  # type: ignore[attr-defined]
+T: Any = PartnerTaskRow.__table__.c  # type: ignore[attr-defined]
+P: Any = PartnerDay.__table__.c  # type: ignore[attr-defined]
+PARTNER_NAMES = ("partner_tasks", "partner_replied", "partner_hours", "partner_late")
 OVERLAP = timedelta(seconds=10)  # a transaction that stamped updated_at before the mark may commit after it
 MARK = "dept_day"
 BATCH = 2000  # groups recomputed per statement
@@ -34,6 +38,9 @@ def refresh(session: Session, counts: list[Any], names: tuple[str, ...]) -> int:
     if since is None:
         session.execute(sa.delete(RollupDirty))
         redone = _rebuild(session, counts, names)
+        session.execute(sa.delete(PartnerDay))
+        session.execute(sa.insert(PartnerDay).from_select(["day", "department", *PARTNER_NAMES],
+                                                          _partner_sums(T.requested_date.is_not(None))))
     else:
         since = since if since.tzinfo else since.replace(tzinfo=started.tzinfo)
         pairs = [tuple(r) for r in session.execute(sa.select(C.received_date, C.lead_department).where(
@@ -45,7 +52,15 @@ def refresh(session: Session, counts: list[Any], names: tuple[str, ...]) -> int:
         session.execute(sa.delete(RollupDirty))
         for i in range(0, len(pairs), BATCH):
             _redo(session, counts, names, pairs[i:i + BATCH])
-        redone = len(pairs)
+        tasks = [tuple(r) for r in session.execute(sa.select(T.requested_date, T.department).where(
+            T.updated_at >= since - OVERLAP, T.requested_date.is_not(None)).distinct()).all()]
+        for i in range(0, len(tasks), BATCH):
+            batch = tasks[i:i + BATCH]
+            session.execute(sa.delete(PartnerDay).where(sa.tuple_(P.day, P.department).in_(batch)))
+            session.execute(sa.insert(PartnerDay).from_select(
+                ["day", "department", *PARTNER_NAMES], _partner_sums(sa.tuple_(T.requested_date, T.department)
+                                                                     .in_(batch))))
+        redone = len(pairs) + len(tasks)
     mark = mark or RollupMark(name=MARK)
     mark.seen_until, mark.rows = started, redone
     session.add(mark)
@@ -60,6 +75,15 @@ def _rebuild(session: Session, counts: list[Any], names: tuple[str, ...]) -> int
         C.lead_department.is_not(None), C.received_date.is_not(None)).group_by(C.received_date, C.lead_department)
     result: Any = session.execute(sa.insert(DeptDay).from_select(["day", "department", *names], source))
     return int(result.rowcount or 0)
+
+
+def _partner_sums(where: Any) -> Any:
+    """Each (request day, partner department)'s 协办 sums, of the requests matching ``where``."""
+    return sa.select(T.requested_date, T.department, sa.func.count(),
+                     sa.func.sum(sa.case((T.replied_at.is_not(None), 1), else_=0)),
+                     sa.func.coalesce(sa.func.sum(T.reply_hours), 0.0),
+                     sa.func.sum(sa.case((T.overdue.is_(True), 1), else_=0))).where(
+        where, T.status != "cancelled").group_by(T.requested_date, T.department)
 
 
 def _redo(session: Session, counts: list[Any], names: tuple[str, ...], pairs: list[tuple]) -> None:

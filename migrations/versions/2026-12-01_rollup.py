@@ -39,16 +39,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('name', name=op.f('pk_rollup_mark')),
     )
     op.create_table(
+        'partner_day',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('department', sa.String(length=32), nullable=False),
+        sa.Column('partner_tasks', sa.Integer(), nullable=False),
+        sa.Column('partner_replied', sa.Integer(), nullable=False),
+        sa.Column('partner_hours', sa.Float(), nullable=False),
+        sa.Column('partner_late', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('day', 'department', name=op.f('pk_partner_day')),
+    )
+    op.create_table(
         'rollup_dirty',
         sa.Column('day', sa.Date(), nullable=False),
         sa.Column('department', sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint('day', 'department', name=op.f('pk_rollup_dirty')),
     )
     op.create_index(op.f('ix_case_updated_at'), 'case', ['updated_at'], unique=False)
+    with op.batch_alter_table('partner_task', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False,
+                                      server_default=sa.func.now()))
+        batch_op.create_index(batch_op.f('ix_partner_task_updated_at'), ['updated_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('partner_task', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_partner_task_updated_at'))
+        batch_op.drop_column('updated_at')
     op.drop_index(op.f('ix_case_updated_at'), table_name='case')
     op.drop_table('rollup_dirty')
+    op.drop_table('partner_day')
     op.drop_table('rollup_mark')
     op.drop_table('dept_day')

@@ -133,7 +133,7 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
         rules = load_engine(session, active_version(session))
     stack = Stack(settings, settings.data_dir)
     tag = uuid.uuid4().hex[:6]
-    bodies = complaints(rules, cases + open_cases, f"bench-http-{tag}", seed)
+    bodies = complaints(rules, cases + open_cases, f"life-http-{tag}", seed)
     paths = mix(cases, seed)
     try:
         console.print(f"starting Temporal dev server (file), {workers} worker(s) and the API …")
