@@ -26,7 +26,7 @@ def cn_datetime(value: Any) -> str:
 
 
 MAX_OUTPUT = 4000  # characters a notice may have (an SMS is 70; staff notices a few hundred)
-MAX_SECONDS = 0.5  # rendering time of one notice
+MAX_SECONDS = 0.5  # CPU time of rendering one notice (the thread's own: a loaded machine never trips it)
 MAX_ITEMS = 10_000  # elements a range, a repeated string or a list may have
 _deadline: ContextVar[float] = ContextVar("template_deadline", default=0.0)
 
@@ -36,7 +36,7 @@ class TemplateLimit(TemplateError):
 
 
 def _check_time() -> None:
-    if _deadline.get() and time.monotonic() > _deadline.get():
+    if _deadline.get() and time.thread_time() > _deadline.get():
         raise TemplateLimit(f"the template took longer than {MAX_SECONDS} s")
 
 
@@ -90,7 +90,7 @@ def _compile(source: str) -> Any:
 def render(source: str, context: dict[str, Any]) -> str:
     """Render a template source with a context, within the time and output limits; raises jinja2.TemplateError
     (TemplateLimit past a limit) or the error the template's expression raised."""
-    token = _deadline.set(time.monotonic() + MAX_SECONDS)
+    token = _deadline.set(time.thread_time() + MAX_SECONDS)
     try:
         out, size = [], 0
         for chunk in _compile(source).generate(**context):

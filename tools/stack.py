@@ -96,10 +96,11 @@ class Stack:
         """Start a worker process (`python worker.py`): reconciler, schedules, workflows and activities."""
         self._spawn(name, [sys.executable, "worker.py"])
 
-    def start_api(self) -> None:
-        """Start the API under uvicorn and wait for /api/v1/health."""
+    def start_api(self, workers: int = 1) -> None:
+        """Start the API under uvicorn (``workers`` processes on one port) and wait for /api/v1/health."""
         proc = self._spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-                                   "--port", str(self.api_port), "--log-level", "warning", "--no-access-log"])
+                                   "--port", str(self.api_port), "--log-level", "warning", "--no-access-log",
+                                   *(["--workers", str(workers)] if workers > 1 else [])])
         wait_until(self._healthy, "API", proc=proc)
 
     def _healthy(self) -> bool:

@@ -32,11 +32,13 @@ def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
                                               "(as make run); memory: in memory; or HOST:PORT of a server"),
                  workers: int = typer.Option(1, help="worker processes"),
                  rate: float = typer.Option(0.0, help="open loop: POST at this rate (per second) instead of "
-                                            "--concurrency in flight; latency at half the measured maximum")) -> None:
+                                            "--concurrency in flight; latency at half the measured maximum"),
+                 api_workers: int = typer.Option(1, help="API processes (uvicorn workers on one port)")) -> None:
     """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
     from tools.bench import intake as bench_intake
 
-    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers, rate)
+    bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers, rate,
+                     api_workers)
 
 
 @bench_app.command("lifecycle")

@@ -104,7 +104,7 @@ async def paced(n: int, rate: float, one, progress: Progress, label: str) -> flo
 
 
 def run(base: Settings, cases: int, concurrency: int, database: str | None, console: Console,
-        temporal: str = "file", workers: int = 1, rate: float = 0.0) -> dict[str, Any]:
+        temporal: str = "file", workers: int = 1, rate: float = 0.0, api_workers: int = 1) -> dict[str, Any]:
     """Start the stack, measure (a) and (b), print and save the numbers. ``temporal``: ``file`` (a dev server
     keeping history in a SQLite file, as `make run`), ``memory`` (the dev server in memory) or host:port."""
     settings = bench_settings(base, "intake", database)
@@ -125,7 +125,7 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
             stack.start_temporal(in_memory=temporal == "memory")
         for i in range(workers):
             stack.start_worker(f"worker-{i + 1}" if i else "worker")
-        stack.start_api()
+        stack.start_api(api_workers)
         with Progress(console=console) as progress:
             raw_s = asyncio.run(raw_starts(stack.settings, cases, concurrency, progress))
             post_s, latencies, answers = asyncio.run(posts(stack, bodies, token, concurrency, progress, rate))
@@ -133,12 +133,12 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
     finally:
         stack.stop()
     return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, temporal=temporal,
-                  workers=workers, raw_s=raw_s, rate=rate,
+                  workers=workers, raw_s=raw_s, rate=rate, api_workers=api_workers,
                   post_s=post_s, latencies=latencies, answers=answers, worker_rss=worker_rss, api_rss=api_rss)
 
 
 def report(console: Console, *, cases: int, concurrency: int, dialect: str, temporal: str, workers: int,
-           raw_s: float, rate: float = 0.0,
+           raw_s: float, rate: float = 0.0, api_workers: int = 1,
            post_s: float,
            latencies: list[float], answers: Counter, worker_rss: float | None,
            api_rss: float | None) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
     day_s = BEIJING_DAY / post_rate
     load = f"open loop at {rate:g}/s" if rate else f"{concurrency} in flight"
     table = Table(title=f"intake: {cases:,} cases, {load}, {dialect}, Temporal {temporal}, "
-                  f"{workers} worker process(es)",
+                  f"{workers} worker process(es), {api_workers} API process(es)",
                   show_header=False)
     table.add_row("(a) SDK starts of an empty workflow", f"{raw_rate:,.1f} /s")
     table.add_row("(b) POST /api/v1/cases end to end", f"{post_rate:,.1f} /s")
@@ -161,7 +161,7 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
     table.add_row("peak RSS (first) worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
     console.print(table)
     out = {"cases": cases, "concurrency": concurrency, "rate": rate or None, "dialect": dialect,
-           "temporal": temporal, "workers": workers,
+           "temporal": temporal, "workers": workers, "api_workers": api_workers,
            "raw_start_per_s": round(raw_rate, 1), "post_per_s": round(post_rate, 1),
            "ratio": round(post_rate / raw_rate, 3), "post_latency_s": lat, "answers": dict(answers),
            "beijing_day_minutes": round(day_s / 60, 1), "worker_peak_rss_mib": worker_rss,
