@@ -219,3 +219,20 @@ async def test_htmx_refreshes_only_the_rows_of_a_work_list(api, tokens) -> None:
     assert rows.status_code == 200 and rows.text.lstrip().startswith("{#") is False
     assert '<tbody id="rows"' in rows.text and "<html" not in rows.text and "筛选" not in rows.text
     assert (await handler.get("/console/static/htmx.min.js")).headers["content-type"].startswith("text/javascript")
+
+
+async def test_the_dashboard_shows_each_departments_three_rates(api, tokens) -> None:
+    from tests.helpers import auth, replied_case
+
+    created = await replied_case(api, tokens)
+    r = await api.post(f"/api/v1/cases/{created['case_no']}/review", headers=auth(tokens["intake"]),
+                       json={"contacted": True, "resolution": "解决", "satisfaction": "满意"})
+    assert r.status_code == 200, r.text
+    await wait_status(api, tokens["intake"], created["case_no"], "archived")
+    supervisor = await signed_in(api, tokens["supervisor"])
+    page = (await supervisor.get("/console/dashboard")).text
+    row = re.search(r"<tr><td>西城区城市管理综合行政执法局</td>(.*?)</tr>", page, re.S)
+    assert row is not None, "the lead department has no row in the 三率 table"
+    cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
+    assert len(cells) == 5 and all(c.endswith("%") for c in cells[1:]), cells  # 响应 解决 满意 综合
+    assert "<svg" in page and "趋势图" in page and "热力图" in page

@@ -57,7 +57,7 @@ class HttpDriver:
         """One request, timed; a 503 (the case did not answer in time) is retried with the same Idempotency-Key,
         so the action applies once."""
         headers = {"Authorization": f"Bearer {token}"}
-        if method == "POST" and step != "intake":
+        if method == "POST" and not step.startswith("intake"):
             headers["Idempotency-Key"] = f"bench-{step}-{key}"
         for _ in range(30):
             t0 = time.perf_counter()
