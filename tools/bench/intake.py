@@ -75,7 +75,14 @@ async def posts(stack: Stack, bodies: list[dict], token: str, concurrency: int,
                                  headers={"Authorization": f"Bearer {token}"}) as http:
         async def one(i: int) -> None:
             t0 = time.perf_counter()
-            r = await http.post("/api/v1/cases", json=bodies[i])
+            for _ in range(3):  # a kept-alive connection the server closed just then: intake is idempotent
+                try:
+                    r = await http.post("/api/v1/cases", json=bodies[i])
+                    break
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    answers["connection reset (retried)"] += 1
+            else:
+                raise RuntimeError("POST /api/v1/cases: the connection kept failing")
             latencies.append(time.perf_counter() - t0)
             answers[str(r.status_code)] += 1
             if r.status_code == 201 and r.json().get("plan") is None and r.json().get("screening") is None:

@@ -61,7 +61,11 @@ class HttpDriver:
             headers["Idempotency-Key"] = f"bench-{step}-{key}"
         for _ in range(30):
             t0 = time.perf_counter()
-            r = await self.http.request(method, path, json=body, headers=headers)
+            try:
+                r = await self.http.request(method, path, json=body, headers=headers)
+            except (httpx.ReadError, httpx.RemoteProtocolError):  # a kept-alive connection the server just closed
+                self.answers[f"{step} connection reset"] += 1  # the retry is safe: idempotent by key / external_id
+                continue
             self.latency.setdefault(step, []).append(time.perf_counter() - t0)
             self.answers[f"{step} {r.status_code}"] += 1
             if r.status_code != 503:
