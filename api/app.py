@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from api import console, errors, track_page
+from api import console, errors, open311, track_page
 from api.console import web as console_web
 from api.deps import idempotency_key
 from api.routes import access, cases, clocks, delivery, exports, inbox, partners, public, reports, rules, supervision
@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.state.temporal_lock = asyncio.Lock()
     errors.install(app)
     console_web.install(app)  # after the API's handlers: console pages answer refusals in HTML
+    open311.install(app)
     app.middleware("http")(errors.guard_body)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(idempotency_key)],
                    responses=errors.responses(422, 503))  # every route: Idempotency-Key, database down
@@ -39,4 +40,5 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.include_router(v1)
     app.include_router(track_page.router)  # /t/{tracking_code}: the complainant's page
     app.include_router(console.router)  # /console: the staff's web console
+    app.include_router(open311.router)  # /open311/v2: GeoReport v2 for existing 311 clients
     return app

@@ -70,6 +70,7 @@ MAX_YAML_BYTES = 2 * 1024 * 1024  # a full dispatch catalogue
 YAML_PATHS = ("/api/v1/rules", "/api/v1/rules/validate")  # these take a rules document as YAML
 PAGE_PREFIX = "/t/"
 CONSOLE_PREFIX = "/console/"
+OPEN311_PREFIX = "/open311/"
 FORM_TYPES = ("application/x-www-form-urlencoded",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
@@ -87,6 +88,8 @@ async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-de
             limit, types = 16 * 1024, FORM_TYPES
         elif request.url.path.startswith(CONSOLE_PREFIX):  # the console's forms (a rules document: 2 MiB)
             limit, types = MAX_YAML_BYTES, FORM_TYPES
+        elif request.url.path.startswith(OPEN311_PREFIX):  # GeoReport v2: form-encoded, as every client sends
+            limit, types = MAX_BODY_BYTES, FORM_TYPES
         length = request.headers.get("content-length")
         chunked = length is None and "chunked" in request.headers.get("transfer-encoding", "").lower()
         if (length and length.isdigit() and int(length) > limit) or (chunked and not await _read_up_to(request, limit)):
