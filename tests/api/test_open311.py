@@ -111,3 +111,27 @@ async def test_a_third_party_client_lists_services_and_reads_requests(api, token
         assert one["service_request_id"] == no and one["status"] == "open"
         many = await asyncio.to_thread(client.get_service_requests, service_request_id=no)
         assert (many if isinstance(many, list) else [many])[0]["service_request_id"] == no
+
+
+async def test_the_updates_feed_and_a_citizens_update(api, tokens) -> None:
+    from tests.helpers import auth
+
+    no = (await api.post(f"{V2}/requests.json", data=form(tokens))).json()[0]["service_request_id"]
+    await case_when(api, tokens["intake"], no, lambda c: any(e["type"] == "dispatched" for e in c["timeline"]))
+    assert (await api.post(f"/api/v1/cases/{no}/sign-for", json={}, headers=auth(tokens["handler"]))).is_success
+    await case_when(api, tokens["intake"], no, lambda c: any(e["type"] == "signed_for" for e in c["timeline"]))
+    feed = (await api.get(f"{V2}/servicerequestupdates.json")).json()
+    mine = [u["status"] for u in feed if u["service_request_id"] == no]
+    assert mine == ["OPEN", "ACTION_SCHEDULED"] and all(u["updated_datetime"].endswith("+08:00") for u in feed)
+    xml = ET.fromstring((await api.get(f"{V2}/servicerequestupdates.xml")).content)
+    assert xml.tag == "service_request_updates" and xml.find("request_update/update_id") is not None
+    r = await api.post(f"{V2}/servicerequestupdates.json", data={
+        "api_key": tokens["intake"], "service_request_id": no, "update_id": "u-1", "status": "OPEN",
+        "description": "彩钢房今天又加盖了一层", "updated_datetime": "2026-12-01T10:00:00+08:00"})
+    assert r.status_code == 201 and r.json()[0]["update_id"] == "u-1"
+    inbox = (await api.get("/api/v1/inbox", params={"case_no": no}, headers=auth(tokens["handler"]))).json()
+    assert any("又加盖了一层" in n["body"] for n in inbox["data"])
+    assert (await api.post(f"{V2}/servicerequestupdates.json", data={
+        "api_key": "nope", "service_request_id": no, "description": "x"})).status_code == 403
+    assert (await api.post(f"{V2}/servicerequestupdates.json", data={
+        "api_key": tokens["intake"], "service_request_id": "1", "description": "x"})).status_code == 404
