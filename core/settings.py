@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     payload_previous_keys: list[str] = Field(default_factory=list, description=(
         "earlier encryption keys whose Temporal payloads must still decode (key rotation: the current key encrypts)"))
     payload_encryption: bool = Field(default=True, description="encrypt every Temporal payload (payload codec)")
+    sdk_metrics_address: str = Field(default="", description=(
+        "host:port where the Temporal SDK serves its runtime metrics for Prometheus (a worker: 127.0.0.1:9464); "
+        "empty: off"))
     console_idle_minutes: int = Field(default=30, ge=1, description="a console session ends after this long unused")
     rules_dir: Path = PROJECT_ROOT / "rules" / "versions"
     intake_plan_wait_seconds: float = 10.0

@@ -73,6 +73,21 @@ def converter(settings: Settings) -> DataConverter:
     return data_converter([settings_secret(settings), *(k.encode() for k in older)])
 
 
+_runtimes: dict[str, Any] = {}
+
+
+def metrics_runtime(address: str) -> Any:
+    """The SDK runtime that serves its own metrics (workflow tasks, activity latency, pollers, cache) at
+    ``address`` in Prometheus format; None (the default runtime) when no address is set."""
+    if not address:
+        return None
+    if address not in _runtimes:
+        from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+        _runtimes[address] = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    return _runtimes[address]
+
+
 async def connect(settings: Settings, wait: float = 0.0, address: str | None = None) -> Client:
     """A client with the pydantic data converter and the payload codec (core/codec.py). ``wait`` > 0: keep
     trying that many seconds while the server is not up or not healthy yet (a dev server answers its port before
@@ -83,7 +98,8 @@ async def connect(settings: Settings, wait: float = 0.0, address: str | None = N
             return await Client.connect(address or settings.temporal_address, namespace=settings.temporal_namespace,
                                         data_converter=converter(settings),
                                         interceptors=[ActorSigner(actor_key(settings))],
-                                        tls=tls_config(settings), api_key=settings.temporal_api_key or None)
+                                        tls=tls_config(settings), api_key=settings.temporal_api_key or None,
+                                        runtime=metrics_runtime(settings.sdk_metrics_address))
         except RuntimeError as exc:  # the SDK's "Failed client connect: …"
             if time.monotonic() >= deadline:
                 raise

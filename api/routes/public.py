@@ -35,3 +35,23 @@ def health(session: SessionDep) -> dict:
     """Liveness and database reachability."""
     session.exec(select(sa.literal(1))).one()
     return {"status": "ok", "database": "ok"}
+
+
+@router.get("/health/ready", responses=responses(503, s503="the database or Temporal does not answer"))
+async def ready(request: Request, session: SessionDep) -> dict:
+    """Readiness: the database answers and the Temporal frontend answers (a load balancer sends traffic only
+    then)."""
+    import asyncio
+
+    from starlette.concurrency import run_in_threadpool
+
+    from api.deps import get_temporal
+    from api.errors import unavailable
+
+    await run_in_threadpool(lambda: session.exec(select(sa.literal(1))).one())
+    client = await get_temporal(request)
+    try:
+        await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+    except Exception as exc:
+        raise unavailable("the workflow service") from exc
+    return {"status": "ok", "database": "ok", "temporal": "ok"}
