@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from api import console, errors, metrics, open311, track_page
+from api import console, errors, metrics, open311, open311_updates, track_page
 from api.console import web as console_web
 from api.deps import idempotency_key
 from api.routes import access, cases, clocks, delivery, exports, inbox, partners, public, reports, rules, supervision
@@ -42,5 +42,6 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.include_router(track_page.router)  # /t/{tracking_code}: the complainant's page
     app.include_router(console.router)  # /console: the staff's web console
     app.include_router(open311.router)  # /open311/v2: GeoReport v2 for existing 311 clients
+    app.include_router(open311_updates.router)
     app.include_router(metrics.router)  # /metrics: Prometheus
     return app

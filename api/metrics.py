@@ -50,8 +50,7 @@ class EngineGauges:
             yield GaugeMetricFamily("jiesu_projection_backlog_cases",
                                     "accepted cases whose workflow has not projected its first task", value=lag[0])
             oldest = lag[1]
-            age = (utcnow() - (oldest if oldest.tzinfo else oldest.replace(tzinfo=utcnow().tzinfo))).total_seconds() \
-                if oldest else 0.0
+            age = (utcnow() - oldest).total_seconds() if oldest else 0.0  # UTCDateTime: aware
             yield GaugeMetricFamily("jiesu_projection_lag_seconds", "age of the oldest such case", value=age)
 
 

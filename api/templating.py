@@ -13,22 +13,24 @@ TZ = ZoneInfo("Asia/Shanghai")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def local(at: datetime | str | None) -> str:
+def _at(value: datetime | str | None) -> datetime | None:
+    """A time from a model (aware) or from the projection's JSON (an ISO string); None for none."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if value else None
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def local(value: datetime | str | None) -> str:
     """A time as Beijing time, to the minute ('' for none)."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at) if at else None
-    if at is None:
-        return ""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+    at = _at(value)
+    return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
-def remaining(at: datetime | str | None, now: datetime | None = None) -> str:
-    """Time left until ``at`` in words (超时 … when past)."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at) if at else None
+def remaining(value: datetime | str | None, now: datetime | None = None) -> str:
+    """Time left until ``value`` in words (超时 … when past)."""
+    at = _at(value)
     if at is None:
         return ""
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
     seconds = int((at - (now or datetime.now(UTC))).total_seconds())
     days, rest = divmod(abs(seconds), 86400)
     text = (f"{days}天{rest // 3600}小时" if days else f"{rest // 3600}小时{rest % 3600 // 60}分" if rest >= 3600
@@ -36,11 +38,10 @@ def remaining(at: datetime | str | None, now: datetime | None = None) -> str:
     return f"剩余{text}" if seconds >= 0 else f"超时{text}"
 
 
-def iso(at: datetime | str | None) -> str:
-    """An ISO-8601 UTC time for the page's live countdowns ('' for none)."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at) if at else None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat() if at else ""
+def iso(value: datetime | str | None) -> str:
+    """An ISO-8601 time for the page's live countdowns ('' for none)."""
+    at = _at(value)
+    return at.isoformat() if at else ""
 
 
 def status_label(value: str) -> str:

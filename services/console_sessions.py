@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
@@ -50,12 +50,12 @@ def current_user(session: Session, cookie: str | None, idle: timedelta) -> Conso
         return None
     row = session.get(ConsoleSession, token_hash(cookie))
     now = utcnow()
-    if row is None or row.ended_at is not None or _aware(row.last_seen_at) + idle < now:
+    if row is None or row.ended_at is not None or row.last_seen_at + idle < now:
         return None
     key = session.get(ApiKey, row.key_id)
     if key is None or key_problem(key):
         return None
-    if now - _aware(row.last_seen_at) > timedelta(seconds=30):  # not a write on every request
+    if now - row.last_seen_at > timedelta(seconds=30):  # not a write on every request
         row.last_seen_at = now
         session.add(row)
         session.commit()
@@ -85,7 +85,3 @@ def remember(session: Session, key_id: str, name: str, value: dict) -> None:
     row.value = value
     session.add(row)
     session.commit()
-
-
-def _aware(at):  # type: ignore[no-untyped-def]
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -107,16 +107,15 @@ def deliver(session: Session, settings: Settings, adapter: SmsAdapter, notice_id
 def _went_out_before(session: Session, adapter: SmsAdapter, n: Notice, phone: str, now: datetime) -> bool:
     """After an unknown outcome: True when the provider has the message (now 'sent', never sent twice) or may not
     know it yet (retried once its status lag has passed, not counted as an attempt)."""
-    first = session.exec(select(DeliveryAttempt.at).where(DeliveryAttempt.notice_id == n.id)
-                         .order_by(col(DeliveryAttempt.id))).first() or n.created_at
-    last = session.exec(select(DeliveryAttempt.at).where(DeliveryAttempt.notice_id == n.id)
-                        .order_by(col(DeliveryAttempt.id).desc())).first() or first
-    status = adapter.status(out_id(n), phone, _aware(first))
+    first, last = session.exec(select(sa.func.min(DeliveryAttempt.at), sa.func.max(DeliveryAttempt.at))
+                               .where(DeliveryAttempt.notice_id == n.id)).one()
+    first = first or n.created_at
+    status = adapter.status(out_id(n), phone, first)
     if status in ("sent", "delivered"):
         n.status, n.last_error, n.sent_at, n.next_attempt_at = "sent", None, now, None
         _attempt(session, n, now, "already-sent")
         return True
-    wait_until = _aware(last) + adapter.status_lag
+    wait_until = (last or first) + adapter.status_lag
     if status is None and wait_until > now:
         n.status, n.attempts, n.next_attempt_at = "failed", n.attempts - 1, wait_until
         return True
@@ -145,12 +144,6 @@ def _attempt(session: Session, n: Notice, now: datetime, outcome: str, error: st
     session.add(DeliveryAttempt(notice_id=n.id or 0, channel=n.channel, at=now, outcome=outcome,
                                 provider_id=n.provider_id if outcome == "sent" else None, error=error))
 
-
-def _aware(at: datetime) -> datetime:
-    """SQLite hands timestamps back naive (they are stored in UTC)."""
-    from datetime import UTC
-
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _save(session: Session, n: Notice) -> str:

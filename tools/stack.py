@@ -45,9 +45,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 def peak_rss_mib(pid: int) -> float | None:
     """Peak resident memory (VmHWM) of a live process in MiB, from /proc (None where /proc is missing)."""
+    return _status_mib(pid, "VmHWM")
+
+
+def _status_mib(pid: int, field: str) -> float | None:
+    """A memory line of /proc/<pid>/status in MiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
@@ -117,6 +122,11 @@ class Stack:
         """Whether a child is running."""
         proc = self.procs.get(name)
         return proc is not None and proc.poll() is None
+
+    def rss_mib(self, name: str) -> float | None:
+        """Resident memory of a running child now, MiB (VmRSS)."""
+        proc = self.procs.get(name)
+        return _status_mib(proc.pid, "VmRSS") if proc and proc.poll() is None else None
 
     def peak_rss_mib(self, name: str) -> float | None:
         """Peak resident memory of a running child, MiB."""

@@ -40,9 +40,10 @@ with workflow.unsafe.imports_passed_through():
         SignForInput,
     )
     from workflows.alarm import Alarm
-    from workflows.case_base import PATCH_BATCHED, PATCH_REGULATION, FlushingLock
+    from workflows.case_base import PATCH_BATCHED, PATCH_REGULATION
     from workflows.case_clocks import ClockActions
     from workflows.case_dispatch import DispatchActions
+    from workflows.case_lock import FlushingLock
     from workflows.case_partners import PartnerActions
     from workflows.case_rules import PATCH_SCREENING, RulesActions
     from workflows.case_state import CaseState, needs_rehandling

@@ -16,6 +16,16 @@ from core.models import Case, Notice
 from tests.helpers import stored_case
 
 
+def answer_json(handler: BaseHTTPRequestHandler, code: int, body: Any) -> None:
+    """Answer a loopback fake's request with JSON."""
+    data = json.dumps(body).encode()
+    handler.send_response(code)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class FakeProvider:
     """An SMS gateway on 127.0.0.1: ``down`` answers 503, ``slow`` accepts but answers after the client gave up."""
 
@@ -31,12 +41,7 @@ class FakeProvider:
                 pass
 
             def _answer(self, code: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, code, body)
 
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

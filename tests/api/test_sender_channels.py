@@ -24,7 +24,7 @@ from core.models import DeliveryAttempt, Notice
 from services.delivery import claim, out_id, run_once
 from services.rules_store import activate, publish
 from services.sms_adapters import HttpSmsGateway, TencentSms, sms_adapter
-from tests.api.sender_fakes import notice, queued_sms
+from tests.api.sender_fakes import answer_json, notice, queued_sms
 from tests.api.test_sender import DAY
 from tests.helpers import PHONE, stored_case
 
@@ -41,13 +41,7 @@ class Loopback:
 
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                code, body = answer(self.path, dict(self.headers), raw)
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                answer_json(self, *answer(self.path, dict(self.headers), raw))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.address = f"127.0.0.1:{self.server.server_address[1]}"

@@ -30,7 +30,7 @@ from services.rules_store import active_version, load_engine
 from tools.bench.common import bench_settings, complaints, percentiles, save
 from tools.bench.lifecycle_mix import CasePath, mix, partner_for
 from tools.devstack import prepare
-from tools.stack import Stack, peak_rss_mib
+from tools.stack import Stack
 
 
 class HttpDriver:
@@ -181,18 +181,9 @@ async def _drive(stack: Stack, rules: Any, paths: list[CasePath], bodies: list[d
 
 
 def worker_rss(stack: Stack) -> float | None:
-    """The worker's resident memory now, MiB (VmRSS)."""
-    proc = stack.procs.get("worker")
-    if proc is None or proc.poll() is not None:
-        return None
-    try:
-        with open(f"/proc/{proc.pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return peak_rss_mib(proc.pid)
-    return None
+    """The worker's resident memory now, MiB."""
+    rss = stack.rss_mib("worker")
+    return round(rss, 1) if rss is not None else None
 
 
 def report(console: Console, out: dict[str, Any]) -> None:
