@@ -104,10 +104,17 @@ def plan_public(plan: HandlingPlan) -> PlanPublic | None:
                       provisional=[k for k, c in plan.clocks.items() if c.calendar_gaps], partners=plan.partners)
 
 
+def timeline(session: Session, case: Case) -> list[CaseEventRow]:
+    """The case's events as of its row: a projection that commits between reading the row and its events (PostgreSQL
+    reads each statement anew) must not show events the row does not reflect yet."""
+    return list(session.exec(select(CaseEventRow).where(
+        CaseEventRow.case_no == case.case_no, CaseEventRow.seq <= case.last_seq,
+    ).order_by(CaseEventRow.seq)).all())  # type: ignore[arg-type]
+
+
 def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
     """The staff view of a case with its timeline."""
-    events = session.exec(select(CaseEventRow).where(CaseEventRow.case_no == case.case_no)
-                          .order_by(CaseEventRow.seq)).all()  # type: ignore[arg-type]
+    events = timeline(session, case)
     plan = plan_from_row(case, rules)
     status = CaseStatus(case.status)
     cat = rules.categories.get(case.category)

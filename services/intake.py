@@ -31,6 +31,7 @@ from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, utcnow
 from rules.engine import RulesEngine, UnknownReference
 from services.errors import ServiceError
+from workflows.clocks import start_clock
 
 log = logging.getLogger("jiesu.intake")
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -103,6 +104,7 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         case.status, case.lead_department, case.urgency = CaseStatus.DISPATCHED.value, plan.lead_department, \
             plan.urgency.value
         case.due, case.due_resolution = {k: v.isoformat() for k, v in due.items()}, due.get("resolution")
+        case.clocks = {k: start_clock(c, 1).model_dump(mode="json") for k, c in plan.clocks.items() if k in due}
         case.priority, case.calendar_gaps = plan.priority, list(plan.calendar_gaps)
     session.add(case)
     session.commit()

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from core.contracts import CaseStatus
 from core.crypto import Cipher
 from core.models import Case, CaseEventRow, utcnow
+from services.cases import timeline
 from services.rules_store import load_engine
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -44,8 +45,7 @@ def digits_match(case: Case, digits: str | None, cipher: Cipher) -> bool:
 def view(session: Session, case: Case, verified: bool) -> dict[str, Any]:
     """What the page shows of a case."""
     rules = load_engine(session, case.rules_version)
-    events = session.exec(select(CaseEventRow).where(CaseEventRow.case_no == case.case_no)
-                          .order_by(CaseEventRow.seq)).all()  # type: ignore[arg-type]
+    events = timeline(session, case)
     first: dict[str, CaseEventRow] = {}
     for event in events:
         first.setdefault(event.type, event)

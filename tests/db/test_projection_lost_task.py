@@ -62,3 +62,22 @@ def test_events_of_a_lost_workflow_task_are_replaced_by_the_committed_ones(engin
     project(acts, no, chain(no, ["contacted"], T0 + timedelta(hours=3), retried[0].hash, seq0=4), task=16)
     with Session(engine) as s:
         assert verify_case(s, no) == [] and len(stored(engine, no)) == 4
+
+
+def test_the_case_view_shows_the_timeline_its_row_reflects(engine, settings) -> None:
+    """PostgreSQL reads each statement anew: a projection committing between the read of the row and the read of its
+    events must not put an event in the timeline whose effect the row (status, clocks) does not show yet."""
+    from core.models import Case
+    from services.cases import timeline
+
+    case = stored_case(engine, settings)
+    no, acts = case.case_no or "", ProjectionActivities(engine)
+    first = chain(no, ["accepted", "dispatched"], T0)
+    project(acts, no, first)
+    with Session(engine) as reader:
+        row = reader.exec(select(Case).where(Case.case_no == no)).one()
+        project(acts, no, chain(no, ["signed_for"], T0 + timedelta(hours=1), first[-1].hash, seq0=3), task=11)
+        assert [e.type for e in timeline(reader, row)] == ["accepted", "dispatched"]
+    with Session(engine) as later:
+        row = later.exec(select(Case).where(Case.case_no == no)).one()
+        assert [e.type for e in timeline(later, row)] == ["accepted", "dispatched", "signed_for"]
