@@ -1,4 +1,4 @@
-"""`jiesu`: dev, worker, api, codec-server, migrate, rules, keys, audit."""
+"""`jiesu`: dev, worker, api, codec-server, migrate, rules, keys, audit, deploy, bench."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from core.db import get_engine, session_scope
 from core.settings import get_settings
 from tools.admin_cli import audit_app, keys_app
 from tools.bench.cli import bench_app
+from tools.deploy_cli import deploy_app
 from tools.histories import histories_app
 
 app = typer.Typer(help="jiesu — the 12345 接诉即办 case engine", no_args_is_help=True)
@@ -25,6 +26,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(histories_app, name="histories")
 app.add_typer(bench_app, name="bench")
+app.add_typer(deploy_app, name="deploy")
 console = Console()
 
 
@@ -40,12 +42,12 @@ def dev(api_workers: int = typer.Option(1, min=1, help="API processes (more than
 
 @app.command()
 def worker() -> None:
-    """Run a worker against the configured Temporal server."""
+    """Run a worker against the configured Temporal server (SIGTERM: finish the running activities, then stop)."""
     from core.logs import configure_logging
-    from worker import run_worker
+    from worker import serve
 
     configure_logging()
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(serve(get_settings()))
 
 
 @app.command()

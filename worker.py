@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
@@ -22,7 +26,9 @@ from core.db import get_engine
 from core.logs import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import actor_key, connect
+from services.deployments import deployment_config
 from services.intake import reconcile
+from services.metrics import serve_gauges
 from services.schedules import ensure_schedules
 from workflows.actor_check import ActorCheck
 from workflows.case import CaseWorkflow
@@ -33,8 +39,11 @@ from workflows.spike_watch import SpikeWatchWorkflow
 log = logging.getLogger("jiesu.worker")
 STARTUP_WAIT = 120.0  # seconds a starting worker waits for Temporal to come up
 ROLLUP_EVERY = 60.0  # seconds between refreshes of the report rollup
+RECONCILE_EVERY = 30.0  # seconds between sweeps for stored cases whose workflow start was lost
 ACTIVITY_SLOTS = 16
+SHUTDOWN_GRACE = timedelta(seconds=30)  # running activities may finish after a stop (activities time out at 30 s)
 LOCAL_ACTIVITY_SLOTS = 16
+SHUTDOWN_GRACE = timedelta(seconds=30)  # running activities may finish after a stop (activities time out at 30 s)
 WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow, SpikeWatchWorkflow]
 
 
@@ -61,7 +70,8 @@ def build_worker(client: Client, settings: Settings, engine: sa.Engine | None = 
         activity_executor=ThreadPoolExecutor(max_workers=ACTIVITY_SLOTS + LOCAL_ACTIVITY_SLOTS,
                                              thread_name_prefix="jiesu-act"),
         max_concurrent_activities=ACTIVITY_SLOTS, max_concurrent_local_activities=LOCAL_ACTIVITY_SLOTS,
-        interceptors=[ActorCheck(actor_key(settings))], **options,
+        interceptors=[ActorCheck(actor_key(settings))], deployment_config=deployment_config(settings),
+        graceful_shutdown_timeout=SHUTDOWN_GRACE, **options,
     )
 
 
@@ -74,32 +84,53 @@ async def run_worker(settings: Settings, client: Client | None = None, stop: asy
     if started:
         log.info("reconciler started %d case workflows", started)
     worker = build_worker(client, settings, engine)
-    rollup = asyncio.create_task(keep_rollup(engine))
+    if settings.worker_metrics_address:
+        serve_gauges(engine, settings.worker_metrics_address)
+    loops = [asyncio.create_task(every(ROLLUP_EVERY, lambda: asyncio.to_thread(refresh_rollup_once, engine),
+                                       "rollup refresh")),
+             asyncio.create_task(every(RECONCILE_EVERY, lambda: reconcile(
+                 client, engine, settings.task_queue, older_than=timedelta(seconds=RECONCILE_EVERY)), "reconciler"))]
     try:
         async with worker:
             await (stop.wait() if stop else asyncio.Event().wait())
     finally:
-        rollup.cancel()
+        for loop in loops:
+            loop.cancel()
 
 
-async def keep_rollup(engine: sa.Engine, every: float = ROLLUP_EVERY) -> None:
-    """Refresh the reports' daily per-department rollup every minute (a report refreshes what is left)."""
+def refresh_rollup_once(engine: sa.Engine) -> int:
+    """Refresh the reports' daily per-department rollup (a report refreshes what is left)."""
     from sqlmodel import Session
 
     from services.reports import refresh_rollup
 
-    def once() -> int:
-        with Session(engine) as session:
-            return refresh_rollup(session)
+    with Session(engine) as session:
+        return refresh_rollup(session)
 
+
+async def every(seconds: float, step: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run ``step`` every ``seconds``; while the database or Temporal is away, the next round tries again."""
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(seconds)
         try:
-            await asyncio.to_thread(once)
-        except sa.exc.SQLAlchemyError as exc:  # the database is away: the next round tries again
-            log.warning("rollup refresh failed: %s", type(exc).__name__)
+            await step()
+        except (sa.exc.SQLAlchemyError, RPCError) as exc:
+            log.warning("%s failed: %s", what, type(exc).__name__)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT (a rollout, Ctrl-C): the worker stops polling and lets the running activities
+    finish (``SHUTDOWN_GRACE``) before the process ends."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(settings, stop=stop)
+    log.info("worker stopped")
 
 
 if __name__ == "__main__":
     configure_logging()
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(serve(get_settings()))
+    logging.shutdown()
+    os._exit(0)  # the SDK can crash CPython at exit (sdk-python #300)

@@ -10,7 +10,9 @@ from api import console, errors, metrics, open311, open311_updates, track_page
 from api.console import web as console_web
 from api.deps import idempotency_key
 from api.routes import access, cases, clocks, delivery, exports, inbox, partners, public, reports, rules, supervision
+from core.db import get_engine
 from core.settings import Settings, get_settings
+from services.starts import Starter
 
 
 def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # type: ignore[no-untyped-def]
@@ -20,6 +22,8 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     app.state.settings = settings or get_settings()
     app.state.temporal = temporal
     app.state.temporal_lock = asyncio.Lock()
+    # intake's workflow starts, right after the answer
+    app.state.starter = Starter(app.state.settings.task_queue, get_engine(app.state.settings))
     errors.install(app)
     console_web.install(app)  # after the API's handlers: console pages answer refusals in HTML
     open311.install(app)

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api.errors import ServiceError, unavailable
 from core.db import get_engine
 from core.settings import Settings
+from services.starts import Starter
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -43,9 +44,13 @@ def get_db(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
+STARTER: ContextVar[Starter | None] = ContextVar("starter", default=None)  # this app's, for a late start
+
+
 async def get_temporal(request: Request) -> Client:
     """The Temporal client (connected on first use, so the API starts even while Temporal is down)."""
     state = request.app.state
+    STARTER.set(state.starter)
     if state.temporal is None:
         async with state.temporal_lock:
             if state.temporal is None:
@@ -59,6 +64,14 @@ async def get_temporal(request: Request) -> Client:
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def get_starter(request: Request) -> Starter:
+    """The app's background starter of case workflows."""
+    return request.app.state.starter
+
+
+StarterDep = Annotated[Starter, Depends(get_starter)]
 
 
 IDEMPOTENCY_KEY: ContextVar[str | None] = ContextVar("idempotency_key", default=None)

@@ -7,51 +7,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from sqlmodel import Session
 
-from core.contracts import OPEN_VALUES
 from core.db import get_engine
-from core.models import Case, Notice, utcnow
+from services.metrics import EngineGauges
 
 router = APIRouter(include_in_schema=False)
-
-
-class EngineGauges:
-    """Gauges computed on each scrape from the projection (one small query each)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def collect(self) -> Any:
-        """The current values."""
-        c: Any = Case.__table__.c  # type: ignore[attr-defined]
-        n: Any = Notice.__table__.c  # type: ignore[attr-defined]
-        with Session(get_engine(self.app.state.settings)) as session:
-            by_status = GaugeMetricFamily("jiesu_open_cases", "open cases by status", labels=["status"])
-            for status, count in session.execute(sa.select(c.status, sa.func.count()).where(
-                    c.status.in_(OPEN_VALUES)).group_by(c.status)).all():
-                by_status.add_metric([status], count)
-            yield by_status
-            overdue = session.execute(sa.select(sa.func.count()).where(c.status.in_(OPEN_VALUES),
-                                                                       c.overdue.is_(True))).scalar_one()
-            yield GaugeMetricFamily("jiesu_overdue_cases", "open cases past a deadline", value=overdue)
-            outbox = GaugeMetricFamily("jiesu_outbox_notices", "notices in the outbox by status",
-                                       labels=["status"])
-            for status, count in session.execute(sa.select(n.status, sa.func.count()).where(
-                    n.status.in_(("pending", "sending", "failed", "dead"))).group_by(n.status)).all():
-                outbox.add_metric([status], count)
-            yield outbox
-            lag = session.execute(sa.select(sa.func.count(), sa.func.min(c.created_at)).where(
-                c.workflow_started.is_(False), c.case_no.is_not(None))).one()
-            yield GaugeMetricFamily("jiesu_projection_backlog_cases",
-                                    "accepted cases whose workflow has not projected its first task", value=lag[0])
-            oldest = lag[1]
-            age = (utcnow() - oldest).total_seconds() if oldest else 0.0  # UTCDateTime: aware
-            yield GaugeMetricFamily("jiesu_projection_lag_seconds", "age of the oldest such case", value=age)
 
 
 def install(app: Any) -> None:
@@ -60,7 +22,7 @@ def install(app: Any) -> None:
     requests = Counter("jiesu_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("jiesu_http_request_seconds", "HTTP request latency", ["method", "route"],
                         registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-    registry.register(EngineGauges(app))
+    registry.register(EngineGauges(get_engine(app.state.settings)))
     app.state.metrics = registry
 
     @app.middleware("http")

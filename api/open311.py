@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, StarterDep, TemporalDep
 from api.errors import ServiceError
 from api.templating import TZ
 from core.contracts import Actor, CaseStatus, Role
@@ -167,7 +167,7 @@ def case_in_of(form: dict[str, str]) -> CaseCreate:
 
 @router.post("/requests.{fmt}")
 async def create_request(request: Request, fmt: str, session: SessionDep, settings: SettingsDep,
-                         temporal: TemporalDep) -> Response:
+                         temporal: TemporalDep, starter: StarterDep) -> Response:
     """File a service request; the answer carries the case number as ``service_request_id`` at once."""
     from api.routes.cases import create_case
 
@@ -176,7 +176,7 @@ async def create_request(request: Request, fmt: str, session: SessionDep, settin
     actor = _intake_actor(session, form.get("api_key", ""))
     case_in = case_in_of(form)
     try:
-        created = await create_case(case_in, session, settings, temporal, actor, Response())
+        created = await create_case(case_in, session, settings, temporal, starter, actor, Response())
     except ServiceError as exc:
         raise Open311Error(400 if exc.status in (409, 422) else exc.status, exc.message) from exc
     row = {"service_request_id": created.case_no, "service_notice": "已受理，将按规定时限办理", "account_id": None}

@@ -8,15 +8,22 @@ from typing import Any
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import IDEMPOTENCY_KEY
+from api.deps import IDEMPOTENCY_KEY, STARTER
 from api.errors import BODY_ERRORS, ServiceError, responses, unavailable
 from api.schemas.cases import ActionResult
 from core.contracts import ERR_FORBIDDEN, Actor, CaseView, workflow_id
+from core.models import Case
 from services import cases as svc
+from services.intake import start_input, stored_input
 
 UPDATE_WAIT_SECONDS = 30
 ACTION_ERRORS = responses(*BODY_ERRORS, 404, 409, 503, s409="the action does not fit the case's state",
@@ -33,14 +40,41 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
     the Update gets a fixed id, so a retried request applies the action once."""
     # the access check reads the database: off the event loop, so one slow query never stalls other requests
     if seen_by is None:
-        await run_in_threadpool(svc.find_case, session, case_no)
+        case = await run_in_threadpool(svc.find_case, session, case_no)
     else:
-        await run_in_threadpool(svc.get_case, session, case_no, seen_by)
+        case = await run_in_threadpool(svc.get_case, session, case_no, seen_by)
     handle = client.get_workflow_handle(workflow_id(case_no))
     key = IDEMPOTENCY_KEY.get()
     # the key is the caller's own: another actor replaying it gets its own Update, which the validators check
     caller = getattr(arg, "actor", None) or seen_by
     update_id = f"{update.__name__}:{caller.id if caller else '-'}:{key}" if key else None
+    try:
+        view = await _send(handle, update, arg, update_id, case_no)
+    except NotStarted:
+        if not await _start_late(session, client, case):
+            raise
+        view = await _send(handle, update, arg, update_id, case_no)
+    return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
+                        round=view.round, contacts=view.contacts)
+
+
+class NotStarted(ServiceError):
+    """The case has no workflow (archived and gone, or its start has not happened yet)."""
+
+
+async def _start_late(session: Session, client: Client, case: Case) -> bool:
+    """An action reached a stored case before its workflow start did (the background start failed or is slow):
+    start it now, with the plan intake made. False when the case's workflow ran before (it is gone)."""
+    starter = STARTER.get()
+    if case.workflow_started or starter is None:
+        return False
+    inp = await run_in_threadpool(stored_input, session, case)
+    await start_input(client, starter.task_queue, inp)
+    return True
+
+
+async def _send(handle: WorkflowHandle, update: Any, arg: Any, update_id: str | None, case_no: str) -> CaseView:
+    """Execute the Update and turn its refusals into HTTP errors."""
     try:
         view: CaseView = await asyncio.wait_for(handle.execute_update(update, arg, id=update_id),
                                                 timeout=UPDATE_WAIT_SECONDS)
@@ -55,9 +89,8 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
         raise
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
-            raise ServiceError(409, "state_conflict", f"case {case_no} is archived or not yet started") from exc
+            raise NotStarted(409, "state_conflict", f"case {case_no} is archived or not yet started") from exc
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise unavailable("the workflow service") from exc
         raise
-    return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
-                        round=view.round, contacts=view.contacts)
+    return view

@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     sdk_metrics_address: str = Field(default="", description=(
         "host:port where the Temporal SDK serves its runtime metrics for Prometheus (a worker: 127.0.0.1:9464); "
         "empty: off"))
+    worker_metrics_address: str = Field(default="", description=(
+        "host:port where a worker serves the case engine's own gauges for Prometheus (open cases by status, "
+        "overdue, outbox, projection lag), e.g. 0.0.0.0:9465; empty: off"))
+    deployment_name: str = Field(default="jiesu", description="Temporal Worker Deployment of the workers")
+    build_id: str = Field(default="", description=(
+        "this worker's build in the Worker Deployment (worker versioning; e.g. the image tag). Empty: an "
+        "unversioned worker. A new build gets work once `jiesu deploy current BUILD` makes it current"))
     console_idle_minutes: int = Field(default=30, ge=1, description="a console session ends after this long unused")
     rules_dir: Path = PROJECT_ROOT / "rules" / "versions"
     intake_plan_wait_seconds: float = 10.0

@@ -31,6 +31,7 @@ from core.crypto import Cipher, mask_name, mask_phone
 from core.models import Case, utcnow
 from rules.engine import RulesEngine, UnknownReference
 from services.errors import ServiceError
+from services.rules_store import load_engine
 from workflows.clocks import start_clock
 
 log = logging.getLogger("jiesu.intake")
@@ -158,12 +159,17 @@ def plan_at_intake(case: Case, rules: RulesEngine) -> HandlingPlan | None:
 async def start_case(client: Client, task_queue: str, case: Case,
                      plan: HandlingPlan | None = None) -> WorkflowHandle:
     """Start the case's workflow once; a second call (retry, reconcile) returns the existing one."""
+    return await start_input(client, task_queue, case_input(case, plan))
+
+
+async def start_input(client: Client, task_queue: str, inp: CaseInput) -> WorkflowHandle:
+    """Start the workflow of a case input once (the id is the case's: a second start returns the first)."""
     from workflows.case import CaseWorkflow
 
-    wf_id = workflow_id(case_input(case).case_no)
+    wf_id = workflow_id(inp.case_no)
     try:
         return await client.start_workflow(
-            CaseWorkflow.run, case_input(case, plan), id=wf_id, task_queue=task_queue,
+            CaseWorkflow.run, inp, id=wf_id, task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
@@ -171,8 +177,23 @@ async def start_case(client: Client, task_queue: str, case: Case,
         return client.get_workflow_handle(wf_id)
 
 
+def stored_input(session: Session, case: Case) -> CaseInput:
+    """The workflow input of a stored case with the plan intake made for it (pure: its pinned rules)."""
+    return case_input(case, plan_at_intake(case, load_engine(session, case.rules_version)))
+
+
+def mark_started(engine: sa.Engine, case_nos: list[str]) -> None:
+    """Mark cases whose workflow start succeeded (the first projection would too, later)."""
+    with Session(engine) as session:
+        started: sa.ColumnClause[bool] = sa.column("workflow_started")
+        session.execute(sa.update(Case).where(Case.case_no.in_(case_nos),  # type: ignore[union-attr]
+                                              started == sa.false()).values(workflow_started=True))
+        session.commit()
+
+
 async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta) -> int:
-    """Start workflows for stored cases whose start never reached Temporal (crash between DB and start)."""
+    """Start workflows for stored cases whose start never reached Temporal (a crash or an outage between the
+    commit and the start); each with the plan intake made, as the start it replaces."""
     cutoff = utcnow() - older_than
     with Session(engine) as session:
         rows = session.exec(select(Case).where(
@@ -180,7 +201,8 @@ async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_th
             Case.case_no.is_not(None),  # type: ignore[union-attr]
             Case.created_at < cutoff,
         ).limit(1000)).all()
-    for case in rows:
-        await start_case(client, task_queue, case)
-        log.info("reconciled case %s: workflow started", case.case_no)
-    return len(rows)
+        inputs = [stored_input(session, case) for case in rows]
+    for inp in inputs:
+        await start_input(client, task_queue, inp)
+        log.info("reconciled case %s: workflow started", inp.case_no)
+    return len(inputs)

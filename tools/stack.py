@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from core.settings import PROJECT_ROOT, Settings
-from tools.devstack import port_open, stop_process, temporal_binary, wait_until
+from tools.devstack import SQLITE_WAL, port_open, stop_process, temporal_binary, wait_until
 
 
 def free_port() -> int:
@@ -90,7 +90,7 @@ class Stack:
 
     def start_temporal(self, in_memory: bool = False) -> None:
         """Start (or restart) the dev server on its port, history in <log_dir>/temporal.db (or in memory)."""
-        store = [] if in_memory else ["--db-filename", str(self.log_dir / "temporal.db")]
+        store = [] if in_memory else ["--db-filename", str(self.log_dir / "temporal.db"), *SQLITE_WAL]
         proc = self._spawn("temporal", [
             temporal_binary(), "server", "start-dev", *store,
             "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--headless", "--log-level", "error",

@@ -23,7 +23,7 @@ from api.auth import (
     Staff,
     VisibleCase,
 )
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep, StarterDep, TemporalDep
 from api.errors import BODY_ERRORS, ServiceError, responses
 from api.schemas.cases import (
     ActionResult,
@@ -68,9 +68,9 @@ router = APIRouter(prefix="/cases", tags=["cases"], responses=responses(401, 403
              responses={200: {"model": CaseCreated, "description": "the same external_id was posted before"},
                         **responses(*BODY_ERRORS, 409, 503, s409="the external_id was used for another complaint")})
 async def create_case(case_in: CaseCreate, session: SessionDep, settings: SettingsDep, temporal: TemporalDep,
-                      actor: IntakeOnly, response: Response) -> CaseCreated:
-    """Accept a complaint (受理): store it with its plan, start its workflow, answer with number, tracking code and
-    plan (the plan is computed here from the pinned rules: no wait for the worker)."""
+                      starter: StarterDep, actor: IntakeOnly, response: Response) -> CaseCreated:
+    """Accept a complaint (受理): store it with its plan, answer with number, tracking code and plan once it is
+    committed (the plan is computed here from the pinned rules), and start its workflow right after."""
     case, new, plan, pinned = await run_in_threadpool(_store, session, settings, case_in)
     response.status_code = 201 if new else 200
     assert case.case_no is not None
@@ -78,21 +78,13 @@ async def create_case(case_in: CaseCreate, session: SessionDep, settings: Settin
                           rules_version=case.rules_version, repeat_of=case.repeat_of, repeat_count=case.repeat_count,
                           plan=svc.plan_from_row(case, pinned), screening=svc.screening_public(case.screening, pinned),
                           priority=case.priority)
-    if plan is not None:  # a new case planned here: started, answered at once (the reconciler covers a lost start)
-        try:
-            await asyncio.wait_for(start_case(temporal, settings.task_queue, case, plan), timeout=10)
-        except (TimeoutError, RPCError) as exc:
-            log.warning("case %s stored, workflow start failed (%s): the reconciler starts it", case.case_no,
-                        type(exc).__name__)
+    if plan is not None:  # planned here: durable now; the start follows (reconciler or first action if it fails)
+        starter.submit(temporal, intake.case_input(case, plan))
         created.status, created.plan, created.priority = "dispatched", svc.plan_public(plan), plan.priority
     elif created.plan is None and created.screening is None:
         await _await_plan(temporal, settings.task_queue, case, settings.intake_plan_wait_seconds, created, pinned)
     elif not case.workflow_started:  # a retried post whose first start may not have reached Temporal
-        try:
-            planned = await run_in_threadpool(intake.plan_at_intake, case, pinned)
-            await asyncio.wait_for(start_case(temporal, settings.task_queue, case, planned), timeout=10)
-        except (TimeoutError, RPCError) as exc:
-            log.warning("case %s: workflow start failed again (%s)", case.case_no, type(exc).__name__)
+        starter.submit(temporal, await run_in_threadpool(intake.stored_input, session, case))
     return created
 
 

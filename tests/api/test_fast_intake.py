@@ -1,6 +1,7 @@
-"""Intake plans the case itself (pinned rules, one transaction) and answers without waiting for the worker: the
-answer and the row carry the plan at once, an action sent right after the answer fits (the workflow opens the case
-first), and a retried post of a case whose start never reached Temporal starts it."""
+"""Intake plans the case itself (pinned rules, one transaction) and answers once it is committed, without waiting
+for the worker or the start: the answer and the row carry the plan at once, the start follows and marks the row,
+an action sent right after the answer fits (the workflow opens the case first), an action reaching a case whose
+start never happened starts it, and a retried post of such a case starts it too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from core.models import Case
+from services.starts import Starter
 from tests.helpers import auth, case_when, complaint, stored_case
 
 pytestmark = pytest.mark.temporal
@@ -51,3 +53,46 @@ async def test_a_retried_post_starts_a_workflow_whose_start_was_lost(api, tokens
     assert r.status_code == 200 and r.json()["case_no"] == case.case_no
     await case_when(api, tokens["intake"], case.case_no or "", lambda c: any(e["type"] == "dispatched"
                                                                              for e in c["timeline"]))
+
+
+async def test_an_action_reaching_a_case_whose_start_never_happened_starts_it(api, tokens, monkeypatch) -> None:
+    monkeypatch.setattr(Starter, "submit", lambda self, client, inp: None)  # the process died after the commit
+    created = (await api.post("/api/v1/cases", json=complaint(), headers=auth(tokens["intake"]))).json()
+    no = created["case_no"]
+    signed = await api.post(f"/api/v1/cases/{no}/sign-for", json={}, headers=auth(tokens["handler"]))
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["status"] == "handling"
+    done = await case_when(api, tokens["intake"], no, lambda c: any(e["type"] == "signed_for" for e in c["timeline"]))
+    assert [e["type"] for e in done["timeline"]][:2] == ["accepted", "dispatched"]
+    assert all(done["due"][k][:16] == v[:16] for k, v in created["plan"]["due"].items())  # the plan intake made
+
+
+class RefusingClient:
+    """A Temporal client whose every start fails as when the service is down."""
+
+    async def start_workflow(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        from temporalio.service import RPCError, RPCStatusCode
+
+        raise RPCError("unavailable", RPCStatusCode.UNAVAILABLE, b"")
+
+
+async def test_the_background_start_marks_the_row_and_a_failed_one_leaves_it_to_the_reconciler(
+        client, engine, settings) -> None:
+    """On a task queue no worker polls, only the starter can mark the row: no projection runs."""
+    import uuid
+
+    from services.intake import stored_input
+
+    lost, started = stored_case(engine, settings), stored_case(engine, settings)
+    starter = Starter(f"nobody-{uuid.uuid4().hex[:8]}", engine)
+    with Session(engine) as s:
+        starter.submit(RefusingClient(), stored_input(s, lost))  # type: ignore[arg-type]
+        starter.submit(client, stored_input(s, started))
+    await starter.drain()
+    with Session(engine) as s:
+        rows = {c.case_no: c.workflow_started for c in s.exec(select(Case).where(
+            Case.case_no.in_([lost.case_no, started.case_no]))).all()}  # type: ignore[union-attr]
+    assert rows == {lost.case_no: False, started.case_no: True}
+    handle = client.get_workflow_handle(f"case-{started.case_no}")
+    assert (await handle.describe()).task_queue == starter.task_queue
+    await handle.terminate("test over")

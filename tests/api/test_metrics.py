@@ -55,3 +55,23 @@ async def test_open311_labels_carry_no_request_number(api, tokens) -> None:
     await api.get(f"/open311/v2/requests/{created['case_no']}.json")
     text = (await api.get("/metrics")).text
     assert 'route="/open311/v2/requests/{request_id}.{fmt}"' in text and created["case_no"] not in text
+
+
+def test_a_worker_serves_the_engines_gauges_on_its_own_address(engine, settings) -> None:
+    """JIESU_WORKER_METRICS_ADDRESS: the gauges a worker serves count the cases the database holds."""
+    from services.metrics import serve_gauges
+    from tests.helpers import stored_case
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve_gauges(engine, f"127.0.0.1:{port}")
+    stored_case(engine, settings)  # committed, never started: counted in the projection backlog
+
+    def backlog() -> float:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return float(next(x for x in text.splitlines() if x.startswith("jiesu_projection_backlog_cases ")).split()[1])
+
+    before = backlog()
+    stored_case(engine, settings)
+    assert before >= 1 and backlog() == before + 1

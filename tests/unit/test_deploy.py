@@ -26,8 +26,8 @@ def jiesu_services(compose: dict) -> dict[str, dict]:
 
 def test_every_process_is_there(compose: dict) -> None:
     commands = {name: s["command"][1] for name, s in jiesu_services(compose).items()}
-    assert sorted(c for c in commands.values()) == ["api", "api", "codec-server", "migrate", "sender", "worker",
-                                                   "worker"]
+    assert sorted(c for c in commands.values()) == ["api", "api", "codec-server", "migrate", "rules", "sender",
+                                                   "worker", "worker"]
     assert {"postgresql", "temporal", "temporal-ui"} <= set(compose["services"])
     assert compose["services"]["temporal"]["environment"]["DB"] == "postgres12"  # PostgreSQL persistence
 

@@ -1,0 +1,76 @@
+"""Workflow starts off the request path. Intake answers 201 once the case and its plan are committed; the start
+follows at once in the same process. A start that fails (Temporal down, the process stopped) leaves the row
+unstarted: the worker's reconciler starts it, and an action that reaches the case first starts it itself."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from core.contracts import CaseInput
+from services.intake import mark_started, start_input
+
+log = logging.getLogger("jiesu.starts")
+START_TIMEOUT = 10.0  # seconds one start may take before the reconciler is left to do it
+IN_FLIGHT = 32  # starts at once per process
+MARK_EVERY = 0.5  # seconds between the batched writes that mark started cases (the reconciler skips them)
+
+
+class Starter:
+    """Starts case workflows in the background, at most ``IN_FLIGHT`` at once; ``drain()`` waits for them."""
+
+    def __init__(self, task_queue: str, engine: sa.Engine | None = None, in_flight: int = IN_FLIGHT) -> None:
+        self.task_queue, self.engine = task_queue, engine
+        self._slots = asyncio.Semaphore(in_flight)
+        self._pending: set[asyncio.Task[None]] = set()
+        self._started: list[str] = []
+        self._marker: asyncio.Task[None] | None = None
+
+    def submit(self, client: Client, inp: CaseInput) -> None:
+        """Start the workflow of a committed case soon (the caller has answered already)."""
+        task = asyncio.get_running_loop().create_task(self._start(client, inp))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _start(self, client: Client, inp: CaseInput) -> None:
+        async with self._slots:
+            try:
+                await asyncio.wait_for(start_input(client, self.task_queue, inp), timeout=START_TIMEOUT)
+            except (TimeoutError, RPCError) as exc:
+                log.warning("case %s stored, workflow start failed (%s): the reconciler starts it", inp.case_no,
+                            type(exc).__name__)
+                return
+        self._mark(inp.case_no)
+
+    def _mark(self, case_no: str) -> None:
+        """Note a started case; one write marks a batch of them."""
+        if self.engine is None:
+            return
+        self._started.append(case_no)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.get_running_loop().create_task(self._write_marks())
+
+    async def _write_marks(self) -> None:
+        assert self.engine is not None
+        while self._started:
+            await asyncio.sleep(MARK_EVERY)
+            batch, self._started = self._started, []
+            try:
+                await asyncio.to_thread(mark_started, self.engine, batch)
+            except sa.exc.SQLAlchemyError as exc:  # only costs the reconciler a needless (idempotent) start
+                log.warning("marking %d started cases failed: %s", len(batch), type(exc).__name__)
+
+    @property
+    def pending(self) -> int:
+        """Starts submitted and not finished."""
+        return len(self._pending)
+
+    async def drain(self) -> None:
+        """Wait until every submitted start has finished (shutdown, tests)."""
+        while self._pending or (self._marker is not None and not self._marker.done()):
+            await asyncio.gather(*list(self._pending), *([self._marker] if self._marker else []),
+                                 return_exceptions=True)
