@@ -3,7 +3,7 @@ Tokens are stored as SHA-256 hashes only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -44,10 +44,10 @@ def authenticate(request: Request, session: SessionDep,
 CurrentActor = Annotated[Actor, Depends(authenticate)]
 
 
-def require(*roles: Role) -> Callable[[Actor], Actor]:
+def require(*roles: Role) -> Callable[[Actor], Awaitable[Actor]]:
     """A dependency that admits only the given roles."""
 
-    def check(actor: CurrentActor) -> Actor:
+    async def check(actor: CurrentActor) -> Actor:  # on the event loop: no thread for a comparison
         return admitted(actor, roles)
 
     check.roles = roles  # type: ignore[attr-defined]  # the console reads a role set's roles from here

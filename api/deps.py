@@ -20,7 +20,7 @@ from core.settings import Settings
 from services.starts import Starter
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
@@ -66,7 +66,7 @@ async def get_temporal(request: Request) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-def get_starter(request: Request) -> Starter:
+async def get_starter(request: Request) -> Starter:
     """The app's background starter of case workflows."""
     return request.app.state.starter
 

@@ -52,6 +52,21 @@ class PartnerDay(SQLModel, table=True):
     partner_late: int = 0
 
 
+class PlaceDay(SQLModel, table=True):
+    """One (day of receipt, lead department, category, district, street): how many cases, for the hotspot and
+    top-problem reports. A case no department leads (routed away) counts under department ''; a case without a
+    street under street ''."""
+
+    __tablename__ = "place_day"
+
+    day: date = Field(primary_key=True)
+    department: str = Field(primary_key=True, max_length=32)
+    category: str = Field(primary_key=True, max_length=32)
+    district: str = Field(primary_key=True, max_length=32)
+    street: str = Field(primary_key=True, max_length=64)
+    cases: int = 0
+
+
 class RollupDirty(SQLModel, table=True):
     """A group a case left (its lead department changed): the next refresh recomputes it."""
 

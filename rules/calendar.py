@@ -28,9 +28,16 @@ class WorkCalendar:
         self._years = set(overrides.years)
         self.statutory = overrides.fallback == "statutory"
         self._package_years: dict[int, bool] = {}
+        self._days: dict[date, tuple[bool, bool]] = {}  # answers so far: every plan walks the same few weeks
 
     def is_workday(self, day: date) -> tuple[bool, bool]:
         """(is a working day, the answer comes from real holiday data rather than the weekday fallback)."""
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._look_up(day)
+        return known
+
+    def _look_up(self, day: date) -> tuple[bool, bool]:
         if day in self._holidays:
             return False, True
         if day in self._workdays:

@@ -15,7 +15,7 @@ from core.contracts import OPEN_VALUES
 from core.models import Case, CaseEventRow, PartnerTaskRow, RuleAudit, utcnow
 from rules.kpi import Counts
 from services import rollup
-from services.rollup import D, P
+from services.rollup import D, L, P
 from services.rules_store import active_version
 
 C: Any = Case.__table__.c  # type: ignore[attr-defined]  # columns (typed loosely: SQL expressions)
@@ -171,25 +171,27 @@ def version_in_force(session: Session, day: date) -> str:
 def place_counts(session: Session, start: date, end: date, street: bool, period: Period = "day",
                  department: str | None = None) -> list[tuple]:
     """(category, district, street or None, period start, count) of the cases received from ``start`` to ``end``
-    (only those a department leads, when given)."""
-    keys = [C.category, C.district] + ([C.street] if street else [])
-    first = period_start(session, C.received_date, period)
-    q = sa.select(*keys, first, sa.func.count()).where(C.received_date >= start, C.received_date <= end)
+    (only those a department leads, when given), summed from the place rollup (brought up to date first)."""
+    refresh_rollup(session)
+    keys = [L.category, L.district] + ([L.street] if street else [])
+    first = period_start(session, L.day, period)
+    q = sa.select(*keys, first, sa.func.sum(L.cases)).where(L.day >= start, L.day <= end)
     if department:
-        q = q.where(C.lead_department == department)
+        q = q.where(L.department == department)
     rows = session.execute(q.group_by(*keys, first)).all()
-    return [(r[0], r[1], r[2] if street else None, as_date(r[-2]), r[-1]) for r in rows]
+    return [(r[0], r[1], (r[2] or None) if street else None, as_date(r[-2]), int(r[-1])) for r in rows]
 
 
 def category_counts(session: Session, start: date, end: date, district: bool = False,
                     department: str | None = None) -> list[tuple]:
     """(category[, district], count) received from ``start`` to ``end``, largest first (only those a department
-    leads, when given)."""
-    keys = [C.category] + ([C.district] if district else [])
-    q = sa.select(*keys, sa.func.count().label("n")).where(C.received_date >= start, C.received_date <= end)
+    leads, when given), summed from the place rollup (brought up to date first)."""
+    refresh_rollup(session)
+    keys = [L.category] + ([L.district] if district else [])
+    q = sa.select(*keys, sa.func.sum(L.cases).label("n")).where(L.day >= start, L.day <= end)
     if department:
-        q = q.where(C.lead_department == department)
-    return [tuple(r) for r in session.execute(q.group_by(*keys).order_by(sa.desc("n"))).all()]
+        q = q.where(L.department == department)
+    return [(*r[:-1], int(r[-1])) for r in session.execute(q.group_by(*keys).order_by(sa.desc("n"))).all()]
 
 
 WORKLISTS = {

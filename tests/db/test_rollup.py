@@ -70,3 +70,42 @@ def test_a_case_that_changes_department_leaves_its_old_group(engine) -> None:
         assert rollup(s) == direct(s)
         assert (DAY, "haidian-cgzf") not in rollup(s) and (DAY, "haidian-zjw") in rollup(s)
         assert s.get(RollupDirty, (DAY, "haidian-cgzf")) is None
+
+
+PLACE_DAY = date(2019, 6, 5)  # its own day: the session database is shared
+
+
+def direct_places(session: Session, street: bool) -> list[tuple]:
+    """The hotspot counts of PLACE_DAY counted straight from the case rows."""
+    C = Case.__table__.c  # noqa: N806
+    keys = [C.category, C.district] + ([C.street] if street else [])
+    q = sa.select(*keys, sa.func.count()).where(C.received_date == PLACE_DAY).group_by(*keys)
+    return ordered((r[0], r[1], r[2] if street else None, PLACE_DAY, r[-1]) for r in session.execute(q).all())
+
+
+def ordered(rows) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """Rows in one order (a missing street sorts first)."""
+    return sorted(rows, key=lambda t: tuple("" if x is None else str(x) for x in t))
+
+
+def test_the_place_rollup_counts_every_case_once_wherever_it_goes(engine) -> None:
+    """Routed-away cases (no lead) and cases without a street count too; a case a department takes over later leaves
+    the unled group; a department's own view counts only its cases."""
+    from services.reports import category_counts, place_counts
+
+    with Session(engine) as s:
+        away = row(PLACE_DAY, status="transferred", lead_department=None, street=None)
+        s.add_all([row(PLACE_DAY, street="jinrongjie"), row(PLACE_DAY, street="jinrongjie"),
+                   row(PLACE_DAY, street=None, category="GGFW03"), away,
+                   row(PLACE_DAY, district="haidian", street="zhongguancun", lead_department="haidian-cgzf")])
+        s.commit()
+        for street in (True, False):
+            assert ordered(place_counts(s, PLACE_DAY, PLACE_DAY, street)) == direct_places(s, street)
+        assert sum(n for *_, n in place_counts(s, PLACE_DAY, PLACE_DAY, False, department="haidian-cgzf")) == 1
+        case = s.exec(select(Case).where(Case.case_no == away.case_no)).one()
+        case.lead_department, case.status, case.updated_at = "haidian-cgzf", "dispatched", utcnow()
+        s.add(case)  # the operator overruled the screening: a department leads it now
+        s.commit()
+        assert ordered(place_counts(s, PLACE_DAY, PLACE_DAY, True)) == direct_places(s, True)
+        assert sum(n for *_, n in place_counts(s, PLACE_DAY, PLACE_DAY, False, department="haidian-cgzf")) == 2
+        assert category_counts(s, PLACE_DAY, PLACE_DAY)[0] == ("CXJS01", 4)

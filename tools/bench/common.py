@@ -84,3 +84,28 @@ def save(name: str, report: dict[str, Any], console: Console) -> Path:
     path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     console.print(f"written {path.relative_to(PROJECT_ROOT)}")
     return path
+
+
+async def wait_for_cases(engine: Any, prefix: str, n: int, condition: Any, progress: Any, label: str,
+                         limit: float = 3600, every: float = 0.5) -> float:
+    """Wait until ``n`` cases whose external_id starts with ``prefix`` meet ``condition`` (a SQL expression on
+    the case row); the ``perf_counter`` time it was reached. Fails after ``limit`` seconds."""
+    import asyncio
+    import time
+
+    from sqlalchemy import func, select
+    from sqlmodel import Session, col
+
+    from core.models import Case
+
+    task = progress.add_task(label, total=n)
+    deadline, done = time.monotonic() + limit, 0
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            done = session.execute(select(func.count()).select_from(Case).where(
+                col(Case.external_id).startswith(f"{prefix}-"), condition)).scalar_one()
+        progress.update(task, completed=done)
+        if done >= n:
+            return time.perf_counter()
+        await asyncio.sleep(every)
+    raise RuntimeError(f"{label}: only {done} of {n} in {limit:g} s")

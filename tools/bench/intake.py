@@ -19,13 +19,14 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.contracts import Role
 from core.db import get_engine, session_scope
+from core.models import Case
 from core.settings import Settings
 from services.rules_store import active_version, load_engine
-from tools.bench.common import bench_settings, complaints, percentiles, save
+from tools.bench.common import bench_settings, complaints, percentiles, save, wait_for_cases
 from tools.devstack import prepare
 from tools.stack import Stack
 
@@ -110,27 +111,6 @@ async def paced(n: int, rate: float, one, progress: Progress, label: str) -> flo
     return time.perf_counter() - t0
 
 
-async def all_started(engine: Any, prefix: str, n: int, progress: Progress, limit: float = 3600) -> float:
-    """Wait until every posted case's workflow has started (the row is marked by the start or by its first
-    projection); the ``perf_counter`` time it was reached."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from core.models import Case
-
-    task = progress.add_task("(c) workflows started", total=n)
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        with Session(engine) as session:
-            done = session.execute(select(func.count()).select_from(Case).where(
-                col(Case.external_id).startswith(f"{prefix}-"), col(Case.workflow_started))).scalar_one()
-        progress.update(task, completed=done)
-        if done >= n:
-            return time.perf_counter()
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"only {done} of {n} workflows started in {limit:g} s")
-
-
 def run(base: Settings, cases: int, concurrency: int, database: str | None, console: Console,
         temporal: str = "file", workers: int = 1, rate: float = 0.0, api_workers: int = 1) -> dict[str, Any]:
     """Start the stack, measure (a) and (b), print and save the numbers. ``temporal``: ``file`` (a dev server
@@ -159,7 +139,8 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
             raw_s = asyncio.run(raw_starts(stack.settings, cases, concurrency, progress))
             t0 = time.perf_counter()
             post_s, latencies, answers = asyncio.run(posts(stack, bodies, token, concurrency, progress, rate))
-            started_s = asyncio.run(all_started(engine, prefix, len(bodies), progress)) - t0
+            started_s = asyncio.run(wait_for_cases(  # the row is marked by the start or by its first projection
+                engine, prefix, len(bodies), col(Case.workflow_started), progress, "(c) workflows started")) - t0
         worker_rss, api_rss = stack.peak_rss_mib("worker"), stack.peak_rss_mib("api")
     finally:
         stack.stop()

@@ -20,14 +20,15 @@ import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.contracts import Role
 from core.db import get_engine, session_scope
+from core.models import Case
 from core.settings import Settings
 from services.keys import create_key
 from services.rules_store import active_version, load_engine
-from tools.bench.common import bench_settings, complaints, percentiles, save
+from tools.bench.common import bench_settings, complaints, percentiles, save, wait_for_cases
 from tools.bench.lifecycle_mix import CasePath, mix, partner_for
 from tools.devstack import prepare
 from tools.stack import Stack
@@ -110,7 +111,10 @@ class HttpDriver:
     async def archived(self, url: str) -> None:
         """Wait until the case's archive is in the projection."""
         for _ in range(600):
-            r = await self.http.get(url, headers={"Authorization": f"Bearer {self.token(Role.SUPERVISOR)}"})
+            try:
+                r = await self.http.get(url, headers={"Authorization": f"Bearer {self.token(Role.SUPERVISOR)}"})
+            except (httpx.ReadError, httpx.RemoteProtocolError):  # a kept-alive connection the server just closed
+                continue
             if r.status_code == 200 and r.json()["status"] == "archived":
                 return
             await asyncio.sleep(0.2)
@@ -173,7 +177,9 @@ async def _drive(stack: Stack, rules: Any, paths: list[CasePath], bodies: list[d
         if open_cases:
             t1 = time.perf_counter()
             await driver.open_cases(bodies[cases:], progress)
-            await projected(driver.engine, bodies[0]["external_id"].rsplit("-", 1)[0], len(bodies), progress)
+            # every case's first workflow task projected: all open cases wait on their timers, the cache is full
+            await wait_for_cases(driver.engine, bodies[0]["external_id"].rsplit("-", 1)[0], len(bodies),
+                                 col(Case.last_seq) > 0, progress, "every case's first task projected", 1800, 2)
             settled_s = round(time.perf_counter() - t1, 1)
     await driver.http.aclose()
     return {"seconds": round(elapsed, 1), "cases_per_s": round(cases / elapsed, 2),
@@ -182,27 +188,6 @@ async def _drive(stack: Stack, rules: Any, paths: list[CasePath], bodies: list[d
             "open_cases": open_cases, "worker_rss_mib_with_open": worker_rss(stack) if open_cases else None,
             "open_cases_settled_s": settled_s,
             "worker_peak_rss_mib": stack.peak_rss_mib("worker")}
-
-
-async def projected(engine: Any, prefix: str, n: int, progress: Progress, limit: float = 1800) -> None:
-    """Wait until every open case's first workflow task has been projected: all of them are then waiting on their
-    timers (and the workflow cache is as full as it gets)."""
-    from sqlalchemy import func, select
-    from sqlmodel import col
-
-    from core.models import Case
-
-    task = progress.add_task("every case's first task projected", total=n)
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        with Session(engine) as session:
-            done = session.execute(select(func.count()).select_from(Case).where(
-                col(Case.external_id).startswith(f"{prefix}-"), col(Case.last_seq) > 0)).scalar_one()
-        progress.update(task, completed=done)
-        if done >= n:
-            return
-        await asyncio.sleep(2)
-    raise RuntimeError(f"open cases: only {done} of {n} projected in {limit:g} s")
 
 
 def worker_rss(stack: Stack) -> float | None:
