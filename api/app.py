@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
 
@@ -15,9 +17,16 @@ from core.settings import Settings, get_settings
 from services.starts import Starter
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown (a deploy, a scale-down) the API finishes the workflow starts it took on."""
+    yield
+    await app.state.starter.drain()
+
+
 def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # type: ignore[no-untyped-def]
     """Build the app; ``temporal`` may be an already connected client (tests, `jiesu dev`)."""
-    app = FastAPI(title="jiesu — 12345 接诉即办 case engine", version="0.1.0",
+    app = FastAPI(title="jiesu — 12345 接诉即办 case engine", version="0.1.0", lifespan=lifespan,
                   description="Complaints from intake to archive, one durable Temporal workflow each.")
     app.state.settings = settings or get_settings()
     app.state.temporal = temporal

@@ -96,3 +96,30 @@ async def test_the_background_start_marks_the_row_and_a_failed_one_leaves_it_to_
     handle = client.get_workflow_handle(f"case-{started.case_no}")
     assert (await handle.describe()).task_queue == starter.task_queue
     await handle.terminate("test over")
+
+
+class SlowClient:
+    """A Temporal client whose start answers after a moment, and remembers what it started."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    async def start_workflow(self, *args, id: str, **kwargs):  # type: ignore[no-untyped-def]  # noqa: A002
+        import asyncio
+
+        await asyncio.sleep(0.3)
+        self.started.append(id)
+
+
+async def test_a_stopping_api_finishes_the_starts_it_took_on(engine, settings) -> None:
+    """The API's shutdown waits for its background starts, so a deploy does not leave them to the reconciler."""
+    from api.app import create_app
+    from services.intake import stored_input
+
+    app, slow = create_app(settings), SlowClient()
+    case = stored_case(engine, settings)
+    async with app.router.lifespan_context(app):  # as uvicorn runs it: started, then stopped
+        with Session(engine) as s:
+            app.state.starter.submit(slow, stored_input(s, case))  # type: ignore[arg-type]
+        assert slow.started == []
+    assert slow.started == [f"case-{case.case_no}"] and app.state.starter.pending == 0
