@@ -112,9 +112,9 @@ class ProjectionActivities:
     @staticmethod
     def _apply(case: Case, inp: ProjectInput, session: Session | None = None) -> None:
         snap = inp.snapshot
-        day, left = case.received_date, case.lead_department
-        if day and left and snap.lead_department != left and session is not None \
-                and session.get(RollupDirty, (day, left)) is None:  # the report rollup recomputes the group left
+        day, left = case.received_date, case.lead_department or ""  # '': no lead yet (the place rollup's group)
+        if day and snap.lead_department != (left or None) and session is not None \
+                and session.get(RollupDirty, (day, left)) is None:  # the report rollups recompute the group left
             session.add(RollupDirty(day=day, department=left))
         case.status = snap.status.value
         case.lead_department = snap.lead_department

@@ -48,10 +48,11 @@ class EngineGauges:
             yield GaugeMetricFamily("jiesu_projection_lag_seconds", "age of the oldest such case", value=age)
 
 
-def serve_gauges(engine: sa.Engine, address: str) -> CollectorRegistry:
-    """Serve the gauges for Prometheus at ``host:port`` (a worker process: its own small HTTP server)."""
+def serve_gauges(engine: sa.Engine, address: str) -> Any:
+    """Serve the gauges for Prometheus at ``host:port`` (a worker process: its own small HTTP server, returned so
+    it can be shut down)."""
     host, _, port = address.rpartition(":")
     registry = CollectorRegistry()
     registry.register(EngineGauges(engine))
-    start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
-    return registry
+    server, _thread = start_http_server(int(port), addr=host or "0.0.0.0", registry=registry)
+    return server

@@ -47,7 +47,10 @@ def refresh(session: Session, counts: list[Any], names: tuple[str, ...]) -> int:
     since, mark = _since(session, MARK)
     redone = cases.refresh(session, since, left) + partners.refresh(session, since, [])
     place_since, place_mark = _since(session, PLACE_MARK)  # built on its own first use, also on an older rollup
-    redone += places.refresh(session, place_since, left, unled=True)
+    redone += places.refresh(session, place_since, left)
+    if not redone and not left:  # nothing changed: no write (a report reads; the mark may stay where it is)
+        session.rollback()
+        return 0
     for m in (mark, place_mark):
         m.seen_until, m.rows = started, redone
         session.add(m)
@@ -69,16 +72,16 @@ class _Group:
         self.table, self.cols, self.key, self.sums, self.names = table, cols, key, sums, names
         self.changed, self.keep, self.extra = changed, keep, extra  # extra: more group columns within a key
 
-    def refresh(self, session: Session, since: datetime | None, also: list[tuple], unled: bool = False) -> int:
+    def refresh(self, session: Session, since: datetime | None, also: list[tuple]) -> int:
         """Everything when ``since`` is None (the first refresh); else the groups of rows changed since then, and
-        ``also`` (groups a case left; ``unled``: also each changed day's group of department '', which a case
-        leaves when a department takes it). A group with nothing left stays deleted."""
+        ``also`` (groups a case left: its day and former department, '' for none). A group with nothing left stays
+        deleted."""
         if since is None:
             session.execute(sa.delete(self.table))
             return self._insert(session, sa.true())
         found = {tuple(r) for r in session.execute(sa.select(*self.key).where(
             self.changed >= since, *(k.is_not(None) for k in self.key)).distinct()).all()}
-        pairs = sorted(found | set(also) | ({(day, "") for day, _ in found} if unled else set()))
+        pairs = sorted(found | set(also))
         if len(pairs) > BATCH:  # a bulk change (an import, a migration): one scan beats many lists of pairs
             return self.refresh(session, None, [])
         if pairs:

@@ -30,6 +30,7 @@ from core.settings import Settings
 from workflows.case_base import PATCH_BATCHED
 
 if TYPE_CHECKING:
+    from core.contracts import Actor
     from core.models import Case
 
 T = TypeVar("T")
@@ -150,17 +151,33 @@ def stored_case(engine: sa.Engine, settings: Settings, **over: Any) -> Case:
         return _create(session, settings, **over)
 
 
-async def start_case(client: Client, engine: sa.Engine, settings: Settings) -> WorkflowHandle:
-    """Store a case row and start its workflow on the session's task queue (dev server); its plan is made."""
+async def start_case(client: Client, engine: sa.Engine, settings: Settings,
+                     task_queue: str | None = None) -> WorkflowHandle:
+    """Store a case row and start its workflow on the session's task queue (or ``task_queue``) on the dev server;
+    its plan is made."""
     from core.contracts import workflow_id
     from services.intake import case_input
     from workflows.case import CaseWorkflow
 
     case = stored_case(engine, settings)
     handle = await client.start_workflow(CaseWorkflow.run, case_input(case), id=workflow_id(case.case_no or ""),
-                                         task_queue=settings.task_queue)
-    await handle.execute_update(CaseWorkflow.await_plan)
+                                         task_queue=task_queue or settings.task_queue)
+    await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), 60)
     return handle
+
+
+async def resolve_case(handle: WorkflowHandle, lead: Actor) -> None:
+    """Contact, reply and a resolved, satisfied review (the intake system's call): the case closes and its
+    workflow ends."""
+    from core.contracts import Actor, ContactInput, ReplyInput, Resolution, ReviewInput, Role, Satisfaction
+    from workflows.case import CaseWorkflow
+
+    await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=lead))
+    await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=lead, content="已处理"))
+    await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
+        actor=Actor(id="key_intake", role=Role.INTAKE), resolution=Resolution.RESOLVED,
+        satisfaction=Satisfaction.SATISFIED))
+    await asyncio.wait_for(handle.result(), 60)
 
 
 # A released rules version whose sign-for counts 2 natural hours at any time of day (2026.3 counts office time for

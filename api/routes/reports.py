@@ -135,10 +135,11 @@ def top_problems(session: SessionDep, actor: ReportReader,
     before = dict(reports.category_counts(session, prev_first, first - timedelta(days=1), department=department))
     by_place: dict[str, list[tuple[str, int]]] = {}
     for category, district, n in reports.category_counts(session, first, last, district=True, department=department):
-        by_place.setdefault(category, []).append((district, n))
+        by_place.setdefault(category, []).append((district, n))  # largest first within each category too
+    totals = sorted(((c, sum(n for _, n in places)) for c, places in by_place.items()), key=lambda t: -t[1])
     rules = load_engine(session, active_version(session))
     data = []
-    for category, n in reports.category_counts(session, first, last, department=department)[:limit]:
+    for category, n in totals[:limit]:
         cat = rules.categories.get(category)
         data.append(ProblemPublic(category=category, category_name=cat[1].name if cat else category,
                                   major=cat[0].name if cat else "", count=n, previous=before.get(category, 0),

@@ -65,13 +65,16 @@ def test_a_worker_serves_the_engines_gauges_on_its_own_address(engine, settings)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    serve_gauges(engine, f"127.0.0.1:{port}")
+    server = serve_gauges(engine, f"127.0.0.1:{port}")
     stored_case(engine, settings)  # committed, never started: counted in the projection backlog
 
     def backlog() -> float:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         return float(next(x for x in text.splitlines() if x.startswith("jiesu_projection_backlog_cases ")).split()[1])
 
-    before = backlog()
-    stored_case(engine, settings)
-    assert before >= 1 and backlog() == before + 1
+    try:
+        before = backlog()
+        stored_case(engine, settings)
+        assert before >= 1 and backlog() == before + 1
+    finally:
+        server.shutdown()

@@ -47,10 +47,20 @@ def test_the_rollup_follows_every_change_of_the_case_rows(engine) -> None:
         assert refresh_rollup(s) >= 1 and rollup(s) == direct(s) and rollup(s) != before
 
 
-def test_a_case_that_changes_department_leaves_its_old_group(engine) -> None:
+def dispatch(session: Session, case: Case, department: str) -> None:
+    """Give the case a (new) lead department as the projection writes a reassignment."""
     from core.chain import GENESIS
     from core.contracts import CaseEvent, CaseSnapshot, CaseStatus, ProjectInput
 
+    ProjectionActivities._apply(case, ProjectInput(case_no=case.case_no or "", events=[CaseEvent(
+        case_no=case.case_no or "", seq=1, type="reassigned", at=utcnow(), prev_hash=GENESIS, hash="h")],
+        snapshot=CaseSnapshot(status=CaseStatus.HANDLING, lead_department=department)), session)
+    case.updated_at = datetime.now(UTC)
+    session.add(case)
+    session.commit()
+
+
+def test_a_case_that_changes_department_leaves_its_old_group(engine) -> None:
     with Session(engine) as s:
         moving = row(DAY, status="handling", lead_department="haidian-cgzf")
         s.add(moving)
@@ -58,13 +68,7 @@ def test_a_case_that_changes_department_leaves_its_old_group(engine) -> None:
         refresh_rollup(s)
         assert (DAY, "haidian-cgzf") in rollup(s)
         case = s.exec(select(Case).where(Case.case_no == moving.case_no)).one()
-        ProjectionActivities._apply(case, ProjectInput(case_no=case.case_no or "", events=[CaseEvent(
-            case_no=case.case_no or "", seq=1, type="reassigned", at=utcnow(), prev_hash=GENESIS, hash="h")],
-            snapshot=CaseSnapshot(
-            status=CaseStatus.HANDLING, lead_department="haidian-zjw")), s)  # as a reassignment projects it
-        case.updated_at = datetime.now(UTC)
-        s.add(case)
-        s.commit()
+        dispatch(s, case, "haidian-zjw")
         assert s.get(RollupDirty, (DAY, "haidian-cgzf")) is not None
         refresh_rollup(s)
         assert rollup(s) == direct(s)
@@ -103,9 +107,7 @@ def test_the_place_rollup_counts_every_case_once_wherever_it_goes(engine) -> Non
             assert ordered(place_counts(s, PLACE_DAY, PLACE_DAY, street)) == direct_places(s, street)
         assert sum(n for *_, n in place_counts(s, PLACE_DAY, PLACE_DAY, False, department="haidian-cgzf")) == 1
         case = s.exec(select(Case).where(Case.case_no == away.case_no)).one()
-        case.lead_department, case.status, case.updated_at = "haidian-cgzf", "dispatched", utcnow()
-        s.add(case)  # the operator overruled the screening: a department leads it now
-        s.commit()
+        dispatch(s, case, "haidian-cgzf")  # the operator overruled the screening: a department leads it now
         assert ordered(place_counts(s, PLACE_DAY, PLACE_DAY, True)) == direct_places(s, True)
         assert sum(n for *_, n in place_counts(s, PLACE_DAY, PLACE_DAY, False, department="haidian-cgzf")) == 2
         assert category_counts(s, PLACE_DAY, PLACE_DAY)[0] == ("CXJS01", 4)

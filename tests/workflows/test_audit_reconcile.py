@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.contracts import Actor, ContactInput, ReplyInput, Resolution, ReviewInput, Role, Satisfaction, SignForInput
+from core.contracts import Actor, Role, SignForInput
 from core.db import session_scope
 from core.models import CaseEventRow
 from services.audit import verify_case
 from services.intake import reconcile
-from tests.helpers import stored_case
+from tests.helpers import resolve_case, stored_case
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -27,12 +27,7 @@ async def test_reconciler_starts_lost_workflow_and_audit_catches_tampering(clien
     handle = client.get_workflow_handle(f"case-{case.case_no}")
     await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), 60)
     await handle.execute_update(CaseWorkflow.sign_for, SignForInput(actor=LEAD))
-    await handle.execute_update(CaseWorkflow.record_contact, ContactInput(actor=LEAD))
-    await handle.execute_update(CaseWorkflow.submit_reply, ReplyInput(actor=LEAD, content="已处理"))
-    await handle.execute_update(CaseWorkflow.record_review, ReviewInput(
-        actor=Actor(id="key_intake", role=Role.INTAKE), resolution=Resolution.RESOLVED,
-        satisfaction=Satisfaction.SATISFIED))
-    await handle.result()
+    await resolve_case(handle, LEAD)
     with Session(engine) as s:
         assert verify_case(s, case.case_no) == []
     with session_scope(engine) as s:  # someone edits the reply in the database

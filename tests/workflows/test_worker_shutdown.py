@@ -8,13 +8,9 @@ import signal
 import uuid
 
 import pytest
-from sqlmodel import Session
 
-from core.contracts import workflow_id
-from services.intake import start_input, stored_input
-from tests.helpers import stored_case
+from tests.helpers import start_case
 from tools.stack import Stack
-from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
 
@@ -25,11 +21,7 @@ async def test_sigterm_ends_the_worker_cleanly(client, engine, settings, tmp_pat
                   temporal_address=client.service_client.config.target_host)
     stack.start_worker()
     try:
-        case = stored_case(engine, settings)
-        with Session(engine) as s:
-            await start_input(client, queue, stored_input(s, case))
-        handle = client.get_workflow_handle(workflow_id(case.case_no or ""))
-        await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), 60)  # the process polls
+        await start_case(client, engine, settings, queue)  # its plan is made: the process polls
         proc = stack.procs["worker"]
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 40) == 0
