@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # t
     errors.install(app)
     console_web.install(app)  # after the API's handlers: console pages answer refusals in HTML
     open311.install(app)
-    app.middleware("http")(errors.guard_body)
+    app.add_middleware(errors.BodyGuard)
     metrics.install(app)
     v1 = APIRouter(prefix="/api/v1", dependencies=[Depends(idempotency_key)],
                    responses=errors.responses(422, 503))  # every route: Idempotency-Key, database down

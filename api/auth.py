@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep
 from api.errors import ServiceError, responses
@@ -15,7 +16,7 @@ from core.contracts import Actor, Role
 from core.models import Case
 from services import cases as svc
 from services.access import note_failed_auth, refuse_locked_out
-from services.keys import find_key, key_problem
+from services.keys import actor_of_token
 
 bearer = HTTPBearer(auto_error=False, description="API token from `jiesu keys create`")
 
@@ -25,20 +26,19 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def authenticate(request: Request, session: SessionDep,
-                 creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Actor:
-    """The caller behind a valid, unexpired, unrevoked bearer token. Failed attempts count per address: past the
-    settings' limit the address is locked out (429) for 15 minutes."""
+async def authenticate(request: Request, session: SessionDep,
+                       creds: HTTPAuthorizationCredentials | None = Security(bearer)) -> Actor:
+    """The caller behind a valid, unexpired, unrevoked bearer token (looked up in a thread). Failed attempts count
+    per address: past the settings' limit the address is locked out (429) for 15 minutes."""
     address = client_address(request)
     refuse_locked_out(address)
     if creds is None or not creds.credentials:
         raise ServiceError(401, "unauthorized", "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-    key = find_key(session, creds.credentials)
-    problem = key_problem(key)
-    if problem or key is None:
+    actor, problem = await run_in_threadpool(actor_of_token, session, creds.credentials)
+    if actor is None:
         note_failed_auth(address, request.app.state.settings.rate_limit("failed_auth"))
         raise ServiceError(401, "unauthorized", problem or "invalid token", {"WWW-Authenticate": "Bearer"})
-    return Actor(id=key.id, role=Role(key.role), department=key.department)
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(authenticate)]

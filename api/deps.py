@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import Annotated
 
 import sqlalchemy.exc
 from fastapi import Depends, Header, Request
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api.errors import ServiceError, unavailable
@@ -29,14 +30,19 @@ log = logging.getLogger("jiesu.api")
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def get_db(settings: SettingsDep) -> Iterator[Session]:
-    """A DB session per request (a connection that died after the answer was built is only logged)."""
+async def get_db(settings: SettingsDep) -> AsyncIterator[Session]:
+    """A DB session per request. Opening one does no IO (it connects on its first query), so it is made on the
+    event loop; closing one that holds a connection ends its transaction on the database, in a thread. A connection
+    that died after the answer was built is only logged."""
     session = Session(get_engine(settings), expire_on_commit=False)
     try:
         yield session
     finally:
         try:
-            session.close()
+            if session.in_transaction():
+                await run_in_threadpool(session.close)
+            else:
+                session.close()
         except sqlalchemy.exc.DBAPIError as exc:
             log.warning("closing a DB session failed: %s", exc.__class__.__name__)
 

@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.errors import ServiceError, not_found, unavailable
 
@@ -75,41 +77,87 @@ FORM_TYPES = ("application/x-www-form-urlencoded",)
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
-async def guard_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-    """Refuse a NUL character in the path or query (422: no database stores it), bodies that are too large (413)
-    or of the wrong media type (415) before any parsing."""
-    if "\x00" in request.scope.get("path", "") or b"%00" in request.scope.get("query_string", b""):
+class BodyGuard:
+    """ASGI middleware: refuse a NUL character in the path or query (422: no database stores it), bodies that are
+    too large (413) or of the wrong media type (415) before any parsing. Plain ASGI (no task or stream per request,
+    as ``@app.middleware`` would make)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal, receive = await _refusal(scope, receive)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refusal(scope: Scope, receive: Receive) -> tuple[JSONResponse | None, Receive]:
+    """The answer refusing the request, if any, and the receive channel to go on with (a chunked body read here
+    is replayed to the route)."""
+    path: str = scope.get("path", "")
+    if "\x00" in path or b"%00" in scope.get("query_string", b""):
         return JSONResponse(_body("validation_error", "NUL characters are not allowed in the path or query"),
-                            status_code=422)
-    if request.method in ("POST", "PUT", "PATCH"):
-        yaml_body = request.url.path.rstrip("/") in YAML_PATHS
-        limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))
-        if request.url.path.startswith(PAGE_PREFIX):  # the complainant page's HTML forms
-            limit, types = 16 * 1024, FORM_TYPES
-        elif request.url.path.startswith(CONSOLE_PREFIX):  # the console's forms (a rules document: 2 MiB)
-            limit, types = MAX_YAML_BYTES, FORM_TYPES
-        elif request.url.path.startswith(OPEN311_PREFIX):  # GeoReport v2: form-encoded, as every client sends
-            limit, types = MAX_BODY_BYTES, FORM_TYPES
-        length = request.headers.get("content-length")
-        chunked = length is None and "chunked" in request.headers.get("transfer-encoding", "").lower()
-        if (length and length.isdigit() and int(length) > limit) or (chunked and not await _read_up_to(request, limit)):
-            return JSONResponse(_body("too_large", f"the body exceeds {limit} bytes"), status_code=413)
-        ctype = request.headers.get("content-type", "")
-        if (chunked or length not in (None, "0")) and ctype.split(";")[0].strip().lower() not in types:
-            return JSONResponse(_body("unsupported_media_type", f"send the body as {types[0]}"), status_code=415)
-    return await call_next(request)
+                            status_code=422), receive
+    if scope.get("method") not in ("POST", "PUT", "PATCH"):
+        return None, receive
+    yaml_body = path.rstrip("/") in YAML_PATHS
+    limit, types = (MAX_YAML_BYTES, YAML_TYPES) if yaml_body else (MAX_BODY_BYTES, ("application/json",))
+    if path.startswith(PAGE_PREFIX):  # the complainant page's HTML forms
+        limit, types = 16 * 1024, FORM_TYPES
+    elif path.startswith(CONSOLE_PREFIX):  # the console's forms (a rules document: 2 MiB)
+        limit, types = MAX_YAML_BYTES, FORM_TYPES
+    elif path.startswith(OPEN311_PREFIX):  # GeoReport v2: form-encoded, as every client sends
+        limit, types = MAX_BODY_BYTES, FORM_TYPES
+    headers = Headers(scope=scope)
+    length = headers.get("content-length")
+    chunked = length is None and "chunked" in headers.get("transfer-encoding", "").lower()
+    too_large = JSONResponse(_body("too_large", f"the body exceeds {limit} bytes"), status_code=413)
+    if length and length.isdigit() and int(length) > limit:
+        return too_large, receive
+    if chunked:
+        body = await _read_up_to(receive, limit)
+        if body is None:
+            return too_large, receive
+        receive = _replay(body, receive)
+    ctype = headers.get("content-type", "")
+    if (chunked or length not in (None, "0")) and ctype.split(";")[0].strip().lower() not in types:
+        return JSONResponse(_body("unsupported_media_type", f"send the body as {types[0]}"), status_code=415), \
+            receive
+    return None, receive
 
 
-async def _read_up_to(request: Request, limit: int) -> bool:
-    """Read a body sent without Content-Length (chunked), stopping past ``limit``; keep it for the route."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
+async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
+    """Read a body sent without Content-Length (chunked), stopping past ``limit`` (None)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            return False
+            return None
         chunks.append(chunk)
-    request._body = b"".join(chunks)  # replayed to the route by Starlette's cached request
-    return True
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that gives ``body`` first, then whatever the client sends next (its disconnect)."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _body(code: str, message: str, **extra: object) -> dict:

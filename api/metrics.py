@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.db import get_engine
 from services.metrics import EngineGauges
@@ -25,14 +26,35 @@ def install(app: Any) -> None:
     registry.register(EngineGauges(get_engine(app.state.settings)))
     app.state.metrics = registry
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Any) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        template = route_template(request) if request.scope.get("route") else "unmatched"
-        requests.labels(request.method, template, str(response.status_code)).inc()
-        latency.labels(request.method, template).observe(time.perf_counter() - t0)
-        return response
+    app.add_middleware(Measured, requests=requests, latency=latency)
+
+
+class Measured:
+    """ASGI middleware counting each request by method, route template and status, and its latency until the
+    answer is sent (plain ASGI: nothing spawned per request)."""
+
+    def __init__(self, app: ASGIApp, requests: Counter, latency: Histogram) -> None:
+        self.app, self.requests, self.latency = app, requests, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0, status = time.perf_counter(), 500  # an exception that escapes is answered 500 further out
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            request = Request(scope)
+            template = route_template(request) if scope.get("route") else "unmatched"
+            self.requests.labels(request.method, template, str(status)).inc()
+            self.latency.labels(request.method, template).observe(time.perf_counter() - t0)
 
 
 def route_template(request: Request) -> str:

@@ -25,7 +25,7 @@ from core.contracts import Actor, CaseStatus, Role
 from core.contracts.case_io import CaseCreate
 from core.models import Case
 from rules.engine import RulesEngine
-from services.keys import find_key, key_problem
+from services.keys import actor_of_token
 from services.rules_store import active_version, load_engine
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], include_in_schema=False)
@@ -137,10 +137,10 @@ def service_definition(code: str, fmt: str, session: SessionDep) -> Response:
 
 
 def _intake_actor(session: Session, api_key: str) -> Actor:
-    key = find_key(session, api_key) if api_key else None
-    if key is None or key_problem(key) or key.role != Role.INTAKE.value:
+    actor = actor_of_token(session, api_key)[0] if api_key else None
+    if actor is None or actor.role is not Role.INTAKE:
         raise Open311Error(403, "api_key is missing, invalid, or not an intake key")
-    return Actor(id=key.id, role=Role.INTAKE, department=None)
+    return actor
 
 
 def case_in_of(form: dict[str, str]) -> CaseCreate:

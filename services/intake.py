@@ -9,6 +9,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -95,9 +96,6 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         screening_decision=case_in.screening_decision.model_dump() if case_in.screening_decision else None,
     )
     link_repeats(session, case, rules)
-    session.add(case)
-    session.flush()
-    case.case_no = f"{received.astimezone(rules.calendar.tz):%Y%m%d}{case.id:08d}"
     plan = plan_at_intake(case, rules) if planned is not None else None
     if plan is not None and planned is not None:
         planned.append(plan)
@@ -108,19 +106,31 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         case.clocks = {k: start_clock(c, 1).model_dump(mode="json") for k, c in plan.clocks.items() if k in due}
         case.priority, case.calendar_gaps = plan.priority, list(plan.calendar_gaps)
     session.add(case)
+    session.flush()  # the row (its id is the number's serial); the number follows in one narrow update
+    case_no = f"{received.astimezone(rules.calendar.tz):%Y%m%d}{case.id:08d}"
+    session.execute(_NUMBER, {"row_id": case.id, "number": case_no})
+    set_committed_value(case, "case_no", case_no)
     session.commit()
     return case
+
+
+_C = Case.__table__.c  # type: ignore[attr-defined]
+# built once (every intake runs them): the earlier cases of a caller, and the number given to a new row
+_EARLIER = sa.select(_C.case_no, _C.status).where(
+    _C.phone_hash == sa.bindparam("phone"), _C.category == sa.bindparam("category"),
+    _C.district == sa.bindparam("district"), _C.received_at >= sa.bindparam("since"), _C.case_no.is_not(None),
+).order_by(_C.received_at)
+_NUMBER = sa.update(Case.__table__).where(_C.id == sa.bindparam("row_id")).values(  # type: ignore[attr-defined]
+    case_no=sa.bindparam("number"))
 
 
 def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
     """重复投诉: link the case to earlier cases of the same phone, category and district within the window;
     flag it at the rules' count; with automatic 并单 the same newest earlier case is the parent, when open."""
     cfg = rules.rules.repeat
-    earlier = session.exec(select(Case.case_no, Case.status).where(
-        Case.phone_hash == case.phone_hash, Case.category == case.category, Case.district == case.district,
-        Case.received_at >= case.received_at - timedelta(days=cfg.window_days),
-        Case.case_no.is_not(None),  # type: ignore[union-attr]
-    ).order_by(Case.received_at)).all()  # type: ignore[arg-type]
+    earlier = session.execute(_EARLIER, {
+        "phone": case.phone_hash, "category": case.category, "district": case.district,
+        "since": case.received_at - timedelta(days=cfg.window_days)}).all()
     if not earlier:
         return
     # one rule for both: the repeat links to the newest earlier case, and joins that same case (并单) when the
@@ -134,12 +144,13 @@ def link_repeats(session: Session, case: Case, rules: RulesEngine) -> None:
 
 
 
-def case_input(case: Case, plan: HandlingPlan | None = None) -> CaseInput:
+def case_input(case: Case, plan: HandlingPlan | None = None, case_no: str | None = None) -> CaseInput:
     """The workflow input of a stored case: facts only, no personal data or free text (``plan``: computed at
-    intake from the pinned rules)."""
-    assert case.case_no is not None
+    intake from the pinned rules; ``case_no``: for a row that has none yet, the one it will have)."""
+    case_no = case_no or case.case_no
+    assert case_no is not None
     return CaseInput(
-        case_no=case.case_no, kind=CaseKind(case.kind), channel=Channel(case.channel), category=case.category,
+        case_no=case_no, kind=CaseKind(case.kind), channel=Channel(case.channel), category=case.category,
         district=case.district, street=case.street,
         urgency=Urgency(case.urgency_requested) if case.urgency_requested else None,
         received_at=case.received_at, rules_version=case.rules_version, repeat_of=case.repeat_of,
@@ -152,7 +163,8 @@ def case_input(case: Case, plan: HandlingPlan | None = None) -> CaseInput:
 def plan_at_intake(case: Case, rules: RulesEngine) -> HandlingPlan | None:
     """The case's plan, as the workflow's planning step would make it (pure: pinned rules and the stored
     complaint); None when the workflow must plan itself (automatic 并单, a screening proposal)."""
-    plan = rules.plan(case_input(case), case.description, list(case.special_groups or []))
+    plan = rules.plan(case_input(case, case_no=case.case_no or "planning"), case.description,
+                      list(case.special_groups or []))
     return None if plan.screening is not None or case.merge_parent else plan
 
 

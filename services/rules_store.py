@@ -97,9 +97,12 @@ def get_version(session: Session, version: str) -> RuleVersion:
     return row
 
 
+_ACTIVE = select(RuleVersion.version).where(RuleVersion.active)  # built once: every intake asks
+
+
 def active_version(session: Session) -> str:
     """The version new cases pin."""
-    row = session.exec(select(RuleVersion.version).where(RuleVersion.active)).first()
+    row = session.execute(_ACTIVE).scalar()
     if row is None:
         raise RulesNotFound("no active rules version: run `jiesu rules import`")
     return row

@@ -48,6 +48,22 @@ def peak_rss_mib(pid: int) -> float | None:
     return _status_mib(pid, "VmHWM")
 
 
+def cpu_seconds_where(sid: int | None = None, command: str | None = None) -> float:
+    """CPU seconds (user + system) used so far by the live processes of session ``sid`` (a child started in its
+    own session: uvicorn's worker processes count with their parent) or named ``command`` (``postgres``: the
+    database's backends); 0.0 where /proc is missing."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        fields = rest.split()  # state, ppid, pgrp, session, …, utime (index 11), stime (12)
+        if (sid is not None and int(fields[3]) == sid) or (command is not None and name == command):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _status_mib(pid: int, field: str) -> float | None:
     """A memory line of /proc/<pid>/status in MiB."""
     try:
@@ -132,6 +148,11 @@ class Stack:
         """Peak resident memory of a running child, MiB."""
         proc = self.procs.get(name)
         return peak_rss_mib(proc.pid) if proc and proc.poll() is None else None
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds each running child (with its own children) and the local PostgreSQL have used so far."""
+        used = {name: cpu_seconds_where(sid=proc.pid) for name, proc in self.procs.items() if proc.poll() is None}
+        return used | {"postgres": cpu_seconds_where(command="postgres")}
 
     def stop(self) -> None:
         """Stop every child: API and worker first, the server last (SIGTERM, SIGKILL after 30 s)."""

@@ -92,19 +92,18 @@ def _store(session: Session, settings: Settings, case_in: CaseCreate) -> tuple[C
                                                                                RulesEngine]:
     """The database side of intake (off the event loop): the stored case, whether it is new, its plan when
     planned here, its pinned rules. 409 for an external_id used for another complaint."""
-    case, new = intake.find_by_external_id(session, case_in.external_id), False
     planned: list[HandlingPlan] = []
-    if case is None:
-        rules = load_engine(session, active_version(session))
-        try:
-            case = intake.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings),
-                                      planned=planned)
-            new = True
-        except sqlalchemy.exc.IntegrityError:
-            session.rollback()  # a concurrent post of the same external_id won the race
-            case = intake.find_by_external_id(session, case_in.external_id)
-            if case is None:
-                raise
+    rules = load_engine(session, active_version(session))
+    try:  # a new external_id is the rule: insert at once; a repeated one meets the unique index
+        case, new = intake.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings),
+                                       planned=planned), True
+    except (sqlalchemy.exc.IntegrityError, ServiceError):
+        session.rollback()  # posted before (a retry, or a concurrent post that won the race), or refused
+        planned.clear()  # the plan made for the insert that failed is nobody's
+        found = intake.find_by_external_id(session, case_in.external_id)
+        if found is None:
+            raise
+        case, new = found, False
     if not new and not intake.same_intake(case, case_in, Cipher(settings)):
         raise ServiceError(409, "external_id_conflict",
                            f"external_id {case_in.external_id} was already used for a different complaint "

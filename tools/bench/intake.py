@@ -137,24 +137,34 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
         stack.start_api(api_workers)
         with Progress(console=console) as progress:
             raw_s = asyncio.run(raw_starts(stack.settings, cases, concurrency, progress))
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), stack.cpu_seconds() | {"bench": time.process_time()}
             post_s, latencies, answers = asyncio.run(posts(stack, bodies, token, concurrency, progress, rate))
             started_s = asyncio.run(wait_for_cases(  # the row is marked by the start or by its first projection
                 engine, prefix, len(bodies), col(Case.workflow_started), progress, "(c) workflows started")) - t0
+            cpu = cpu_per_case(cpu0, stack.cpu_seconds() | {"bench": time.process_time()}, cases)
         worker_rss, api_rss = stack.peak_rss_mib("worker"), stack.peak_rss_mib("api")
     finally:
         stack.stop()
     return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, temporal=temporal,
                   workers=workers, raw_s=raw_s, rate=rate, api_workers=api_workers,
                   post_s=post_s, latencies=latencies, answers=answers, worker_rss=worker_rss, api_rss=api_rss,
-                  started_s=started_s)
+                  started_s=started_s, cpu=cpu)
+
+
+def cpu_per_case(before: dict[str, float], after: dict[str, float], cases: int) -> dict[str, float]:
+    """CPU milliseconds each process (the workers summed) spent per case between two readings."""
+    out: dict[str, float] = {}
+    for name, seconds in after.items():
+        key = "worker" if name.startswith("worker") else name
+        out[key] = out.get(key, 0.0) + (seconds - before.get(name, 0.0)) * 1000 / cases
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def report(console: Console, *, cases: int, concurrency: int, dialect: str, temporal: str, workers: int,
            raw_s: float, rate: float = 0.0, api_workers: int = 1,
            post_s: float,
            latencies: list[float], answers: Counter, worker_rss: float | None,
-           api_rss: float | None, started_s: float) -> dict[str, Any]:
+           api_rss: float | None, started_s: float, cpu: dict[str, float]) -> dict[str, Any]:
     """Print the table and save the JSON."""
     raw_rate, post_rate = cases / raw_s, cases / post_s
     lat = percentiles(latencies)
@@ -173,6 +183,7 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
     table.add_row("answers", ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())))
     if not rate:  # at a fixed rate the elapsed time is the rate's, not the system's
         table.add_row(f"one Beijing day ({BEIJING_DAY:,} cases) at (b)", f"{day_s / 60:,.1f} min")
+    table.add_row("CPU per case, (b) and (c)", ", ".join(f"{k} {v:,.1f} ms" for k, v in cpu.items()))
     table.add_row("peak RSS (first) worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
     console.print(table)
     out = {"cases": cases, "concurrency": concurrency, "rate": rate or None, "dialect": dialect,
@@ -181,6 +192,6 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
            "ratio": round(post_rate / raw_rate, 3), "post_latency_s": lat, "answers": dict(answers),
            "all_started_s": round(started_s, 1), "started_per_s": round(cases / started_s, 1),
            "beijing_day_minutes": round(day_s / 60, 1), "worker_peak_rss_mib": worker_rss,
-           "api_peak_rss_mib": api_rss}
+           "api_peak_rss_mib": api_rss, "cpu_ms_per_case": cpu}
     save("intake", out, console)
     return out
