@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,18 +11,50 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from api import console, errors, metrics, open311, open311_updates, track_page
 from api.console import web as console_web
-from api.deps import idempotency_key
+from api.deps import idempotency_key, temporal_of
 from api.routes import access, cases, clocks, delivery, exports, inbox, partners, public, reports, rules, supervision
 from core.db import get_engine
 from core.settings import Settings, get_settings
 from services.starts import Starter
 
+log = logging.getLogger("jiesu.api")
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On shutdown (a deploy, a scale-down) the API finishes the workflow starts it took on."""
+    """At start the active rules are loaded, so the first complaints after a deploy do not wait for their YAML to
+    be parsed, and Temporal is connected in the background; on shutdown (a deploy, a scale-down) the API finishes
+    the workflow starts it took on."""
+    await asyncio.to_thread(_preload_rules, app.state.settings)
+    connecting = asyncio.create_task(_connect_early(app))
     yield
+    connecting.cancel()
     await app.state.starter.drain()
+
+
+async def _connect_early(app: FastAPI) -> None:
+    """Connect to Temporal in the background, so the first complaint does not wait for it (while Temporal is
+    down, the first request that needs it tries again)."""
+    try:
+        await temporal_of(app.state)
+    except Exception as exc:
+        log.info("Temporal not reached at start-up (%s): the first request that needs it connects",
+                 type(exc).__name__)
+
+
+def _preload_rules(settings: Settings) -> None:
+    """Parse the active rules version into the process's cache (nothing when the database is not ready yet: the
+    first request loads it then)."""
+    import sqlalchemy.exc
+    from sqlmodel import Session
+
+    from services.rules_store import RulesNotFound, active_version, load_engine
+
+    try:
+        with Session(get_engine(settings)) as session:
+            load_engine(session, active_version(session))
+    except (sqlalchemy.exc.SQLAlchemyError, RulesNotFound) as exc:
+        log.info("rules not preloaded (%s): the first request loads them", type(exc).__name__)
 
 
 def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # type: ignore[no-untyped-def]

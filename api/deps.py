@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy.exc
 from fastapi import Depends, Header, Request
@@ -55,17 +55,21 @@ STARTER: ContextVar[Starter | None] = ContextVar("starter", default=None)  # thi
 
 async def get_temporal(request: Request) -> Client:
     """The Temporal client (connected on first use, so the API starts even while Temporal is down)."""
-    state = request.app.state
-    STARTER.set(state.starter)
+    STARTER.set(request.app.state.starter)
+    try:
+        return await temporal_of(request.app.state)
+    except Exception as exc:
+        raise unavailable("the workflow service") from exc
+
+
+async def temporal_of(state: Any) -> Client:
+    """The app's Temporal client, connected once (at start-up in the background, else by the first request)."""
     if state.temporal is None:
         async with state.temporal_lock:
             if state.temporal is None:
                 from core.temporal import connect
 
-                try:
-                    state.temporal = await asyncio.wait_for(connect(state.settings), timeout=5)
-                except Exception as exc:
-                    raise unavailable("the workflow service") from exc
+                state.temporal = await asyncio.wait_for(connect(state.settings), timeout=5)
     return state.temporal
 
 

@@ -123,3 +123,25 @@ async def test_a_stopping_api_finishes_the_starts_it_took_on(engine, settings) -
             app.state.starter.submit(slow, stored_input(s, case))  # type: ignore[arg-type]
         assert slow.started == []
     assert slow.started == [f"case-{case.case_no}"] and app.state.starter.pending == 0
+
+
+async def test_the_api_loads_the_active_rules_at_start_up(engine, settings, monkeypatch) -> None:
+    """The first complaints after a deploy do not wait for the rules' YAML to be parsed."""
+    from api.app import create_app
+    from services import rules_store
+
+    monkeypatch.setattr(rules_store, "_engines", {})
+    app = create_app(settings, temporal=object())
+    async with app.router.lifespan_context(app):
+        with Session(engine) as s:
+            assert list(rules_store._engines) == [rules_store.active_version(s)]
+
+
+async def test_the_api_starts_while_the_database_is_unreachable(settings) -> None:
+    """No database at start-up (not migrated, down): the API still starts; the first request loads the rules."""
+    from api.app import create_app
+
+    down = settings.model_copy(update={"database_url": "postgresql+psycopg://postgres@127.0.0.1:9/none"})
+    app = create_app(down, temporal=object())
+    async with app.router.lifespan_context(app):
+        assert app.state.starter.pending == 0

@@ -1,9 +1,12 @@
 """`jiesu bench intake`: how fast complaints get in, against one Temporal server and one database.
 
-(a) the raw rate at which the SDK starts an empty workflow (no worker; the server only records the start), and
+(a) the raw rate at which the SDK starts an empty workflow (no worker; the server only records the start),
 (b) the end-to-end rate of ``POST /api/v1/cases`` through the real HTTP server (uvicorn process): auth,
-validation, rules, the encrypted DB write, the workflow start and the wait for its plan (the worker process
-plans the case in an activity). Both with ``concurrency`` requests in flight.
+validation, the plan from the pinned rules, the encrypted DB write; the answer carries the plan, and the workflow
+start follows in the API process, and (c) the time until every one of those workflows has started. (a) and (b)
+with ``concurrency`` requests in flight, or (b) in an open loop at ``rate`` a second. Also the CPU each process
+(API, worker, Temporal server, PostgreSQL, the bench itself) spent per case during (b) and (c); the load
+generator is the lean client of ``tools.bench.loadgen``, so that it takes little of the cores it measures.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -27,6 +29,7 @@ from core.models import Case
 from core.settings import Settings
 from services.rules_store import active_version, load_engine
 from tools.bench.common import bench_settings, complaints, percentiles, save, wait_for_cases
+from tools.bench.loadgen import ConnectionLost, LoadClient
 from tools.devstack import prepare
 from tools.stack import Stack
 
@@ -71,23 +74,23 @@ async def posts(stack: Stack, bodies: list[dict], token: str, concurrency: int,
     latencies: list[float] = []
     answers: Counter = Counter()
     width = max(concurrency, int(rate * 10)) if rate else concurrency  # open loop: never queue in the client
-    limits = httpx.Limits(max_connections=width, max_keepalive_connections=width)
-    async with httpx.AsyncClient(base_url=stack.api_url, limits=limits, timeout=120,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
+    async with LoadClient(stack.api_url, width, {"Authorization": f"Bearer {token}"}) as http:
         async def one(i: int) -> None:
             t0 = time.perf_counter()
-            for _ in range(3):  # a kept-alive connection the server closed just then: intake is idempotent
+            for _ in range(3):  # a connection lost before the answer: intake is idempotent, post again
                 try:
                     r = await http.post("/api/v1/cases", json=bodies[i])
                     break
-                except (httpx.ReadError, httpx.RemoteProtocolError):
-                    answers["connection reset (retried)"] += 1
+                except ConnectionLost:
+                    answers["connection lost (retried)"] += 1
             else:
                 raise RuntimeError("POST /api/v1/cases: the connection kept failing")
             latencies.append(time.perf_counter() - t0)
             answers[str(r.status_code)] += 1
-            if r.status_code == 201 and r.json().get("plan") is None and r.json().get("screening") is None:
-                answers["201 without plan"] += 1
+            if r.status_code == 201:
+                created = r.json()
+                if created.get("plan") is None and created.get("screening") is None:
+                    answers["201 without plan"] += 1
 
         if rate:
             elapsed = await paced(len(bodies), rate, one, progress, f"(b) POST /api/v1/cases at {rate:g}/s")
