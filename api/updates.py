@@ -39,10 +39,7 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
     that the case exists (a partner department answers a case another department leads). With an Idempotency-Key
     the Update gets a fixed id, so a retried request applies the action once."""
     # the access check reads the database: off the event loop, so one slow query never stalls other requests
-    if seen_by is None:
-        case = await run_in_threadpool(svc.find_case, session, case_no)
-    else:
-        case = await run_in_threadpool(svc.get_case, session, case_no, seen_by)
+    case = await run_in_threadpool(_checked, session, case_no, seen_by)
     handle = client.get_workflow_handle(workflow_id(case_no))
     key = IDEMPOTENCY_KEY.get()
     # the key is the caller's own: another actor replaying it gets its own Update, which the validators check
@@ -56,6 +53,15 @@ async def run_update(session: Session, client: Client, case_no: str, update: Any
         view = await _send(handle, update, arg, update_id, case_no)
     return ActionResult(case_no=view.case_no, status=view.status.value, status_label=view.status.label,
                         round=view.round, contacts=view.contacts)
+
+
+def _checked(session: Session, case_no: str, seen_by: Actor | None) -> Case:
+    """The case, if it exists and ``seen_by`` may see it; then the session's transaction ends, so that no
+    connection stays idle in a transaction while the Update waits (up to UPDATE_WAIT_SECONDS): with enough
+    actions waiting at once, the pool would run dry and every other request with it."""
+    case = svc.find_case(session, case_no) if seen_by is None else svc.get_case(session, case_no, seen_by)
+    session.commit()
+    return case
 
 
 class NotStarted(ServiceError):

@@ -108,7 +108,9 @@ def _store(session: Session, settings: Settings, case_in: CaseCreate) -> tuple[C
         raise ServiceError(409, "external_id_conflict",
                            f"external_id {case_in.external_id} was already used for a different complaint "
                            f"(case {case.case_no})")
-    return case, new, planned[0] if planned else None, load_engine(session, case.rules_version)
+    pinned = load_engine(session, case.rules_version)
+    session.commit()  # a retry read the row: no connection held while the answer may wait for a plan
+    return case, new, planned[0] if planned else None, pinned
 
 
 async def _await_plan(client: Client, task_queue: str, case: Any, wait: float, created: CaseCreated,
@@ -187,6 +189,7 @@ async def appeal(case_no: str, body: AppealIn, session: SessionDep, settings: Se
     case = await run_in_threadpool(svc.find_case, session, case_no)
     start = await run_in_threadpool(appeals.appeal_start, session, case, load_engine(session, case.rules_version),
                                     body.reason, actor)
+    await run_in_threadpool(session.commit)  # no connection held while the appeal's run answers
     handle = await appeals.start_appeal(temporal, settings.task_queue, case, start)
     try:
         view = await asyncio.wait_for(handle.execute_update(CaseWorkflow.await_plan), timeout=UPDATE_WAIT_SECONDS)

@@ -145,3 +145,36 @@ async def test_the_api_starts_while_the_database_is_unreachable(settings) -> Non
     app = create_app(down, temporal=object())
     async with app.router.lifespan_context(app):
         assert app.state.starter.pending == 0
+
+
+async def test_an_action_waiting_on_its_case_holds_no_database_connection(engine, settings, tokens,
+                                                                         monkeypatch) -> None:
+    """While an Update waits (up to UPDATE_WAIT_SECONDS), the request gives its connection back to the pool:
+    enough actions waiting at once would otherwise run the pool dry for every other request."""
+    import httpx
+
+    from api import updates
+    from api.app import create_app
+    from api.errors import ServiceError
+
+    held: list[int] = []
+
+    async def waiting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        held.append(engine.pool.checkedout())
+        raise ServiceError(409, "state_conflict", "the case said no")
+
+    monkeypatch.setattr(updates, "_send", waiting)
+    case = stored_case(engine, settings)
+    before = engine.pool.checkedout()
+    app = create_app(settings, temporal=NoWorkflows())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        r = await http.post(f"/api/v1/cases/{case.case_no}/escalate", json={"reason": "久拖不办"},
+                            headers=auth(tokens["supervisor"]))
+    assert r.status_code == 409 and held == [before]
+
+
+class NoWorkflows:
+    """A Temporal client stand-in: handles to nothing (the Update itself is replaced)."""
+
+    def get_workflow_handle(self, workflow_id: str) -> None:
+        return None

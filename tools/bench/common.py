@@ -109,3 +109,12 @@ async def wait_for_cases(engine: Any, prefix: str, n: int, condition: Any, progr
             return time.perf_counter()
         await asyncio.sleep(every)
     raise RuntimeError(f"{label}: only {done} of {n} in {limit:g} s")
+
+
+def cpu_per_case(before: dict[str, float], after: dict[str, float], cases: int) -> dict[str, float]:
+    """CPU milliseconds each process (the workers summed) spent per case between two readings."""
+    out: dict[str, float] = {}
+    for name, seconds in after.items():
+        key = "worker" if name.startswith("worker") else name
+        out[key] = out.get(key, 0.0) + (seconds - before.get(name, 0.0)) * 1000 / cases
+    return {k: round(v, 2) for k, v in out.items()}

@@ -28,7 +28,7 @@ from core.db import get_engine, session_scope
 from core.models import Case
 from core.settings import Settings
 from services.rules_store import active_version, load_engine
-from tools.bench.common import bench_settings, complaints, percentiles, save, wait_for_cases
+from tools.bench.common import bench_settings, complaints, cpu_per_case, percentiles, save, wait_for_cases
 from tools.bench.loadgen import ConnectionLost, LoadClient
 from tools.devstack import prepare
 from tools.stack import Stack
@@ -152,15 +152,6 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
                   workers=workers, raw_s=raw_s, rate=rate, api_workers=api_workers,
                   post_s=post_s, latencies=latencies, answers=answers, worker_rss=worker_rss, api_rss=api_rss,
                   started_s=started_s, cpu=cpu)
-
-
-def cpu_per_case(before: dict[str, float], after: dict[str, float], cases: int) -> dict[str, float]:
-    """CPU milliseconds each process (the workers summed) spent per case between two readings."""
-    out: dict[str, float] = {}
-    for name, seconds in after.items():
-        key = "worker" if name.startswith("worker") else name
-        out[key] = out.get(key, 0.0) + (seconds - before.get(name, 0.0)) * 1000 / cases
-    return {k: round(v, 2) for k, v in out.items()}
 
 
 def report(console: Console, *, cases: int, concurrency: int, dialect: str, temporal: str, workers: int,

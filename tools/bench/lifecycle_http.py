@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -28,8 +27,9 @@ from core.models import Case
 from core.settings import Settings
 from services.keys import create_key
 from services.rules_store import active_version, load_engine
-from tools.bench.common import bench_settings, complaints, percentiles, save, wait_for_cases
+from tools.bench.common import bench_settings, complaints, cpu_per_case, percentiles, save, wait_for_cases
 from tools.bench.lifecycle_mix import CasePath, mix, partner_for
+from tools.bench.loadgen import ConnectionLost, LoadClient
 from tools.devstack import prepare
 from tools.stack import Stack
 
@@ -43,8 +43,7 @@ class HttpDriver:
         self.tokens: dict[str, str] = {}
         self.latency: dict[str, list[float]] = {}
         self.answers: Counter = Counter()
-        self.http = httpx.AsyncClient(base_url=stack.api_url, timeout=120,
-                                      limits=httpx.Limits(max_connections=concurrency * 2))
+        self.http = LoadClient(stack.api_url, concurrency * 2)
 
     def token(self, role: Role, department: str | None = None) -> str:
         key = f"{role.value}:{department or ''}"
@@ -63,8 +62,8 @@ class HttpDriver:
         for _ in range(30):
             t0 = time.perf_counter()
             try:
-                r = await self.http.request(method, path, json=body, headers=headers)
-            except (httpx.ReadError, httpx.RemoteProtocolError):  # a kept-alive connection the server just closed
+                r = await self.http.request(method, path, body, headers)
+            except ConnectionLost:  # the connection broke before the answer
                 self.answers[f"{step} connection reset"] += 1  # the retry is safe: idempotent by key / external_id
                 continue
             self.latency.setdefault(step, []).append(time.perf_counter() - t0)
@@ -73,7 +72,7 @@ class HttpDriver:
                 break
             await asyncio.sleep(1)
         if r.status_code >= 300:
-            raise RuntimeError(f"{step} {path}: {r.status_code} {r.text[:200]}")
+            raise RuntimeError(f"{step} {path}: {r.status_code} {r.content[:200].decode(errors='replace')}")
         return r.json()
 
     async def case(self, p: CasePath, body: dict) -> None:
@@ -113,7 +112,7 @@ class HttpDriver:
         for _ in range(600):
             try:
                 r = await self.http.get(url, headers={"Authorization": f"Bearer {self.token(Role.SUPERVISOR)}"})
-            except (httpx.ReadError, httpx.RemoteProtocolError):  # a kept-alive connection the server just closed
+            except ConnectionLost:
                 continue
             if r.status_code == 200 and r.json()["status"] == "archived":
                 return
@@ -169,9 +168,10 @@ async def _drive(stack: Stack, rules: Any, paths: list[CasePath], bodies: list[d
             await driver.case(paths[i], bodies[i])
             progress.advance(task)
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), stack.cpu_seconds() | {"bench": time.process_time()}
         await asyncio.gather(*(one(i) for i in range(cases)))
         elapsed = time.perf_counter() - t0
+        cpu = cpu_per_case(cpu0, stack.cpu_seconds() | {"bench": time.process_time()}, cases)
         rss_after_mix = worker_rss(stack)
         settled_s = None
         if open_cases:
@@ -184,7 +184,7 @@ async def _drive(stack: Stack, rules: Any, paths: list[CasePath], bodies: list[d
     await driver.http.aclose()
     return {"seconds": round(elapsed, 1), "cases_per_s": round(cases / elapsed, 2),
             "latency_s": {k: percentiles(v) for k, v in driver.latency.items()},
-            "answers": dict(driver.answers), "worker_rss_mib_after_mix": rss_after_mix,
+            "answers": dict(driver.answers), "cpu_ms_per_case": cpu, "worker_rss_mib_after_mix": rss_after_mix,
             "open_cases": open_cases, "worker_rss_mib_with_open": worker_rss(stack) if open_cases else None,
             "open_cases_settled_s": settled_s,
             "worker_peak_rss_mib": stack.peak_rss_mib("worker")}
@@ -203,6 +203,7 @@ def report(console: Console, out: dict[str, Any]) -> None:
     table.add_row("intake → archive", f"{out['cases_per_s']:.2f} cases/s ({out['seconds']} s)")
     for step, lat in out["latency_s"].items():
         table.add_row(f"{step} p50 / p99", f"{lat['p50'] * 1000:,.0f} / {lat['p99'] * 1000:,.0f} ms")
+    table.add_row("CPU per case", ", ".join(f"{k} {v:,.1f} ms" for k, v in out["cpu_ms_per_case"].items()))
     table.add_row("worker RSS after the mix", f"{out['worker_rss_mib_after_mix'] or 0:,.0f} MiB")
     if out["open_cases"]:
         table.add_row(f"worker RSS with {out['open_cases']:,} open cases (all waiting on timers)",
