@@ -33,12 +33,15 @@ def bench_intake(cases: int = typer.Option(2000, help="complaints to post"),
                  workers: int = typer.Option(1, help="worker processes"),
                  rate: float = typer.Option(0.0, help="open loop: POST at this rate (per second) instead of "
                                             "--concurrency in flight; latency at half the measured maximum"),
-                 api_workers: int = typer.Option(1, help="API processes (uvicorn workers on one port)")) -> None:
+                 api_workers: int = typer.Option(1, help="API processes (uvicorn workers on one port)"),
+                 raw: int = typer.Option(2000, help="empty workflows (a) starts to measure the raw rate (at most "
+                                         "--cases): a whole day's worth would leave the server 66,000 timeouts "
+                                         "to process during (b)")) -> None:
     """Raw SDK workflow starts vs end-to-end POST /api/v1/cases through the HTTP server (same Temporal and DB)."""
     from tools.bench import intake as bench_intake
 
     bench_intake.run(get_settings(), cases, concurrency, database or None, console, temporal, workers, rate,
-                     api_workers)
+                     api_workers, min(raw, cases))
 
 
 @bench_app.command("lifecycle")
