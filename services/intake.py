@@ -3,10 +3,11 @@ reconciler that starts any stored case whose workflow start was lost."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
@@ -203,18 +204,38 @@ def mark_started(engine: sa.Engine, case_nos: list[str]) -> None:
         session.commit()
 
 
-async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta) -> int:
-    """Start workflows for stored cases whose start never reached Temporal (a crash or an outage between the
-    commit and the start); each with the plan intake made, as the start it replaces."""
-    cutoff = utcnow() - older_than
+RECONCILE_BATCH = 1000  # rows per sweep; a full batch means more are waiting
+
+
+def unstarted(engine: sa.Engine, cutoff: datetime) -> list[CaseInput]:
+    """The workflow inputs of the oldest stored cases created before ``cutoff`` whose start is not marked."""
     with Session(engine) as session:
         rows = session.exec(select(Case).where(
             Case.workflow_started == False,  # noqa: E712
             Case.case_no.is_not(None),  # type: ignore[union-attr]
             Case.created_at < cutoff,
-        ).limit(1000)).all()
-        inputs = [stored_input(session, case) for case in rows]
-    for inp in inputs:
-        await start_input(client, task_queue, inp)
-        log.info("reconciled case %s: workflow started", inp.case_no)
-    return len(inputs)
+        ).order_by(Case.id).limit(RECONCILE_BATCH)).all()  # type: ignore[arg-type]
+        return [stored_input(session, case) for case in rows]
+RECONCILE_IN_FLIGHT = 32  # starts at once
+
+
+async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta) -> int:
+    """Start workflows for stored cases whose start never reached Temporal (a crash or an outage between the
+    commit and the start, or an API whose backlog of starts was full), oldest first, each with the plan intake
+    made, as the start it replaces; started rows are marked. Sweeps batch after batch while it finds full ones;
+    returns how many it started."""
+    done, slots = 0, asyncio.Semaphore(RECONCILE_IN_FLIGHT)
+
+    async def one(inp: CaseInput) -> None:
+        async with slots:
+            await start_input(client, task_queue, inp)
+
+    while True:
+        inputs = await asyncio.to_thread(unstarted, engine, utcnow() - older_than)
+        await asyncio.gather(*(one(inp) for inp in inputs))
+        if inputs:
+            await asyncio.to_thread(mark_started, engine, [inp.case_no for inp in inputs])
+            log.info("reconciled %d cases: workflows started", len(inputs))
+        done += len(inputs)
+        if len(inputs) < RECONCILE_BATCH:
+            return done

@@ -18,20 +18,33 @@ log = logging.getLogger("jiesu.starts")
 START_TIMEOUT = 10.0  # seconds one start may take before the reconciler is left to do it
 IN_FLIGHT = 32  # starts at once per process
 MARK_EVERY = 0.5  # seconds between the batched writes that mark started cases (the reconciler skips them)
+# Starts waiting per process. Under a sustained burst the API takes complaints faster than its own process can
+# start their workflows (both need its one interpreter); past this many, a committed case is left unstarted for the
+# worker's reconciler, which starts it from another process, instead of the backlog growing in memory.
+BACKLOG = 2000
 
 
 class Starter:
     """Starts case workflows in the background, at most ``IN_FLIGHT`` at once; ``drain()`` waits for them."""
 
-    def __init__(self, task_queue: str, engine: sa.Engine | None = None, in_flight: int = IN_FLIGHT) -> None:
-        self.task_queue, self.engine = task_queue, engine
+    def __init__(self, task_queue: str, engine: sa.Engine | None = None, in_flight: int = IN_FLIGHT,
+                 backlog: int = BACKLOG) -> None:
+        self.task_queue, self.engine, self.backlog = task_queue, engine, backlog
+        self.deferred = 0  # cases left to the reconciler because the backlog was full
         self._slots = asyncio.Semaphore(in_flight)
         self._pending: set[asyncio.Task[None]] = set()
         self._started: list[str] = []
         self._marker: asyncio.Task[None] | None = None
 
     def submit(self, client: Client, inp: CaseInput) -> None:
-        """Start the workflow of a committed case soon (the caller has answered already)."""
+        """Start the workflow of a committed case soon (the caller has answered already); with the backlog full,
+        leave it to the reconciler (the row is committed and unstarted)."""
+        if len(self._pending) >= self.backlog:
+            if self.deferred % 1000 == 0:
+                log.warning("%d workflow starts waiting: case %s is left to the reconciler (%d so far)",
+                            len(self._pending), inp.case_no, self.deferred + 1)
+            self.deferred += 1
+            return
         task = asyncio.get_running_loop().create_task(self._start(client, inp))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

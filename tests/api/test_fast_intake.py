@@ -5,6 +5,8 @@ start never happened starts it, and a retried post of such a case starts it too.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import Session, select
 
@@ -178,3 +180,33 @@ class NoWorkflows:
 
     def get_workflow_handle(self, workflow_id: str) -> None:
         return None
+
+
+async def test_past_its_backlog_the_starter_leaves_cases_to_the_reconciler(engine, settings) -> None:
+    """A burst faster than the process can start: the backlog stays bounded, the rest stays unstarted (committed)."""
+    from services.intake import stored_input
+
+    first, second = stored_case(engine, settings), stored_case(engine, settings)
+    slow, starter = SlowClient(), Starter(settings.task_queue, engine, backlog=1)
+    with Session(engine) as s:
+        starter.submit(slow, stored_input(s, first))  # type: ignore[arg-type]
+        starter.submit(slow, stored_input(s, second))  # type: ignore[arg-type]
+    assert (starter.pending, starter.deferred) == (1, 1)
+    await starter.drain()
+    assert slow.started == [f"case-{first.case_no}"]
+    with Session(engine) as s:
+        assert s.get(Case, second.id).workflow_started is False  # type: ignore[union-attr]
+
+
+async def test_the_reconciler_sweeps_batch_after_batch_and_marks_what_it_started(engine, settings,
+                                                                                 monkeypatch) -> None:
+    from services import intake
+
+    monkeypatch.setattr(intake, "RECONCILE_BATCH", 2)
+    cases = [stored_case(engine, settings) for _ in range(5)]
+    client = SlowClient()
+    assert await intake.reconcile(client, engine, settings.task_queue, older_than=timedelta(0)) >= 5  # type: ignore[arg-type]
+    assert {f"case-{c.case_no}" for c in cases} <= set(client.started)
+    with Session(engine) as s:
+        assert all(s.get(Case, c.id).workflow_started for c in cases)  # type: ignore[union-attr]
+    assert await intake.reconcile(client, engine, settings.task_queue, older_than=timedelta(0)) == 0
