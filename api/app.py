@@ -18,6 +18,7 @@ from core.settings import Settings, get_settings
 from services.starts import Starter
 
 log = logging.getLogger("jiesu.api")
+DRAIN_SECONDS = 20.0  # a stopping API finishes its starts this long at most (Kubernetes' grace is 30 s by default)
 
 
 @asynccontextmanager
@@ -29,7 +30,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     connecting = asyncio.create_task(_connect_early(app))
     yield
     connecting.cancel()
-    await app.state.starter.drain()
+    await app.state.starter.drain(timeout=DRAIN_SECONDS)
 
 
 async def _connect_early(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ unstarted: the worker's reconciler starts it, and an action that reaches the cas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import sqlalchemy as sa
@@ -82,8 +83,21 @@ class Starter:
         """Starts submitted and not finished."""
         return len(self._pending)
 
-    async def drain(self) -> None:
-        """Wait until every submitted start has finished (shutdown, tests)."""
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until every submitted start has finished (shutdown, tests); after ``timeout`` seconds the starts
+        still waiting are given up (their rows stay unstarted: the reconciler starts them)."""
+        try:
+            await asyncio.wait_for(self._drained(), timeout)
+        except TimeoutError:
+            left = list(self._pending)
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+            log.warning("%d workflow starts left to the reconciler at shutdown", len(left))
+            with contextlib.suppress(TimeoutError):  # the marks of the starts that did finish
+                await asyncio.wait_for(self._drained(), MARK_EVERY * 10)
+
+    async def _drained(self) -> None:
         while self._pending or (self._marker is not None and not self._marker.done()):
             await asyncio.gather(*list(self._pending), *([self._marker] if self._marker else []),
                                  return_exceptions=True)

@@ -210,3 +210,17 @@ async def test_the_reconciler_sweeps_batch_after_batch_and_marks_what_it_started
     with Session(engine) as s:
         assert all(s.get(Case, c.id).workflow_started for c in cases)  # type: ignore[union-attr]
     assert await intake.reconcile(client, engine, settings.task_queue, older_than=timedelta(0)) == 0
+
+
+async def test_a_drain_that_takes_too_long_leaves_the_rest_to_the_reconciler(engine, settings) -> None:
+    """A stopping API waits for its starts only so long (a pod's grace period): the rest stay unstarted rows."""
+    from services.intake import stored_input
+
+    case, slow = stored_case(engine, settings), SlowClient()
+    starter = Starter(settings.task_queue, engine)
+    with Session(engine) as s:
+        starter.submit(slow, stored_input(s, case))  # type: ignore[arg-type]
+    await starter.drain(timeout=0.05)
+    assert slow.started == [] and starter.pending == 0
+    with Session(engine) as s:
+        assert s.get(Case, case.id).workflow_started is False  # type: ignore[union-attr]
