@@ -80,7 +80,8 @@ async def run_worker(settings: Settings, client: Client | None = None, stop: asy
     client = client or await connect(settings, wait=STARTUP_WAIT)
     engine = get_engine(settings)
     await ensure_schedules(client, settings.task_queue)
-    started = await reconcile(client, engine, settings.task_queue, older_than=timedelta(seconds=0))
+    # one batch before polling: a backlog of deferred starts is the periodic sweep's, not a reason to wait here
+    started = await reconcile(client, engine, settings.task_queue, older_than=timedelta(seconds=0), max_batches=1)
     if started:
         log.info("reconciler started %d case workflows", started)
     worker = build_worker(client, settings, engine)
@@ -116,6 +117,8 @@ async def every(seconds: float, step: Callable[[], Awaitable[object]], what: str
             await step()
         except (sa.exc.SQLAlchemyError, RPCError) as exc:
             log.warning("%s failed: %s", what, type(exc).__name__)
+        except Exception:  # anything else is a bug to see in the log, not the end of the loop
+            log.exception("%s failed", what)
 
 
 async def serve(settings: Settings) -> None:

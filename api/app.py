@@ -56,6 +56,8 @@ def _preload_rules(settings: Settings) -> None:
             load_engine(session, active_version(session))
     except (sqlalchemy.exc.SQLAlchemyError, RulesNotFound) as exc:
         log.info("rules not preloaded (%s): the first request loads them", type(exc).__name__)
+    except Exception:  # rules that do not load fail intake's requests, not the whole API
+        log.exception("the active rules could not be loaded")
 
 
 def create_app(settings: Settings | None = None, temporal=None) -> FastAPI:  # type: ignore[no-untyped-def]

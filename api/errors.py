@@ -87,7 +87,10 @@ class BodyGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refusal, receive = await _refusal(scope, receive)
+            try:
+                refusal, receive = await _refusal(scope, receive)
+            except _ClientGone:  # it left in the middle of its body: nothing to answer, nothing to apply
+                return
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
@@ -114,13 +117,10 @@ async def _refusal(scope: Scope, receive: Receive) -> tuple[JSONResponse | None,
     headers = Headers(scope=scope)
     length = headers.get("content-length")
     chunked = length is None and "chunked" in headers.get("transfer-encoding", "").lower()
-    too_large = JSONResponse(_body("too_large", f"the body exceeds {limit} bytes"), status_code=413)
-    if length and length.isdigit() and int(length) > limit:
-        return too_large, receive
+    body = await _read_up_to(receive, limit) if chunked else b""
+    if (length and length.isdigit() and int(length) > limit) or body is None:
+        return JSONResponse(_body("too_large", f"the body exceeds {limit} bytes"), status_code=413), receive
     if chunked:
-        body = await _read_up_to(receive, limit)
-        if body is None:
-            return too_large, receive
         receive = _replay(body, receive)
     ctype = headers.get("content-type", "")
     if (chunked or length not in (None, "0")) and ctype.split(";")[0].strip().lower() not in types:
@@ -129,14 +129,19 @@ async def _refusal(scope: Scope, receive: Receive) -> tuple[JSONResponse | None,
     return None, receive
 
 
+class _ClientGone(Exception):
+    """The client disconnected before its whole body arrived."""
+
+
 async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
-    """Read a body sent without Content-Length (chunked), stopping past ``limit`` (None)."""
+    """Read a body sent without Content-Length (chunked), stopping past ``limit`` (None); _ClientGone when the
+    client disconnects before its end."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            return b"".join(chunks)
+        if message["type"] != "http.request":  # the client went away: a cut-off body is no body
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

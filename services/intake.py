@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -97,7 +98,10 @@ def create_case(*, session: Session, case_in: CaseCreate, rules: RulesEngine, ci
         screening_decision=case_in.screening_decision.model_dump() if case_in.screening_decision else None,
     )
     link_repeats(session, case, rules)
-    plan = plan_at_intake(case, rules) if planned is not None else None
+    try:
+        plan = plan_at_intake(case, rules) if planned is not None else None
+    except UnknownReference as exc:  # a place the rules know but route nowhere (and do not screen)
+        raise ServiceError(422, "unknown_reference", str(exc)) from exc
     if plan is not None and planned is not None:
         planned.append(plan)
         due = {k: c.due_at for k, c in plan.clocks.items() if k != "screening"}
@@ -219,23 +223,30 @@ def unstarted(engine: sa.Engine, cutoff: datetime) -> list[CaseInput]:
 RECONCILE_IN_FLIGHT = 32  # starts at once
 
 
-async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta) -> int:
+async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta,
+                    max_batches: int | None = None) -> int:
     """Start workflows for stored cases whose start never reached Temporal (a crash or an outage between the
     commit and the start, or an API whose backlog of starts was full), oldest first, each with the plan intake
-    made, as the start it replaces; started rows are marked. Sweeps batch after batch while it finds full ones;
-    returns how many it started."""
+    made, as the start it replaces; started rows are marked. Sweeps batch after batch while it finds full ones
+    (at most ``max_batches``) and every start of a batch succeeds; a start that fails is logged and left for the
+    next sweep. Returns how many it started."""
     done, slots = 0, asyncio.Semaphore(RECONCILE_IN_FLIGHT)
 
     async def one(inp: CaseInput) -> None:
         async with slots:
             await start_input(client, task_queue, inp)
 
-    while True:
+    for _ in itertools.count() if max_batches is None else range(max_batches):
         inputs = await asyncio.to_thread(unstarted, engine, utcnow() - older_than)
-        await asyncio.gather(*(one(inp) for inp in inputs))
-        if inputs:
-            await asyncio.to_thread(mark_started, engine, [inp.case_no for inp in inputs])
-            log.info("reconciled %d cases: workflows started", len(inputs))
-        done += len(inputs)
-        if len(inputs) < RECONCILE_BATCH:
-            return done
+        results = await asyncio.gather(*(one(inp) for inp in inputs), return_exceptions=True)
+        started = [inp.case_no for inp, r in zip(inputs, results, strict=True) if not isinstance(r, BaseException)]
+        for inp, r in zip(inputs, results, strict=True):
+            if isinstance(r, BaseException):
+                log.warning("case %s: the reconciler's start failed (%s)", inp.case_no, type(r).__name__)
+        if started:
+            await asyncio.to_thread(mark_started, engine, started)
+            log.info("reconciled %d cases: workflows started", len(started))
+        done += len(started)
+        if len(inputs) < RECONCILE_BATCH or len(started) < len(inputs):
+            break
+    return done

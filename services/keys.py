@@ -38,7 +38,7 @@ def create_key(session: Session, *, role: Role, department: str | None, name: st
 def key_problem(key: ApiKey | None) -> str | None:
     """Why a token's key may not be used (None: it may)."""
     return None if key is not None and _usable(key.revoked_at, key.expires_at) else \
-        _problem(None if key is None else key.revoked_at)
+        _problem(None if key is None else key.revoked_at, found=key is not None)
 
 
 def _usable(revoked_at: datetime | None, expires_at: datetime | None) -> bool:

@@ -90,12 +90,14 @@ class Starter:
             await asyncio.wait_for(self._drained(), timeout)
         except TimeoutError:
             left = list(self._pending)
-            for task in left:
+            for task in [*left, *([self._marker] if self._marker else [])]:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
             log.warning("%d workflow starts left to the reconciler at shutdown", len(left))
-            with contextlib.suppress(TimeoutError):  # the marks of the starts that did finish
-                await asyncio.wait_for(self._drained(), MARK_EVERY * 10)
+            batch, self._started = self._started, []
+            if batch and self.engine is not None:  # the starts that did finish: marked, so nobody repeats them
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    await asyncio.to_thread(mark_started, self.engine, batch)
 
     async def _drained(self) -> None:
         while self._pending or (self._marker is not None and not self._marker.done()):

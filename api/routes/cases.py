@@ -57,7 +57,7 @@ from services import appeals, intake
 from services import cases as svc
 from services.intake import start_case
 from services.reveal import Revealed, reveal
-from services.rules_store import active_version, load_engine
+from services.rules_store import RulesNotFound, active_version, load_engine
 from workflows.case import CaseWorkflow
 
 log = logging.getLogger("jiesu.api")
@@ -93,11 +93,11 @@ def _store(session: Session, settings: Settings, case_in: CaseCreate) -> tuple[C
     """The database side of intake (off the event loop): the stored case, whether it is new, its plan when
     planned here, its pinned rules. 409 for an external_id used for another complaint."""
     planned: list[HandlingPlan] = []
-    rules = load_engine(session, active_version(session))
     try:  # a new external_id is the rule: insert at once; a repeated one meets the unique index
+        rules = load_engine(session, active_version(session))
         case, new = intake.create_case(session=session, case_in=case_in, rules=rules, cipher=Cipher(settings),
                                        planned=planned), True
-    except (sqlalchemy.exc.IntegrityError, ServiceError):
+    except (sqlalchemy.exc.IntegrityError, ServiceError, RulesNotFound):
         session.rollback()  # posted before (a retry, or a concurrent post that won the race), or refused
         planned.clear()  # the plan made for the insert that failed is nobody's
         found = intake.find_by_external_id(session, case_in.external_id)

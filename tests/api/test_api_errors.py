@@ -135,3 +135,26 @@ async def test_a_chunked_body_is_held_to_the_same_limit(api, tokens, engine) -> 
     r = await api.post("/api/v1/cases", content=chunks(good), headers=headers)
     assert r.status_code == 201, r.text
     assert case_count(engine) == before + 1
+
+
+async def test_a_chunked_body_cut_off_by_a_disconnect_reaches_no_route() -> None:
+    """A client that leaves in the middle of a body without Content-Length: nothing is applied, nothing sent."""
+    from api.errors import BodyGuard
+
+    called, sent = [], []
+    messages = iter([{"type": "http.request", "body": b'{"external_id": "x", ', "more_body": True},
+                     {"type": "http.disconnect"}])
+
+    async def route(scope, receive, send):  # type: ignore[no-untyped-def]
+        called.append(await receive())
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return next(messages)
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/cases", "query_string": b"",
+             "headers": [(b"transfer-encoding", b"chunked"), (b"content-type", b"application/json")]}
+    await BodyGuard(route)(scope, receive, send)
+    assert called == [] and sent == []

@@ -224,3 +224,24 @@ async def test_a_drain_that_takes_too_long_leaves_the_rest_to_the_reconciler(eng
     assert slow.started == [] and starter.pending == 0
     with Session(engine) as s:
         assert s.get(Case, case.id).workflow_started is False  # type: ignore[union-attr]
+
+
+async def test_a_start_the_reconciler_cannot_make_leaves_the_others_marked(engine, settings, monkeypatch) -> None:
+    """One case whose start fails (its workflow service refuses it) does not cost the batch its marks; it waits
+    for the next sweep, and the sweep stops instead of retrying it at once."""
+    from services import intake
+
+    monkeypatch.setattr(intake, "RECONCILE_BATCH", 3)
+    *good, bad = [stored_case(engine, settings) for _ in range(3)]  # oldest first: the good ones come before
+
+    class OneRefused(SlowClient):
+        async def start_workflow(self, *args, id: str, **kwargs):  # type: ignore[no-untyped-def]  # noqa: A002
+            if id == f"case-{bad.case_no}":
+                await RefusingClient().start_workflow()
+            await super().start_workflow(*args, id=id, **kwargs)
+
+    client = OneRefused()
+    await intake.reconcile(client, engine, settings.task_queue, older_than=timedelta(0))  # type: ignore[arg-type]
+    with Session(engine) as s:
+        marked = {c.case_no: s.get(Case, c.id).workflow_started for c in [bad, *good]}  # type: ignore[union-attr]
+    assert marked == {bad.case_no: False, **{c.case_no: True for c in good}}

@@ -76,3 +76,29 @@ def test_a_refused_complaint_stores_nothing(engine, settings) -> None:
         store(engine, settings, body)
     assert refused.value.status == 422
     assert rows(engine, body["external_id"]) == 0
+
+
+def test_a_place_the_rules_route_nowhere_is_refused_not_an_internal_error(engine, settings, monkeypatch) -> None:
+    monkeypatch.setattr(RulesEngine, "route", lambda self, category, district, street: None)
+    body = complaint()
+    with pytest.raises(ServiceError) as refused:
+        store(engine, settings, body)
+    assert (refused.value.status, refused.value.code) == (422, "unknown_reference")
+    assert rows(engine, body["external_id"]) == 0
+
+
+def test_a_retry_is_recognised_while_no_rules_version_is_active(engine, settings, monkeypatch) -> None:
+    from api.routes import cases
+    from services.rules_store import RulesNotFound
+
+    body = complaint()
+    first, *_ = store(engine, settings, body)
+
+    def none_active(session):  # type: ignore[no-untyped-def]
+        raise RulesNotFound("no active rules version")
+
+    monkeypatch.setattr(cases, "active_version", none_active)
+    again, new, _, _ = store(engine, settings, body)
+    assert (again.case_no, new) == (first.case_no, False)
+    with pytest.raises(RulesNotFound):
+        store(engine, settings, complaint())

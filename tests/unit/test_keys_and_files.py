@@ -20,7 +20,7 @@ from core.contracts import Role
 from core.crypto import Cipher
 from core.models import Case, utcnow
 from core.settings import Settings
-from services.keys import create_key, rotate_data_key
+from services.keys import actor_of_token, create_key, key_problem, revoke_key, rotate_data_key
 
 ROOT = Path(__file__).parents[2]
 
@@ -40,6 +40,24 @@ def test_a_token_lives_at_most_the_configured_days(session: Session) -> None:
         create_key(session, role=Role.AUDITOR, department=None, expires_at=utcnow() + timedelta(days=31), max_days=30)
     with pytest.raises(ValueError, match="in the future"):
         create_key(session, role=Role.AUDITOR, department=None, expires_at=utcnow() - timedelta(days=1))
+
+
+def test_a_token_is_told_apart_unknown_revoked_expired_and_valid(session: Session) -> None:
+    """The same reason comes from the object check (console sign-in) and the API's narrow lookup."""
+    key, token = create_key(session, role=Role.AUDITOR, department=None)
+    session.commit()
+    assert key_problem(None) == "the token is invalid or revoked"
+    assert actor_of_token(session, "jsk_nobody")[1] == "the token is invalid or revoked"
+    assert key_problem(key) is None
+    actor, problem = actor_of_token(session, token)
+    assert problem is None and actor is not None and (actor.id, actor.role) == (key.id, Role.AUDITOR)
+    key.expires_at = utcnow() - timedelta(minutes=1)
+    session.add(key)
+    session.commit()
+    assert key_problem(key) == actor_of_token(session, token)[1] == "the token has expired"
+    revoke_key(session, key.id)
+    session.commit()
+    assert key_problem(key) == actor_of_token(session, token)[1] == "the token is invalid or revoked"
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -33,6 +33,7 @@ class Answer:
 
 
 KEEP_ALIVE_SECONDS = 4.0  # uvicorn closes a connection idle for 5 s: older idle ones are not reused
+ANSWER_TIMEOUT = 120.0  # seconds a request may take before the bench gives up on it
 
 
 class _Connection:
@@ -56,13 +57,13 @@ class _Connection:
         try:
             if "content-length" in headers:
                 content = await self.reader.readexactly(int(headers["content-length"]))
-            elif headers.get("transfer-encoding", "").lower() == "chunked":
+            elif "chunked" in headers.get("transfer-encoding", "").lower():
                 content = await self._chunked()
             else:
                 content = b""
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ConnectionLost(str(exc)) from exc
-        return Answer(int(status_line.split(" ", 2)[1]), content), headers.get("connection", "") != "close"
+        return Answer(int(status_line.split(" ", 2)[1]), content), headers.get("connection", "").lower() != "close"
 
     async def _chunked(self) -> bytes:
         parts: list[bytes] = []
@@ -119,8 +120,8 @@ class LoadClient:
 
     async def _exchange(self, conn: _Connection, head: bytes, body: bytes) -> Answer:
         try:
-            answer, keep = await conn.exchange(head, body)
-        except ConnectionLost:
+            answer, keep = await asyncio.wait_for(conn.exchange(head, body), ANSWER_TIMEOUT)
+        except BaseException:  # lost, timed out, or an answer it cannot read: the connection is done for
             conn.close()
             raise
         conn.used = time.monotonic()
