@@ -14,7 +14,7 @@ from core.console_models import ConsolePref, ConsoleSession
 from core.contracts import Actor, Role
 from core.crypto import token_hash
 from core.models import ApiKey, utcnow
-from services.keys import find_key, key_problem
+from services.keys import actor_of_token, key_problem
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,11 @@ class SignInRefused(Exception):
 
 def sign_in(session: Session, token: str) -> str:
     """A new session for a valid token; the cookie value."""
-    key = find_key(session, token.strip()) if token.strip() else None
-    problem = key_problem(key) if token.strip() else "enter your token"
-    if problem or key is None:
+    actor, problem = actor_of_token(session, token.strip()) if token.strip() else (None, "enter your token")
+    if actor is None:
         raise SignInRefused(problem or "invalid token")
     value = secrets.token_urlsafe(32)
-    session.add(ConsoleSession(id_hash=token_hash(value), key_id=key.id, csrf=secrets.token_urlsafe(24)))
+    session.add(ConsoleSession(id_hash=token_hash(value), key_id=actor.id, csrf=secrets.token_urlsafe(24)))
     session.commit()
     return value
 

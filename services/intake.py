@@ -209,6 +209,7 @@ def mark_started(engine: sa.Engine, case_nos: list[str]) -> None:
 
 
 RECONCILE_BATCH = 1000  # rows per sweep; a full batch means more are waiting
+RECONCILE_IN_FLIGHT = 32  # starts at once
 
 
 def unstarted(engine: sa.Engine, cutoff: datetime) -> list[CaseInput]:
@@ -220,7 +221,6 @@ def unstarted(engine: sa.Engine, cutoff: datetime) -> list[CaseInput]:
             Case.created_at < cutoff,
         ).order_by(Case.id).limit(RECONCILE_BATCH)).all()  # type: ignore[arg-type]
         return [stored_input(session, case) for case in rows]
-RECONCILE_IN_FLIGHT = 32  # starts at once
 
 
 async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_than: timedelta,
@@ -239,10 +239,12 @@ async def reconcile(client: Client, engine: sa.Engine, task_queue: str, older_th
     for _ in itertools.count() if max_batches is None else range(max_batches):
         inputs = await asyncio.to_thread(unstarted, engine, utcnow() - older_than)
         results = await asyncio.gather(*(one(inp) for inp in inputs), return_exceptions=True)
-        started = [inp.case_no for inp, r in zip(inputs, results, strict=True) if not isinstance(r, BaseException)]
-        for inp, r in zip(inputs, results, strict=True):
-            if isinstance(r, BaseException):
-                log.warning("case %s: the reconciler's start failed (%s)", inp.case_no, type(r).__name__)
+        started = []
+        for inp, result in zip(inputs, results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning("case %s: the reconciler's start failed (%s)", inp.case_no, type(result).__name__)
+            else:
+                started.append(inp.case_no)
         if started:
             await asyncio.to_thread(mark_started, engine, started)
             log.info("reconciled %d cases: workflows started", len(started))

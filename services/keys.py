@@ -37,17 +37,15 @@ def create_key(session: Session, *, role: Role, department: str | None, name: st
 
 def key_problem(key: ApiKey | None) -> str | None:
     """Why a token's key may not be used (None: it may)."""
-    return None if key is not None and _usable(key.revoked_at, key.expires_at) else \
-        _problem(None if key is None else key.revoked_at, found=key is not None)
+    return _problem(key is not None, key.revoked_at if key else None, key.expires_at if key else None)
 
 
-def _usable(revoked_at: datetime | None, expires_at: datetime | None) -> bool:
-    return revoked_at is None and (expires_at is None or expires_at.replace(tzinfo=expires_at.tzinfo or UTC)
-                                   >= utcnow())
-
-
-def _problem(revoked_at: datetime | None, found: bool = True) -> str:
-    return "the token is invalid or revoked" if not found or revoked_at is not None else "the token has expired"
+def _problem(found: bool, revoked_at: datetime | None, expires_at: datetime | None) -> str | None:
+    if not found or revoked_at is not None:
+        return "the token is invalid or revoked"
+    if expires_at is not None and expires_at.replace(tzinfo=expires_at.tzinfo or UTC) < utcnow():
+        return "the token has expired"
+    return None
 
 
 _K = ApiKey.__table__.c  # type: ignore[attr-defined]
@@ -57,16 +55,12 @@ _KEY_OF_HASH = sa.select(_K.id, _K.role, _K.department, _K.revoked_at, _K.expire
 
 def actor_of_token(session: Session, token: str) -> tuple[Actor | None, str | None]:
     """The actor a bearer token stands for, or why it may not be used: one narrow query, no key object (every
-    request of the API asks this)."""
+    request of the API and every console sign-in asks this)."""
     row = session.execute(_KEY_OF_HASH, {"digest": token_hash(token)}).first()
-    if row is None or not _usable(row.revoked_at, row.expires_at):
-        return None, _problem(None if row is None else row.revoked_at, found=row is not None)
+    problem = _problem(row is not None, row.revoked_at if row else None, row.expires_at if row else None)
+    if row is None or problem:
+        return None, problem
     return Actor(id=row.id, role=Role(row.role), department=row.department), None
-
-
-def find_key(session: Session, token: str) -> ApiKey | None:
-    """The key of a bearer token (by its hash)."""
-    return session.exec(select(ApiKey).where(ApiKey.token_hash == token_hash(token))).first()
 
 
 def list_keys(session: Session) -> list[ApiKey]:
