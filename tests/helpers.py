@@ -23,6 +23,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import normalise_url
@@ -94,6 +95,24 @@ async def intake(api: httpx.AsyncClient, tokens: dict[str, str], **over: Any) ->
 async def new_case(api: httpx.AsyncClient, tokens: dict[str, str], **over: Any) -> str:
     """The number of a new case through intake."""
     return (await intake(api, tokens, **over))["case_no"]
+
+
+async def started(client: Client, case_no: str, timeout: float = 10.0) -> WorkflowHandle:
+    """The handle of the case's workflow once it runs: the API answers intake before the start reaches Temporal."""
+    from core.contracts import workflow_id
+    handle = client.get_workflow_handle(workflow_id(case_no))
+
+    async def running() -> bool:
+        try:
+            await handle.describe()
+        except RPCError as e:
+            if e.status != RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
+
+    await eventually(running, timeout, what=f"the workflow of case {case_no} started")
+    return handle
 
 
 async def signed_case(api: httpx.AsyncClient, tokens: dict[str, str], **over: Any) -> str:

@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from core.contracts import ERR_FORBIDDEN, Actor, EscalateInput, Role, RulesMigration, workflow_id
 from core.signing import refusal, sign, signing_key
 from core.temporal import converter
-from tests.helpers import auth, case_when, new_case
+from tests.helpers import auth, case_when, new_case, started
 from workflows.case import CaseWorkflow
 
 pytestmark = pytest.mark.temporal
@@ -20,6 +20,7 @@ FORGED = Actor(id="nobody", role=Role.SUPERVISOR)
 async def test_an_unsigned_supervisor_is_refused_and_nothing_is_recorded(api, tokens, client: Client,
                                                                         settings) -> None:
     case_no = await new_case(api, tokens)
+    await started(client, case_no)
     # a client that reaches the Temporal frontend (it even has the payload codec) but not the signing key
     plain = await Client.connect(client.service_client.config.target_host, data_converter=converter(settings))
     handle = plain.get_workflow_handle(workflow_id(case_no))
