@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 from temporalio import activity
 
+from core.admin_models import RuleVersion
 from core.chain import canonical, verify_chain
+from core.columns import utcnow
 from core.contracts import ACT_ARCHIVE, ArchiveInput, ArchiveResult
 from core.db import session_scope
-from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow, RuleVersion, utcnow
+from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow
 from services.rules_store import load_engine
 
 

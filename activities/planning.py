@@ -29,7 +29,8 @@ from core.contracts import (
     ShiftRequest,
 )
 from core.models import Case
-from rules.engine import ExtensionNotAllowed, ExtensionTooLong, RulesEngine, UnknownReference
+from rules.engine import RulesEngine
+from rules.errors import ExtensionNotAllowed, ExtensionTooLong, UnknownReference
 from rules.migration import rebase
 from services.rules_store import RulesNotFound, load_engine
 

@@ -7,9 +7,10 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.notices import write_notice
+from core.columns import utcnow
 from core.contracts import ACT_PROJECT, ProjectInput, Satisfaction
 from core.db import session_scope
-from core.models import Case, CaseEventRow, PartnerTaskRow, utcnow
+from core.models import Case, CaseEventRow, PartnerTaskRow
 from core.rollup_models import RollupDirty
 from rules.engine import RulesEngine
 from services.rules_store import load_engine

@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from sqlmodel import select
 from temporalio import activity
 
+from core.admin_models import RetentionRun
 from core.chain import REDACTED, canonical
+from core.columns import utcnow
 from core.crypto import ANONYMISED
 from core.db import session_scope
-from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow, RetentionRun, utcnow
+from core.models import Case, CaseArchive, CaseEventRow, Notice, PartnerTaskRow
 
 ACT_SWEEP = "sweep_retention"
 # everything on the case row that can name a person: identity, and free text (the complaint, the place, the reply)

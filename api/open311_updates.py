@@ -12,7 +12,8 @@ from sqlmodel import col, select
 from api.deps import SessionDep
 from api.open311 import CLOSED, Open311Error, _fmt, _intake_actor, _when, answer, iso
 from api.templating import TZ
-from core.models import Case, CaseEventRow, Notice, utcnow
+from core.columns import utcnow
+from core.models import Case, CaseEventRow, Notice
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], include_in_schema=False)
 

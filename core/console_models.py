@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.models import _json, _ts, utcnow
+from core.columns import json_column, ts_column, utcnow
 
 
 class ConsoleSession(SQLModel, table=True):
@@ -19,9 +19,9 @@ class ConsoleSession(SQLModel, table=True):
     id_hash: str = Field(primary_key=True, max_length=64)  # SHA-256 of the cookie value
     key_id: str = Field(max_length=32, index=True)
     csrf: str = Field(max_length=64)
-    created_at: datetime = _ts(nullable=False, default=utcnow)
-    last_seen_at: datetime = _ts(nullable=False, default=utcnow)
-    ended_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = ts_column(nullable=False, default=utcnow)
+    last_seen_at: datetime = ts_column(nullable=False, default=utcnow)
+    ended_at: datetime | None = ts_column(nullable=True)
 
 
 class ConsolePref(SQLModel, table=True):
@@ -33,4 +33,4 @@ class ConsolePref(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key_id: str = Field(max_length=32)
     name: str = Field(max_length=64)
-    value: dict = _json(nullable=False, default=dict)
+    value: dict = json_column(nullable=False, default=dict)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from core.models import _ts
+from core.columns import ts_column
 
 
 class DeptDay(SQLModel, table=True):
@@ -82,5 +82,5 @@ class RollupMark(SQLModel, table=True):
     __tablename__ = "rollup_mark"
 
     name: str = Field(primary_key=True, max_length=32)
-    seen_until: datetime | None = _ts(nullable=True)
+    seen_until: datetime | None = ts_column(nullable=True)
     rows: int = Field(default=0, sa_column_kwargs={"server_default": sa.text("0")})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
+import core.admin_models  # noqa: F401  (registers the administration tables)
 import core.console_models  # noqa: F401  (registers the console tables)
 import core.models  # noqa: F401  (registers the tables)
 import core.rollup_models  # noqa: F401  (registers the report rollup)

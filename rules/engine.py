@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from core.contracts import (
-    WORKING_DAY_UNIT,
     CaseInput,
     ClockName,
-    ClockPlan,
-    ClockState,
     DispatchPlan,
     HandlingPlan,
-    Reminder,
     Screening,
     Urgency,
 )
 from rules import templates
-from rules.calendar import WorkCalendar, WorkingTime
 from rules.checks import min_level
-from rules.schema import CASE_CLOCKS, LEVELS, Category, Department, Limit, Route, Rules, leaves
+from rules.errors import LevelProhibited, UnknownReference
+from rules.schema import CASE_CLOCKS, LEVELS, Category, Department, Route, Rules, leaves
 from rules.screening import matched_keyword
-
-
-class ExtensionTooLong(ValueError):
-    """An extension would exceed the rules' maximum resolution limit."""
-
-
-class ExtensionNotAllowed(ValueError):
-    """The rules allow no extension (延期) for a case of this urgency."""
-
-
-class UnknownReference(ValueError):
-    """A case names a category, district or street the rules do not know."""
-
-
-class LevelProhibited(ValueError):
-    """Department-level work may not be dispatched to a street-level department."""
+from rules.timing import Timing
 
 
 @dataclass(frozen=True)
@@ -59,21 +40,14 @@ class Dispatch:
     partners: tuple[str, ...] = ()
 
 
-class RulesEngine:
-    """Evaluates one parsed rules version."""
+class RulesEngine(Timing):
+    """Evaluates one parsed rules version: where a case goes, how urgent it is, its plan; its clocks (Timing)."""
 
     def __init__(self, rules: Rules) -> None:
-        self.rules = rules
+        super().__init__(rules)
         self.departments: dict[str, Department] = {d.code: d for d in rules.departments}
         self.categories: dict[str, tuple[Category, Category]] = leaves(rules.categories)
         self.districts = {d.code: d for d in rules.districts}
-        self.calendar = WorkCalendar(rules.calendar, rules.timezone, rules.workday_end_hour)
-        self.working_time = WorkingTime(self.calendar, rules.workday_start_hour)
-
-    @property
-    def version(self) -> str:
-        """The rules version."""
-        return self.rules.version
 
     def check_place(self, category: str, district: str, street: str | None) -> None:
         """Raise UnknownReference when the category, district or street is not in the rules."""
@@ -148,70 +122,6 @@ class RulesEngine:
             raise LevelProhibited(f"category {category!r} is {level}-level work: it may not be dispatched to "
                                   f"{dept.level} department {department!r}")
 
-    def clock(self, name: str, start: datetime, limit: Limit) -> tuple[ClockPlan, set[int]]:
-        """A clock started at ``start`` with its fixed due time and reminders (and the calendar gap years met)."""
-        due, gaps = self._due(start, limit)
-        working = limit.working
-        if working:
-            gaps |= self.calendar.gap_years(start, due)
-        plan = ClockPlan(name=name, label=ClockName(name).label, started_at=start, due_at=due.astimezone(UTC),
-                         limit=limit.label(), working=working, calendar_gaps=sorted(gaps))
-        plan.reminders = self.reminders(start, plan.due_at, working)
-        return plan, gaps
-
-    def reminders(self, start: datetime, due: datetime, working: bool) -> list[Reminder]:
-        """催办 instants: each threshold's fraction of the clock's (working) time after ``start``."""
-        if not working:
-            span = due - start
-            return [Reminder(threshold=t, at=start + span * t) for t in self.rules.clocks.thresholds]
-        total = self.working_time.seconds(start, due)
-        return [Reminder(threshold=t, at=self.working_time.add(start, total * t).astimezone(UTC))
-                for t in self.rules.clocks.thresholds]
-
-    def extend(self, clock: ClockState, working_days: int, urgency: Urgency | None = None) -> ClockState:
-        """延期: the clock with its due time N working days later and reminders re-placed; enforces the rules'
-        urgencies (ExtensionNotAllowed) and the maximum (ExtensionTooLong)."""
-        refused = self.rules.clocks.extension_refusal(urgency, self.version) if urgency else None
-        if refused:
-            raise ExtensionNotAllowed(refused)
-        base = self.working_time.day_deadline(clock.due_at) if clock.counts_working_days else clock.due_at
-        new_due, _ = self.calendar.extend_due(base, working_days)
-        longest, _ = self.calendar.add_working_days(clock.started_at, self.rules.clocks.extension_max_working_days)
-        if new_due > longest:
-            raise ExtensionTooLong(
-                f"the extended deadline would exceed {self.rules.clocks.extension_max_working_days} working days "
-                f"from the start ({longest.astimezone(UTC).isoformat()})")
-        due = new_due.astimezone(UTC)
-        return clock.model_copy(update={"due_at": due, "reminders": self.reminders(clock.started_at, due, True),
-                                        "limit": f"{clock.limit}，延期 {working_days} {WORKING_DAY_UNIT}",
-                                        "extended_days": clock.extended_days + working_days,
-                                        "calendar_gaps": sorted(self.calendar.gap_years(clock.started_at, due))})
-
-    def shift(self, clock: ClockState, paused_from: datetime, paused_to: datetime) -> tuple[ClockState, float]:
-        """挂起: the clock with due time and pending reminders moved by the paused (working) time."""
-        if clock.working:
-            # whole minutes: the latency of the resume request must not spill a deadline into the next day
-            paused = float(int(self.working_time.seconds(paused_from, paused_to)) // 60 * 60)
-        else:
-            paused = (paused_to - paused_from).total_seconds()
-        reminders = [r if r.threshold in clock.fired else
-                     Reminder(threshold=r.threshold, at=self.moved(r.at, paused, clock.working))
-                     for r in clock.reminders]
-        due = self.moved(clock.due_at, paused, clock.working, deadline=clock.counts_working_days)
-        gaps = set(clock.calendar_gaps)
-        if clock.working:
-            gaps |= self.calendar.gap_years(paused_from, paused_to) | self.calendar.gap_years(clock.started_at, due)
-        return clock.model_copy(update={"due_at": due, "reminders": reminders, "calendar_gaps": sorted(gaps),
-                                        "paused_seconds": clock.paused_seconds + paused}), paused
-
-    def moved(self, t: datetime, paused: float, working: bool, deadline: bool = False) -> datetime:
-        """``t`` moved by ``paused`` seconds (office time when ``working``, else natural time), in UTC;
-        ``deadline``: a working-day deadline, which stays at the end of a working day."""
-        out = self.working_time.add(t, paused) if working else t + timedelta(seconds=paused)
-        if deadline:
-            out = self.working_time.day_deadline(out)
-        return out.astimezone(UTC)
-
     def plan(self, case: CaseInput, text: str = "", groups: list[str] | None = None) -> HandlingPlan:
         """Lead department, urgency, priority, screening and every clock's due time for a new case."""
         self.check_place(case.category, case.district, case.street)
@@ -255,11 +165,6 @@ class RulesEngine:
             screening=assessed.screening,
         )
 
-    def working_days_between(self, start: datetime, end: datetime) -> float:
-        """Office time between two instants, in working days (a full office day counts 1)."""
-        day = (self.rules.workday_end_hour - self.rules.workday_start_hour) * 3600
-        return self.working_time.seconds(start, end) / day
-
     def retention_years(self, category: str, outcome: str | None) -> int:
         """Years an archive keeps personal data: by outcome, then leaf category, then 大类, else the default."""
         r = self.rules.retention
@@ -270,16 +175,6 @@ class RulesEngine:
             if code in r.by_category:
                 return r.by_category[code]
         return r.default_years
-
-    def _due(self, start: datetime, limit: Limit) -> tuple[datetime, set[int]]:
-        """Due time of a limit (office hours, working days or natural hours) and the calendar gap years met."""
-        if limit.working_hours is not None:
-            return self.working_time.add(start, limit.working_hours * 3600), set()
-        return self.calendar.due(start, limit)
-
-    def deadline(self, start: datetime, limit: Limit) -> datetime:
-        """A plain deadline without reminders (for example the end of the return window), in UTC."""
-        return self._due(start, limit)[0].astimezone(UTC)
 
     def dispatch_to(self, department: str, at: datetime, urgency: Urgency = Urgency.NORMAL,
                     restart: bool = False) -> DispatchPlan:
@@ -300,22 +195,6 @@ class RulesEngine:
                 gaps |= g
         return DispatchPlan(department=department, department_name=dept.name, sign_for=sign_for,
                             return_due=return_due.astimezone(UTC), restarted=restarted, calendar_gaps=sorted(gaps))
-
-    def limit(self, name: str, urgency: Urgency) -> Limit | None:
-        """The limit of a clock for a case of ``urgency``: a case clock (review, 处置启动 …), the partner's reply
-        (协办) or the return window (退单); None: the case has no such clock."""
-        if name == "partner_reply":
-            return self.rules.co_handling.reply.for_urgency(urgency)
-        if name == "return_window":
-            return self.rules.dispatch.return_window.for_urgency(urgency)
-        return self.rules.clocks.limit(name, urgency)
-
-    def _limit(self, name: str, urgency: Urgency) -> Limit:
-        """The limit of a clock every case has (the schema checks each urgency has one)."""
-        limit = self.limit(name, urgency)
-        if limit is None:
-            raise UnknownReference(f"rules {self.version} set no {name} limit for {urgency.value}")
-        return limit
 
     def render(self, template: str, context: dict) -> str:
         """Render one of this version's notice templates (or the default wording of a template the version

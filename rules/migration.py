@@ -25,7 +25,8 @@ from core.contracts import (
     RebaseResult,
     Reminder,
 )
-from rules.engine import RulesEngine, UnknownReference
+from rules.engine import RulesEngine
+from rules.errors import UnknownReference
 from rules.schema import Limit
 
 

@@ -12,9 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from core.admin_models import AccessLog
 from core.chain import GENESIS, canonical, iso_utc
+from core.columns import utcnow
 from core.contracts import Actor
-from core.models import AccessLog, utcnow
 from services.errors import ServiceError
 
 _recent: dict[str, deque[float]] = defaultdict(deque)

@@ -14,8 +14,9 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from core.columns import utcnow
 from core.contracts import Actor, AppealStart, CaseStatus, Outcome, Resolution, Satisfaction, workflow_id
-from core.models import Case, CaseEventRow, utcnow
+from core.models import Case, CaseEventRow
 from rules.engine import RulesEngine
 from services.errors import ServiceError
 from services.intake import case_input

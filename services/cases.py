@@ -18,7 +18,8 @@ from core.contracts.case_io import (
     ScreeningPublic,
 )
 from core.models import Case, CaseEventRow
-from rules.engine import LevelProhibited, RulesEngine
+from rules.engine import RulesEngine
+from rules.errors import LevelProhibited
 from services.errors import ServiceError, not_found
 from services.rules_store import load_engine
 

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
+from core.admin_models import ApiKey
+from core.columns import utcnow
 from core.console_models import ConsolePref, ConsoleSession
 from core.contracts import Actor, Role
 from core.crypto import token_hash
-from core.models import ApiKey, utcnow
 from services.keys import actor_of_token, key_problem
 
 

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.columns import utcnow
 from core.contracts.vocabulary import COMPLAINANT_TEMPLATES
 from core.crypto import Cipher
-from core.models import Case, DeliveryAttempt, Notice, utcnow
+from core.models import Case, DeliveryAttempt, Notice
 from core.settings import Settings
 from services.rules_store import active_version, load_engine
 from services.sms_adapters import DeliveryError, SmsAdapter, sms_adapter

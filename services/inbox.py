@@ -6,8 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.columns import utcnow
 from core.contracts import Actor, Role
-from core.models import Notice, utcnow
+from core.models import Notice
 from services.errors import ServiceError, not_found
 
 STAFF_RECIPIENTS = ("department", "department_head")

@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.chain import canonical
+from core.columns import utcnow
 from core.contracts import (
     OPEN_VALUES,
     CaseInput,
@@ -31,8 +32,9 @@ from core.contracts import (
 )
 from core.contracts.case_io import CaseCreate
 from core.crypto import Cipher, mask_name, mask_phone
-from core.models import Case, utcnow
-from rules.engine import RulesEngine, UnknownReference
+from core.models import Case
+from rules.engine import RulesEngine
+from rules.errors import UnknownReference
 from services.errors import ServiceError
 from services.rules_store import load_engine
 from workflows.clocks import start_clock

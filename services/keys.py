@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from core.admin_models import ApiKey
+from core.columns import utcnow
 from core.contracts import Actor, Role
 from core.crypto import ANONYMISED, Cipher, new_token, token_hash
-from core.models import ApiKey, Case, utcnow
+from core.models import Case
 from core.settings import Settings
 
 

@@ -10,8 +10,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from sqlmodel import Session
 
+from core.columns import utcnow
 from core.contracts import OPEN_VALUES
-from core.models import Case, Notice, utcnow
+from core.models import Case, Notice
 
 
 class EngineGauges:

@@ -11,8 +11,10 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 from sqlmodel import Session, select
 
+from core.admin_models import RuleAudit
+from core.columns import utcnow
 from core.contracts import OPEN_VALUES
-from core.models import Case, CaseEventRow, PartnerTaskRow, RuleAudit, utcnow
+from core.models import Case, CaseEventRow, PartnerTaskRow
 from rules.kpi import Counts
 from services import rollup
 from services.rollup import D, L, P

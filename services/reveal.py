@@ -11,9 +11,10 @@ from typing import Protocol
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from core.columns import utcnow
 from core.contracts import Actor
 from core.crypto import Cipher
-from core.models import Case, utcnow
+from core.models import Case
 from core.settings import Settings
 from rules.engine import RulesEngine
 from services.access import limit, record_access

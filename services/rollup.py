@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from core.models import Case, PartnerTaskRow, utcnow
+from core.columns import utcnow
+from core.models import Case, PartnerTaskRow
 from core.rollup_models import DeptDay, PartnerDay, PlaceDay, RollupDirty, RollupMark
 
 C: Any = Case.__table__.c  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from core.columns import utcnow
 from core.contracts import (
     OPEN_VALUES,
     Actor,
@@ -21,7 +22,7 @@ from core.contracts import (
     Urgency,
     workflow_id,
 )
-from core.models import Case, utcnow
+from core.models import Case
 from rules.migration import rebase
 from services.intake import case_input
 from services.rules_store import audit, get_version, load_engine

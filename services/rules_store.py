@@ -12,7 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.models import RuleAudit, RuleVersion, utcnow
+from core.admin_models import RuleAudit, RuleVersion
+from core.columns import utcnow
 from rules.engine import RulesEngine
 from rules.parse import content_hash, parse_rules
 

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.models import Case, Notice, SpikeWarning
+from core.admin_models import SpikeWarning
+from core.models import Case, Notice
 from rules.engine import RulesEngine
 
 C: Any = Case.__table__.c  # type: ignore[attr-defined]

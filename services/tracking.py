@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from core.columns import utcnow
 from core.contracts import CaseStatus
 from core.crypto import Cipher
-from core.models import Case, CaseEventRow, utcnow
+from core.models import Case, CaseEventRow
 from services.cases import timeline
 from services.rules_store import load_engine
 

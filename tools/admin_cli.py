@@ -22,7 +22,7 @@ console = Console()
 def keys_create(role: Role = typer.Option(...), department: str = typer.Option(None),
                 name: str = typer.Option(""), expires_days: int = typer.Option(None)) -> None:
     """Create an API token; it is printed once and stored hashed."""
-    from core.models import utcnow
+    from core.columns import utcnow
     from services.keys import create_key
     from services.rules_store import active_version, load_engine
 
@@ -108,7 +108,7 @@ def audit_access_log(limit: int = typer.Option(20, help="newest entries to show"
     """记录查阅: the newest reads of personal data, and whether the access log's chain holds."""
     from sqlmodel import select
 
-    from core.models import AccessLog
+    from core.admin_models import AccessLog
     from services.access import verify_access_log
 
     table = Table(title="access log")

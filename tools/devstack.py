@@ -17,11 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, select
 
+from core.admin_models import ApiKey
 from core.contracts import Role
 from core.db import get_engine, session_scope
 from core.logs import configure_logging, safe_url
 from core.migrate import upgrade
-from core.models import ApiKey
 from core.settings import PROJECT_ROOT, Settings
 from services.rules_store import import_shipped
 

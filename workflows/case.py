@@ -3,8 +3,8 @@
 Clocks (签收, 首次联系, 办理) run inside the workflow: reminders (催办) at the rules' thresholds, breach → overdue,
 督办 notice and a higher escalation level. The handler groups — extension and pause (case_clocks), co-handling
 (case_partners), dispatch disputes (case_dispatch), supervision (case_supervision), screening and rules migration
-(case_rules) — each build on CaseCore (case_base) alone; the state is one CaseState (case_state); which action fits
-which status is one table (fits).
+(case_rules) — each build on CaseCore (case_steps, over CaseBase in case_base) alone; the state is one CaseState
+(case_state); which action fits which status is one table (fits).
 """
 
 from __future__ import annotations

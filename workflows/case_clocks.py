@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         Role,
         ShiftRequest,
     )
-    from workflows.case_base import CaseCore
+    from workflows.case_steps import CaseCore
     from workflows.fits import Action, conflict
     from workflows.io_steps import run_step
 

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
         Recipient,
         ReturnInput,
     )
-    from workflows.case_base import CaseCore
+    from workflows.case_steps import CaseCore
     from workflows.fits import Action, conflict
 
 E, T, R = EventType, NoticeTemplate, Recipient

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
         Role,
         WaiveInput,
     )
-    from workflows.case_base import CaseCore
+    from workflows.case_steps import CaseCore
     from workflows.fits import Action, conflict, forbidden
 
 E, T, R = EventType, NoticeTemplate, Recipient

@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
         RulesMigration,
         ScreeningDecisionInput,
     )
-    from workflows.case_base import PATCH_REGULATION, CaseCore
+    from workflows.case_base import PATCH_REGULATION
+    from workflows.case_steps import CaseCore
     from workflows.clocks import start_clock
     from workflows.fits import Action, conflict, forbidden
     from workflows.io_steps import run_step

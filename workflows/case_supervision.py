@@ -25,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
         TerminateInput,
         workflow_id,
     )
-    from workflows.case_base import PATCH_REGULATION, CaseCore
+    from workflows.case_base import PATCH_REGULATION
+    from workflows.case_steps import CaseCore
     from workflows.fits import Action, conflict
 
 E, T, R = EventType, NoticeTemplate, Recipient

@@ -46,11 +46,16 @@ async def _check(text: str) -> tuple[object | None, list[dict], str]:
 
 
 @router.post("/check", response_class=HTMLResponse)
-async def check(request: Request, user: FormUser, text: Annotated[str, Form()] = "") -> HTMLResponse:
-    """The problems of the document being edited (the editor's panel; htmx asks for it while one types)."""
+async def check(request: Request, user: FormUser, text: Annotated[str, Form()] = "",
+                base: Annotated[str, Form()] = "") -> HTMLResponse:
+    """The problems of the document being edited: the editor's panel (htmx asks for it while one types), or
+    without htmx the whole editor again, with the text as it was sent."""
     may(user, Role.ADMIN)
     result, problems, message = await _check(text)
-    return render(request, user, "_rules_check.html", check=result, problems=problems, message=message)
+    if request.headers.get("HX-Request"):
+        return render(request, user, "_rules_check.html", check=result, problems=problems, message=message)
+    return render(request, user, "rules_edit.html", text=text, base=base, check=result, problems=problems,
+                  message=message)
 
 
 @router.post("/publish", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from api.auth import AccessAuditor
 from api.deps import SessionDep
 from api.errors import responses
 from api.schemas.cases import Offset
-from core.models import AccessLog
+from core.admin_models import AccessLog
 from services.access import verify_access_log
 
 router = APIRouter(prefix="/access-log", tags=["audit"], responses=responses(401, 403, 429))

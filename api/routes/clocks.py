@@ -10,8 +10,8 @@ from api.errors import responses
 from api.schemas.cases import ActionResult
 from api.schemas.clocks import ClockPublic, DecisionIn, ExtensionIn, PauseIn, ResumeIn, clock_public
 from api.updates import ACTION_ERRORS, run_update
+from core.columns import utcnow
 from core.contracts import ClockState, DecisionInput, ExtensionInput, PauseInput, ResumeInput
-from core.models import utcnow
 from workflows.case import CaseWorkflow
 
 router = APIRouter(prefix="/cases", tags=["clocks"], responses=responses(401, 403, 429))

@@ -19,11 +19,12 @@ from sqlmodel.sql.expression import SelectOfScalar
 from api.auth import UNMASK_ROLES, ReportReader
 from api.deps import SessionDep, SettingsDep
 from api.errors import ServiceError, responses
+from core.admin_models import RuleVersion
 from core.contracts import Actor, CaseKind, CaseStatus, Channel, Outcome, Resolution, Satisfaction, Urgency
 from core.contracts.case_io import MAX_OFFSET, AwareInstant, Day
 from core.crypto import Cipher, normalise_phone
 from core.db import get_engine
-from core.models import Case, RuleVersion
+from core.models import Case
 from core.settings import Settings
 from rules.engine import RulesEngine
 from services.access import limit_personal_reads, record_access

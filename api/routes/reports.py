@@ -27,9 +27,9 @@ from api.schemas.reports import (
     WorkItem,
     WorkList,
 )
+from core.admin_models import SpikeWarning
 from core.contracts import Actor
 from core.contracts.case_io import Day
-from core.models import SpikeWarning
 from rules.engine import RulesEngine
 from rules.kpi import Counts, measures
 from services import reports, spikes

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.admin_models import RuleVersion
 from core.contracts import RebaseResult
 from core.contracts.case_io import Strict
-from core.models import RuleVersion
 from rules.schema import Problem
 
 

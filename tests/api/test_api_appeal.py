@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from core.columns import utcnow
 from core.contracts import workflow_id
-from core.models import Case, CaseEventRow, utcnow
+from core.models import Case, CaseEventRow
 from tests.helpers import auth, case_when, new_case, record, replied_case, wait_status
 
 pytestmark = pytest.mark.temporal

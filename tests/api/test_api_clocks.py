@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from core.columns import utcnow
 from core.db import session_scope
-from core.models import Case, utcnow
+from core.models import Case
 from tests.helpers import auth, complaint, eventually, signed_case
 
 pytestmark = pytest.mark.temporal

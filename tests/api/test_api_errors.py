@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, func, select
 
+from core.admin_models import ApiKey
+from core.columns import utcnow
 from core.contracts import Role
 from core.db import session_scope
-from core.models import ApiKey, Case, utcnow
+from core.models import Case
 from services.keys import create_key
 from tests.helpers import auth, complaint
 

@@ -24,8 +24,9 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from api.routes import exports
+from core.columns import utcnow
 from core.crypto import Cipher, mask_name, mask_phone
-from core.models import Case, utcnow
+from core.models import Case
 from core.settings import Settings
 from tests.helpers import auth, intake, wait_status
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from core.admin_models import AccessLog
 from core.contracts import Role
-from core.models import AccessLog
 from services.keys import create_key
 from tests.helpers import NAME, PHONE, auth, case_when, new_case
 

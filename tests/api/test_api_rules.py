@@ -15,8 +15,9 @@ import pytest
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from core.admin_models import RuleAudit
 from core.contracts import workflow_id
-from core.models import Notice, RuleAudit
+from core.models import Notice
 from rules.engine import RulesEngine
 from rules.parse import parse_rules
 from rules.schema import Limit

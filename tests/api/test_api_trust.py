@@ -11,10 +11,11 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from core.admin_models import AccessLog
 from core.chain import canonical
 from core.contracts import Role
 from core.contracts.case_io import CaseCreate
-from core.models import AccessLog, Case
+from core.models import Case
 from core.settings import RATE_LIMITS
 from services.access import verify_access_log
 from services.keys import create_key

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlmodel import Session
 
+from core.columns import utcnow
 from core.console_models import ConsoleSession
 from core.crypto import token_hash
-from core.models import utcnow
 from tests.helpers import case_when, intake, wait_status
 
 pytestmark = pytest.mark.temporal
@@ -236,3 +236,18 @@ async def test_the_dashboard_shows_each_departments_three_rates(api, tokens) -> 
     cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
     assert len(cells) == 5 and all(c.endswith("%") for c in cells[1:]), cells  # 响应 解决 满意 综合
     assert "<svg" in page and "趋势图" in page and "热力图" in page
+
+
+async def test_the_rules_check_without_htmx_gives_the_editor_back_with_the_text_as_sent(api, tokens) -> None:
+    admin = await signed_in(api, tokens["admin"])
+    editor = await admin.get("/console/rules/edit")
+    assert editor.status_code == 200 and 'id="publish-button"' in editor.text
+    text = re.search(r'<textarea[^>]*>(.*?)</textarea>', editor.text, re.S).group(1)  # type: ignore[union-attr]
+    broken = text.replace("workday_end_hour: 18", "workday_end_hour: 99", 1)
+    assert broken != text
+    form = {"csrf_token": csrf(editor.text), "text": broken, "base": "2026.3"}
+    page = await admin.post("/console/rules/check", data=form)  # a plain form post: a whole page
+    assert page.status_code == 200 and 'id="publish-button"' in page.text and 'id="rules-text"' in page.text
+    assert "workday_end_hour: 99" in page.text and "发现 1 个问题" in page.text and "底稿 2026.3" in page.text
+    panel = await admin.post("/console/rules/check", data=form, headers={"HX-Request": "true"})
+    assert panel.status_code == 200 and "发现 1 个问题" in panel.text and "<textarea" not in panel.text

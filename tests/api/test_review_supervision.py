@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from core.admin_models import RetentionRun
 from core.chain import verify_chain
+from core.columns import utcnow
 from core.contracts import workflow_id
 from core.db import session_scope
-from core.models import Case, CaseArchive, CaseEventRow, Notice, RetentionRun, utcnow
+from core.models import Case, CaseArchive, CaseEventRow, Notice
 from services.schedules import RETENTION_SCHEDULE, ensure_schedules
 from tests.helpers import auth, case_when, complaint, eventually, new_case, record
 

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
+import core.admin_models  # noqa: F401
 import core.console_models  # noqa: F401
 import core.models  # noqa: F401
 import core.rollup_models  # noqa: F401

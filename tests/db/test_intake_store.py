@@ -11,7 +11,8 @@ from sqlmodel import Session, func, select
 from api.routes.cases import _store
 from core.contracts.case_io import CaseCreate
 from core.models import Case
-from rules.engine import RulesEngine, UnknownReference
+from rules.engine import RulesEngine
+from rules.errors import UnknownReference
 from services.errors import ServiceError
 from tests.helpers import complaint
 

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from activities.projection import ProjectionActivities
-from core.models import Case, utcnow
+from core.columns import utcnow
+from core.models import Case
 from core.rollup_models import DeptDay, RollupDirty
 from services.reports import CASE_COUNTS, _case_columns, refresh_rollup
 from tests.api.test_reports import closed, row

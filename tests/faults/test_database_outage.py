@@ -33,12 +33,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 from temporalio.client import Client
 
+from core.admin_models import ApiKey
 from core.chain import verify_chain
 from core.contracts import Actor, CaseView, ContactInput, Role, SignForInput, workflow_id
 from core.crypto import token_hash
 from core.db import PG_CONNECT_TIMEOUT, engine_for, session_scope
 from core.migrate import upgrade
-from core.models import ApiKey, Case, CaseEventRow, Notice
+from core.models import Case, CaseEventRow, Notice
 from core.settings import Settings
 from services.audit import verify_case
 from services.rules_store import import_shipped

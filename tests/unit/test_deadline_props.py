@@ -26,10 +26,11 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import rules
+from core.columns import utcnow
 from core.contracts import CaseInput, CaseKind, CaseStatus, Channel, ClockState, RebaseRequest, Urgency
-from core.models import utcnow
 from rules.calendar import calendar_warnings
-from rules.engine import ExtensionTooLong, RulesEngine
+from rules.engine import RulesEngine
+from rules.errors import ExtensionTooLong
 from rules.migration import rebase, recompute
 from rules.parse import parse_rules
 from rules.schema import Limit

@@ -18,7 +18,8 @@ import yaml
 import rules
 from core.contracts import CaseInput, CaseKind, CaseStatus, Channel, ClockState, RebaseRequest, Urgency
 from rules.calendar import WorkCalendar
-from rules.engine import ExtensionNotAllowed, RulesEngine
+from rules.engine import RulesEngine
+from rules.errors import ExtensionNotAllowed
 from rules.holidays import holiday_names, statutory_holidays
 from rules.migration import rebase
 from rules.parse import parse_rules

@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from sqlmodel import Session, SQLModel
 
+import core.admin_models  # noqa: F401
 import core.models  # noqa: F401
+from core.columns import utcnow
 from core.contracts import Role
 from core.crypto import Cipher
-from core.models import Case, utcnow
+from core.models import Case
 from core.settings import Settings
 from services.keys import actor_of_token, create_key, key_problem, revoke_key, rotate_data_key
 

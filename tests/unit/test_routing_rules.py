@@ -14,7 +14,8 @@ import yaml
 import rules
 from core.contracts import CaseInput, CaseKind, Channel, Urgency
 from rules.checks import min_level
-from rules.engine import Dispatch, LevelProhibited, RulesEngine, UnknownReference
+from rules.engine import Dispatch, RulesEngine
+from rules.errors import LevelProhibited, UnknownReference
 from rules.parse import parse_rules
 from rules.schema import RulesError
 

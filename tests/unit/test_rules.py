@@ -14,7 +14,8 @@ from jinja2 import TemplateError
 import rules
 from core.contracts import CaseInput, CaseKind, Channel, Urgency
 from rules import templates
-from rules.engine import Dispatch, RulesEngine, UnknownReference
+from rules.engine import Dispatch, RulesEngine
+from rules.errors import UnknownReference
 from rules.parse import parse_rules
 from rules.schema import Limit, RulesError, leaves
 
