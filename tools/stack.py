@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,20 +49,31 @@ def peak_rss_mib(pid: int) -> float | None:
     return _status_mib(pid, "VmHWM")
 
 
-def cpu_seconds_where(sid: int | None = None, command: str | None = None) -> float:
-    """CPU seconds (user + system) used so far by the live processes of session ``sid`` (a child started in its
-    own session: uvicorn's worker processes count with their parent) or named ``command`` (``postgres``: the
-    database's backends); 0.0 where /proc is missing."""
-    total = 0
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command, the fields after it) of every live process in /proc: state, ppid, pgrp, session, …,
+    utime (index 11), stime (12); nothing where /proc is missing."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
         except (OSError, IndexError, ValueError):
             continue
-        fields = rest.split()  # state, ppid, pgrp, session, …, utime (index 11), stime (12)
-        if (sid is not None and int(fields[3]) == sid) or (command is not None and name == command):
-            total += int(fields[11]) + int(fields[12])
+        yield int(stat.parent.name), name, rest.split()
+
+
+def cpu_seconds_where(sid: int | None = None, command: str | None = None) -> float:
+    """CPU seconds (user + system) used so far by the live processes of session ``sid`` (a child started in its
+    own session: uvicorn's worker processes count with their parent) or named ``command`` (``postgres``: the
+    database's backends); 0.0 where /proc is missing."""
+    total = sum(int(fields[11]) + int(fields[12]) for _, name, fields in _processes()
+                if (sid is not None and int(fields[3]) == sid) or (command is not None and name == command))
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def largest_peak_rss_mib(sid: int) -> float | None:
+    """The largest peak resident memory (VmHWM) among the live processes of session ``sid``, MiB: with
+    ``--api-workers N`` that is one of uvicorn's workers, not the small supervisor that started them."""
+    peaks = [peak_rss_mib(pid) for pid, _, fields in _processes() if int(fields[3]) == sid]
+    return max((p for p in peaks if p is not None), default=None)
 
 
 def _status_mib(pid: int, field: str) -> float | None:
@@ -145,9 +157,10 @@ class Stack:
         return _status_mib(proc.pid, "VmRSS") if proc and proc.poll() is None else None
 
     def peak_rss_mib(self, name: str) -> float | None:
-        """Peak resident memory of a running child, MiB."""
+        """Peak resident memory of a running child, MiB: of its largest process (uvicorn's workers are the API
+        child's own children, in its session)."""
         proc = self.procs.get(name)
-        return peak_rss_mib(proc.pid) if proc and proc.poll() is None else None
+        return largest_peak_rss_mib(proc.pid) if proc and proc.poll() is None else None
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds each running child (with its own children) and the local PostgreSQL have used so far."""

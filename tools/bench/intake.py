@@ -147,7 +147,8 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
             started_s = asyncio.run(wait_for_cases(  # the row is marked by the start or by its first projection
                 engine, prefix, len(bodies), col(Case.workflow_started), progress, "(c) workflows started")) - t0
             cpu = cpu_per_case(cpu0, stack.cpu_seconds() | {"bench": time.process_time()}, cases)
-        worker_rss, api_rss = stack.peak_rss_mib("worker"), stack.peak_rss_mib("api")
+        worker_rss = max((stack.peak_rss_mib(n) or 0 for n in stack.procs if n.startswith("worker")), default=0)
+        api_rss = stack.peak_rss_mib("api")
     finally:
         stack.stop()
     return report(console, cases=cases, concurrency=concurrency, dialect=engine.dialect.name, temporal=temporal,
@@ -180,7 +181,7 @@ def report(console: Console, *, cases: int, concurrency: int, dialect: str, temp
     if not rate:  # at a fixed rate the elapsed time is the rate's, not the system's
         table.add_row(f"one Beijing day ({BEIJING_DAY:,} cases) at (b)", f"{day_s / 60:,.1f} min")
     table.add_row("CPU per case, (b) and (c)", ", ".join(f"{k} {v:,.1f} ms" for k, v in cpu.items()))
-    table.add_row("peak RSS (first) worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
+    table.add_row("peak RSS (largest process) worker / API", f"{worker_rss or 0:,.0f} / {api_rss or 0:,.0f} MiB")
     console.print(table)
     out = {"cases": cases, "concurrency": concurrency, "rate": rate or None, "dialect": dialect,
            "temporal": temporal, "workers": workers, "api_workers": api_workers,
