@@ -1,4 +1,4 @@
-"""Alembic environment: URL from settings (or the caller's config), metadata from core.models."""
+"""Alembic environment: URL from settings (or the caller's config), metadata from the table modules of core."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import core.admin_models  # noqa: F401  (registers the administration tables)
 import core.console_models  # noqa: F401  (registers the console tables)
 import core.models  # noqa: F401  (registers the tables)
 import core.rollup_models  # noqa: F401  (registers the report rollup)
+from core.columns import UTCDateTime
 from core.db import engine_for, normalise_url
 from core.settings import get_settings
 
@@ -19,7 +20,7 @@ target_metadata = SQLModel.metadata
 
 def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     """Render the UTCDateTime decorator as a plain timezone-aware DateTime (migrations never import models)."""
-    if type_ == "type" and isinstance(obj, core.models.UTCDateTime):
+    if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 

@@ -162,6 +162,12 @@ class Stack:
         proc = self.procs.get(name)
         return largest_peak_rss_mib(proc.pid) if proc and proc.poll() is None else None
 
+    def largest_peak_rss_mib(self, prefix: str) -> float | None:
+        """The largest peak resident memory among the running children named ``prefix…`` (worker, worker-2 …),
+        MiB; None without a reading."""
+        peaks = [self.peak_rss_mib(name) for name in self.procs if name.startswith(prefix)]
+        return max((p for p in peaks if p is not None), default=None)
+
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds each running child (with its own children) and the local PostgreSQL have used so far."""
         used = {name: cpu_seconds_where(sid=proc.pid) for name, proc in self.procs.items() if proc.poll() is None}

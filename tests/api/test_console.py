@@ -4,6 +4,7 @@ action), the work lists remembered per user, a supervisor's bulk action."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -242,12 +243,24 @@ async def test_the_rules_check_without_htmx_gives_the_editor_back_with_the_text_
     admin = await signed_in(api, tokens["admin"])
     editor = await admin.get("/console/rules/edit")
     assert editor.status_code == 200 and 'id="publish-button"' in editor.text
-    text = re.search(r'<textarea[^>]*>(.*?)</textarea>', editor.text, re.S).group(1)  # type: ignore[union-attr]
-    broken = text.replace("workday_end_hour: 18", "workday_end_hour: 99", 1)
-    assert broken != text
+    text = textarea(editor.text)
+    assert text.startswith("# ") and 'version: "2026.3"' in text  # the YAML as stored, its first line first
+    broken = "\n" + text.replace("workday_end_hour: 18", "workday_end_hour: 99", 1)  # a leading blank line too
+    assert broken != "\n" + text
     form = {"csrf_token": csrf(editor.text), "text": broken, "base": "2026.3"}
     page = await admin.post("/console/rules/check", data=form)  # a plain form post: a whole page
-    assert page.status_code == 200 and 'id="publish-button"' in page.text and 'id="rules-text"' in page.text
-    assert "workday_end_hour: 99" in page.text and "发现 1 个问题" in page.text and "底稿 2026.3" in page.text
+    assert page.status_code == 200 and 'id="publish-button"' in page.text and "底稿 2026.3" in page.text
+    assert textarea(page.text) == broken  # the text as sent, to the byte
+    problems = re.findall(r'<li class="problem"[^>]*>(.*?)</li>', page.text, re.S)
+    assert len(problems) == 1 and "workday_end_hour" in problems[0], problems
     panel = await admin.post("/console/rules/check", data=form, headers={"HX-Request": "true"})
-    assert panel.status_code == 200 and "发现 1 个问题" in panel.text and "<textarea" not in panel.text
+    assert panel.status_code == 200 and "workday_end_hour" in panel.text and "<textarea" not in panel.text
+
+
+def textarea(page: str) -> str:
+    """The text of the page's textarea as a browser reads it (entities decoded, one newline after the tag
+    dropped, as HTML parsing does)."""
+    match = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
+    assert match, "the page has no textarea"
+    text = html.unescape(match.group(1))
+    return text[1:] if text.startswith("\n") else text
