@@ -63,7 +63,9 @@ def view(session: Session, case: Case, verified: bool) -> dict[str, Any]:
         steps.append({"name": name, "at": _local(hit.at) if hit else "", "state": state, "detail": detail})
     appeal_due = rules.deadline(case.closed_at, rules.rules.appeal.window) if case.closed_at else None
     return {
-        "case_no": case.case_no, "status_label": status.label, "deadline": _local(case.due_resolution),
+        "case_no": case.case_no, "status_label": status.label,
+        # a closed case's page says when it was closed; its handling deadline no longer applies
+        "deadline": "" if case.closed_at else _local(case.due_resolution), "closed_at": _local(case.closed_at),
         "department": dept.name if dept else "", "department_phone": (dept.phone if dept else None) or "12345",
         "steps": steps, "reply": case.reply_text if verified else None,
         "can_review": verified and status is CaseStatus.REPLIED,

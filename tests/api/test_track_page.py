@@ -28,6 +28,7 @@ async def test_the_page_shows_the_steps_and_with_the_digits_the_reply_and_the_ev
     assert created["case_no"] in html and "西城区城市管理综合行政执法局" in html and "已答复待回访" in html
     assert "受理" in html and "派单" in html and 'name="viewport"' in html
     assert "彩钢房已全部拆除" not in html and "提交评价" not in html  # the reply needs the digits
+    assert "办理时限：" in html and "办结时间" not in html  # an open case: its deadline
     wrong_code = await api.get("/t/NOSUCHCODE")
     wrong_digits = await api.get(f"/t/{code}", params={"d": "0000" if PHONE[-4:] != "0000" else "1111"})
     assert wrong_code.status_code == wrong_digits.status_code == 404 and "未找到" in wrong_digits.text
@@ -62,6 +63,7 @@ async def test_after_closing_the_page_takes_an_appeal(api, tokens, engine) -> No
     await wait_status(api, tokens["intake"], created["case_no"], "archived")
     page = await api.get(f"/t/{code}", params={"d": digits})
     assert "提交申诉" in page.text and "提交评价" not in page.text
+    assert "办结时间：" in page.text and "办理时限" not in page.text  # closed: when, not a deadline that is past
     appeal = await api.post(f"/t/{code}/appeal", data={"d": digits, "reason": "违建又搭起来了"})
     assert appeal.status_code == 303
     await eventually(lambda: _status(engine, created["case_no"]) == "supervisor_review", 20, what="the appeal")
