@@ -41,7 +41,6 @@ STARTUP_WAIT = 120.0  # seconds a starting worker waits for Temporal to come up
 ROLLUP_EVERY = 60.0  # seconds between refreshes of the report rollup
 RECONCILE_EVERY = 30.0  # seconds between sweeps for stored cases whose workflow start was lost or left to it
 ACTIVITY_SLOTS = 16
-SHUTDOWN_GRACE = timedelta(seconds=30)  # running activities may finish after a stop (activities time out at 30 s)
 LOCAL_ACTIVITY_SLOTS = 16
 SHUTDOWN_GRACE = timedelta(seconds=30)  # running activities may finish after a stop (activities time out at 30 s)
 WORKFLOWS = [CaseWorkflow, CoHandlingWorkflow, RetentionWorkflow, SpikeWatchWorkflow]

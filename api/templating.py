@@ -51,6 +51,13 @@ def status_label(value: str) -> str:
     return CaseStatus(value).label if value in CaseStatus._value2member_map_ else value
 
 
+def channel_label(value: str) -> str:
+    """An intake channel in Chinese (受理渠道)."""
+    from core.contracts import Channel
+
+    return Channel(value).label if value in Channel._value2member_map_ else value
+
+
 EVENT_LABELS = {
     "accepted": "受理", "screening_proposed": "甄别建议", "screening_confirmed": "甄别确认", "screened": "分流",
     "screening_overruled": "甄别驳回", "dispatched": "派单", "calendar_gap": "节假日数据缺失",
@@ -89,4 +96,5 @@ def new_key() -> str:
 
 templates.env.globals["new_key"] = new_key
 templates.env.filters.update(local=local, remaining=remaining, iso=iso, status_label=status_label,
+                             channel_label=channel_label,
                              event_label=event_label, event_text=event_text)

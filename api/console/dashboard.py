@@ -20,6 +20,7 @@ from core.models import Case, Notice
 from services import reports
 from services.reports import C
 from services.rules_store import active_version, load_engine
+from services.spikes import ALL
 
 router = APIRouter()
 WEEKS = 8
@@ -78,4 +79,6 @@ def dashboard(request: Request, user: User, session: SessionDep) -> HTMLResponse
                                                                                    for w in weeks]),
                   heat=heat_map([(d, districts.get(d, d)) for d in rows], [(c, groups.get(c, c)) for c in cols],
                                 heat),
-                  spikes=list_spikes(session, user.actor, since=today() - timedelta(days=14)), dead=dead)
+                  spikes=list_spikes(session, user.actor, since=today() - timedelta(days=14)), dead=dead,
+                  district_names=districts | {ALL: "全市"},
+                  category_names=groups | {code: leaf.name for code, (_, leaf) in rules.categories.items()})

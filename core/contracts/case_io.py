@@ -187,6 +187,7 @@ class CasePublic(BaseModel):
     category: str
     category_name: str
     district: str
+    district_name: str = ""
     street: str | None
     address: str
     description: str

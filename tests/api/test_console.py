@@ -15,7 +15,7 @@ from sqlmodel import Session
 from core.columns import utcnow
 from core.console_models import ConsoleSession
 from core.crypto import token_hash
-from tests.helpers import case_when, intake, wait_status
+from tests.helpers import case_when, eventually, intake, wait_status
 
 pytestmark = pytest.mark.temporal
 
@@ -87,6 +87,7 @@ async def test_a_handler_works_a_case_and_sees_the_refusal_next_to_the_action(ap
     handler = await signed_in(api, tokens["handler"])
     page = await handler.get(f"/console/cases/{no}")
     assert page.status_code == 200 and "签收" in page.text and "办结答复" not in page.text
+    assert "地点：西城区 金融街街道" in page.text and "渠道 12345热线" in page.text  # names, not codes
     token = csrf(page.text)
     r = await handler.post(f"/console/cases/{no}/act/sign-for", data={"csrf_token": token})
     assert r.status_code == 303 and "done=" in r.headers["location"]
@@ -264,3 +265,35 @@ def textarea(page: str) -> str:
     assert match, "the page has no textarea"
     text = html.unescape(match.group(1))
     return text[1:] if text.startswith("\n") else text
+
+
+async def test_a_partner_department_sees_its_request_with_the_place_and_the_lead_by_name(api, tokens) -> None:
+    created = await intake(api, tokens)
+    no, lead = created["case_no"], {"Authorization": f"Bearer {tokens['handler']}"}
+    assert (await api.post(f"/api/v1/cases/{no}/sign-for", json={}, headers=lead)).is_success
+    r = await api.post(f"/api/v1/cases/{no}/partners", json={"requests": [
+        {"department": "xicheng-sthj", "question": "请核查扬尘监测情况"}]}, headers=lead)
+    assert r.status_code == 200, r.text
+    partner = await signed_in(api, tokens["partner"])
+
+    async def page() -> httpx.Response:
+        return await partner.get(f"/console/cases/{no}")
+
+    shown = await eventually(page, 10, until=lambda p: p.status_code == 200, what="the partner's page")
+    assert "请核查扬尘监测情况" in shown.text and "地点：西城区 金融街街道" in shown.text
+    assert "主办单位 西城区城市管理综合行政执法局" in shown.text and "13812345678" not in shown.text
+
+
+async def test_the_dashboard_names_a_spikes_category_and_district(api, tokens, engine) -> None:
+    from api.routes.reports import today
+    from core.admin_models import SpikeWarning
+
+    # a category no other test files cases in, begun two days ago: nothing the spike check finds today collides
+    with Session(engine) as session:
+        for district in ("*", "dongcheng"):
+            session.add(SpikeWarning(category="SCGL03", district=district, first_day=today() - timedelta(days=2),
+                                     last_day=today(), count=90, baseline=12.0, peak=90, rules_version="2026.3"))
+        session.commit()
+    supervisor = await signed_in(api, tokens["supervisor"])
+    page = (await supervisor.get("/console/dashboard")).text
+    assert "价格违法 · 全市：" in page and "价格违法 · 东城区：" in page and "SCGL03 ·" not in page
