@@ -16,6 +16,7 @@ from core.console_models import ConsolePref, ConsoleSession
 from core.contracts import Actor, Role
 from core.crypto import token_hash
 from services.keys import actor_of_token, key_problem
+from services.rules_store import RulesNotFound, active_version, load_engine
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class ConsoleUser:
     name: str
     csrf: str
     session_hash: str
+    department_name: str = ""  # a handler's department, as the active rules name it
 
 
 class SignInRefused(Exception):
@@ -60,7 +62,18 @@ def current_user(session: Session, cookie: str | None, idle: timedelta) -> Conso
         session.add(row)
         session.commit()
     return ConsoleUser(actor=Actor(id=key.id, role=Role(key.role), department=key.department), name=key.name,
-                       csrf=row.csrf, session_hash=row.id_hash)
+                       csrf=row.csrf, session_hash=row.id_hash, department_name=_department_name(session, key))
+
+
+def _department_name(session: Session, key: ApiKey) -> str:
+    """The name of the key's department in the active rules ('' without one, or without active rules)."""
+    if not key.department:
+        return ""
+    try:
+        dept = load_engine(session, active_version(session)).departments.get(key.department)
+    except RulesNotFound:
+        return ""
+    return dept.name if dept else ""
 
 
 def sign_out(session: Session, session_hash: str) -> None:

@@ -88,6 +88,7 @@ async def test_a_handler_works_a_case_and_sees_the_refusal_next_to_the_action(ap
     page = await handler.get(f"/console/cases/{no}")
     assert page.status_code == 200 and "签收" in page.text and "办结答复" not in page.text
     assert "地点：西城区 金融街街道" in page.text and "渠道 12345热线" in page.text  # names, not codes
+    assert "承办单位 · 西城区城市管理综合行政执法局" in page.text  # who is signed in, in the header
     token = csrf(page.text)
     r = await handler.post(f"/console/cases/{no}/act/sign-for", data={"csrf_token": token})
     assert r.status_code == 303 and "done=" in r.headers["location"]
