@@ -48,6 +48,22 @@ class RulesEngine(Timing):
         self.departments: dict[str, Department] = {d.code: d for d in rules.departments}
         self.categories: dict[str, tuple[Category, Category]] = leaves(rules.categories)
         self.districts = {d.code: d for d in rules.districts}
+        self._group_names = {c.code: c.name for c in rules.categories}
+
+    def district_name(self, code: str | None) -> str:
+        """A district's name ('' for none, the code itself for one these rules do not know)."""
+        district = self.districts.get(code or "")
+        return district.name if district else (code or "")
+
+    def department_name(self, code: str | None) -> str:
+        """A department's name ('' for none, the code itself for one these rules do not know)."""
+        dept = self.departments.get(code or "")
+        return dept.name if dept else (code or "")
+
+    def category_name(self, code: str | None) -> str:
+        """A leaf category's or a 大类's name ('' for none, the code itself for one these rules do not know)."""
+        leaf = self.categories.get(code or "")
+        return leaf[1].name if leaf else self._group_names.get(code or "", code or "")
 
     def check_place(self, category: str, district: str, street: str | None) -> None:
         """Raise UnknownReference when the category, district or street is not in the rules."""

@@ -118,12 +118,12 @@ def case_public(session: Session, case: Case, rules: RulesEngine) -> CasePublic:
     events = timeline(session, case)
     plan = plan_from_row(case, rules)
     status = CaseStatus(case.status)
-    cat, district = rules.categories.get(case.category), rules.districts.get(case.district)
+    cat = rules.categories.get(case.category)
     assert case.case_no is not None
     return CasePublic(
         case_no=case.case_no, external_id=case.external_id, kind=case.kind, channel=case.channel,
         category=case.category, category_name=cat[1].name if cat else "", district=case.district,
-        district_name=district.name if district else "",
+        district_name=rules.district_name(case.district),
         street=case.street, address=case.address, description=case.description,
         complainant=ComplainantPublic(name=case.name_masked, phone=case.phone_masked),
         status=status.value, status_label=status.label, urgency=case.urgency,

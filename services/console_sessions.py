@@ -66,14 +66,13 @@ def current_user(session: Session, cookie: str | None, idle: timedelta) -> Conso
 
 
 def _department_name(session: Session, key: ApiKey) -> str:
-    """The name of the key's department in the active rules ('' without one, or without active rules)."""
+    """The name of the key's department in the active rules ('' without one or without active rules)."""
     if not key.department:
         return ""
     try:
-        dept = load_engine(session, active_version(session)).departments.get(key.department)
+        return load_engine(session, active_version(session)).department_name(key.department)
     except RulesNotFound:
         return ""
-    return dept.name if dept else ""
 
 
 def sign_out(session: Session, session_hash: str) -> None:

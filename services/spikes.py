@@ -18,6 +18,11 @@ C: Any = Case.__table__.c  # type: ignore[attr-defined]
 ALL = "*"  # district of a city-wide warning
 
 
+def place_name(rules: RulesEngine, district: str) -> str:
+    """Where a spike is: 全市 for the city-wide count, else the district's name."""
+    return "全市" if district == ALL else rules.district_name(district)
+
+
 def day_counts(session: Session, day: date, first: date, per_district: bool) -> dict[tuple[str, str], dict[date, int]]:
     """(category, district or *) → day → count, for the days from ``first`` to ``day``."""
     out: dict[tuple[str, str], dict[date, int]] = {}
@@ -68,10 +73,9 @@ def _warn(session: Session, rules: RulesEngine, category: str, district: str, da
                            baseline=round(baseline, 2), peak=count, case_no=case_no, rules_version=rules.version)
     session.add(warning)
     if case_no:
-        cat = rules.categories.get(category)
-        place = "全市" if district == ALL else getattr(rules.districts.get(district), "name", district)
         body = rules.render("spike", {
-            "day": day.isoformat(), "category_name": cat[1].name if cat else category, "district_name": place,
+            "day": day.isoformat(), "category_name": rules.category_name(category),
+            "district_name": place_name(rules, district),
             "count": count, "window_days": rules.rules.spike.window_days if rules.rules.spike else 0,
             "baseline": round(baseline, 1), "ratio": round(count / baseline, 1) if baseline else "∞"})
         session.add(Notice(case_no=case_no, key=f"spike-{category}-{district}-{day.isoformat()}"[:64],

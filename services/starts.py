@@ -5,7 +5,6 @@ unstarted: the worker's reconciler starts it, and an action that reaches the cas
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import sqlalchemy as sa
@@ -69,14 +68,19 @@ class Starter:
             self._marker = asyncio.get_running_loop().create_task(self._write_marks())
 
     async def _write_marks(self) -> None:
-        assert self.engine is not None
         while self._started:
             await asyncio.sleep(MARK_EVERY)
-            batch, self._started = self._started, []
-            try:
-                await asyncio.to_thread(mark_started, self.engine, batch)
-            except sa.exc.SQLAlchemyError as exc:  # only costs the reconciler a needless (idempotent) start
-                log.warning("marking %d started cases failed: %s", len(batch), type(exc).__name__)
+            await self._flush_marks()
+
+    async def _flush_marks(self) -> None:
+        """Mark the started cases noted so far, in one write."""
+        batch, self._started = self._started, []
+        if not batch or self.engine is None:
+            return
+        try:
+            await asyncio.to_thread(mark_started, self.engine, batch)
+        except sa.exc.SQLAlchemyError as exc:  # only costs the reconciler a needless (idempotent) start
+            log.warning("marking %d started cases failed: %s", len(batch), type(exc).__name__)
 
     @property
     def pending(self) -> int:
@@ -94,10 +98,7 @@ class Starter:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
             log.warning("%d workflow starts left to the reconciler at shutdown", len(left))
-            batch, self._started = self._started, []
-            if batch and self.engine is not None:  # the starts that did finish: marked, so nobody repeats them
-                with contextlib.suppress(sa.exc.SQLAlchemyError):
-                    await asyncio.to_thread(mark_started, self.engine, batch)
+            await self._flush_marks()  # the starts that did finish: marked, so nobody repeats them
 
     async def _drained(self) -> None:
         while self._pending or (self._marker is not None and not self._marker.done()):

@@ -162,7 +162,7 @@ class Stack:
         proc = self.procs.get(name)
         return largest_peak_rss_mib(proc.pid) if proc and proc.poll() is None else None
 
-    def largest_peak_rss_mib(self, prefix: str) -> float | None:
+    def max_peak_rss_mib(self, prefix: str) -> float | None:
         """The largest peak resident memory among the running children named ``prefix…`` (worker, worker-2 …),
         MiB; None without a reading."""
         peaks = [self.peak_rss_mib(name) for name in self.procs if name.startswith(prefix)]

@@ -129,12 +129,8 @@ def case_page(request: Request, user: Any, session: Session, case_no: str, statu
         if task is None or user.actor.role is not Role.HANDLER:
             raise
         case = svc.find_case(session, case_no)
-        rules = load_engine(session, case.rules_version)
-        district, lead = rules.districts.get(case.district), rules.departments.get(case.lead_department or "")
         return render(request, user, "partner.html", status=status, task=task, case=case,
-                      district_name=district.name if district else case.district,
-                      lead_name=lead.name if lead else (case.lead_department or ""),
-                      action=BY_SLUG["partner-replies"], **extra)
+                      rules=load_engine(session, case.rules_version), action=BY_SLUG["partner-replies"], **extra)
     view = _case_view(session, case)
     hidden = _not_now(session, case, view["options"]["partners"])
     actions = [a for a in offered(user.actor.role, case.status) if a.slug not in hidden]

@@ -20,7 +20,7 @@ from core.models import Case, Notice
 from services import reports
 from services.reports import C
 from services.rules_store import active_version, load_engine
-from services.spikes import ALL
+from services.spikes import place_name
 
 router = APIRouter()
 WEEKS = 8
@@ -67,8 +67,6 @@ def dashboard(request: Request, user: User, session: SessionDep) -> HTMLResponse
     for category, district, n in cells:
         key = (district, group.get(category, category))
         heat[key] = heat.get(key, 0) + n
-    districts = {d.code: d.name for d in rules.rules.districts}
-    groups = {c.code: c.name for c in rules.rules.categories}
     rows = sorted({d for d, _ in heat}, key=lambda d: -sum(n for (x, _), n in heat.items() if x == d))[:12]
     cols = sorted({c for _, c in heat}, key=lambda c: -sum(n for (_, x), n in heat.items() if x == c))[:12]
     dead = session.exec(select(Notice).where(Notice.status == "dead").order_by(col(Notice.id).desc())
@@ -77,8 +75,8 @@ def dashboard(request: Request, user: User, session: SessionDep) -> HTMLResponse
                   overdue=counts["overdue"], due_today=due_today, counts=counts, departments=month.rows,
                   total=month.total, trend=line_chart({n: series[n] for n in top}, [w.strftime("%m-%d")
                                                                                    for w in weeks]),
-                  heat=heat_map([(d, districts.get(d, d)) for d in rows], [(c, groups.get(c, c)) for c in cols],
-                                heat),
-                  spikes=list_spikes(session, user.actor, since=today() - timedelta(days=14)), dead=dead,
-                  district_names=districts | {ALL: "全市"},
-                  category_names=groups | {code: leaf.name for code, (_, leaf) in rules.categories.items()})
+                  heat=heat_map([(d, rules.district_name(d)) for d in rows],
+                                [(c, rules.category_name(c)) for c in cols], heat),
+                  spikes=[(s, rules.category_name(s.category), place_name(rules, s.district))
+                          for s in list_spikes(session, user.actor, since=today() - timedelta(days=14))],
+                  dead=dead)

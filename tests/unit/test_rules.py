@@ -115,6 +115,15 @@ def test_leaves(parsed) -> None:  # type: ignore[no-untyped-def]
 # --- routing ------------------------------------------------------------------------------------------------------
 
 
+def test_names_of_codes_fall_back_to_the_code(engine: RulesEngine) -> None:
+    assert engine.district_name("xicheng") == "西城区" and engine.district_name("atlantis") == "atlantis"
+    assert engine.department_name("xicheng-cgzf") == "西城区城市管理综合行政执法局"
+    assert engine.department_name(None) == "" and engine.department_name("gone") == "gone"
+    assert engine.category_name("CXJS01") == "违法建设"  # a leaf
+    assert engine.category_name("CXJS") == engine.categories["CXJS01"][0].name != "CXJS"  # its 大类
+    assert engine.category_name("NOPE") == "NOPE" and engine.category_name("") == ""
+
+
 def test_street_route_wins(engine: RulesEngine) -> None:
     assert engine.route("CXJS01", "xicheng", "什刹海街道") == Dispatch("xicheng-shichahai", ("xicheng-cgzf",))
 

@@ -147,7 +147,7 @@ def run(base: Settings, cases: int, concurrency: int, database: str | None, cons
             started_s = asyncio.run(wait_for_cases(  # the row is marked by the start or by its first projection
                 engine, prefix, len(bodies), col(Case.workflow_started), progress, "(c) workflows started")) - t0
             cpu = cpu_per_case(cpu0, stack.cpu_seconds() | {"bench": time.process_time()}, cases)
-        worker_rss = stack.largest_peak_rss_mib("worker")
+        worker_rss = stack.max_peak_rss_mib("worker")
         api_rss = stack.peak_rss_mib("api")
     finally:
         stack.stop()

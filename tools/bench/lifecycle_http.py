@@ -187,7 +187,7 @@ async def _drive(stack: Stack, rules: Any, paths: list[CasePath], bodies: list[d
             "answers": dict(driver.answers), "cpu_ms_per_case": cpu, "worker_rss_mib_after_mix": rss_after_mix,
             "open_cases": open_cases, "worker_rss_mib_with_open": worker_rss(stack) if open_cases else None,
             "open_cases_settled_s": settled_s,
-            "worker_peak_rss_mib": stack.largest_peak_rss_mib("worker")}
+            "worker_peak_rss_mib": stack.max_peak_rss_mib("worker")}
 
 
 def worker_rss(stack: Stack) -> float | None:
